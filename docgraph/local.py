@@ -1,0 +1,86 @@
+"""The in-process runner: the same pipeline with local backends and no Ray (CLI ``--local``, benchmarks)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from models import build_layout_model, build_ocr_model
+from models.config import RapidOcrConfig, YoloLayoutConfig
+from pipeline import ConvertOptions, DocumentGraph, Limits, PdfWorker
+from pipeline.convert import Conversion, convert_bytes
+from pipeline.analysis import analyze_page
+from pipeline.page import PageImage
+from pipeline.protocols import LayoutModel, OcrModel, PageAnalysis
+
+
+@dataclass
+class LocalModels:
+    """``PageModels`` over backends in this process; model calls run in threads off the event loop."""
+
+    layout: LayoutModel | None
+    ocr: OcrModel | None
+
+    @property
+    def has_layout(self) -> bool:
+        return self.layout is not None
+
+    @property
+    def has_ocr(self) -> bool:
+        return self.ocr is not None
+
+    async def analyze(self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float) -> PageAnalysis:
+        lay_model, ocr_model = self.layout, self.ocr
+
+        async def run_layout():  # type: ignore[no-untyped-def]
+            assert lay_model is not None
+            return (await asyncio.to_thread(lay_model.predict, [image]))[0]
+
+        async def run_ocr():  # type: ignore[no-untyped-def]
+            assert ocr_model is not None
+            return await asyncio.to_thread(ocr_model.recognize, image)
+
+        return await analyze_page(
+            layout=run_layout if layout and lay_model else None,
+            ocr=run_ocr if ocr and ocr_model else None,
+            timeout_s=timeout_s,
+        )
+
+
+class LocalConverter:
+    """Convert PDFs in this process with the default CPU backends (or the ones given)."""
+
+    def __init__(
+        self,
+        *,
+        layout: YoloLayoutConfig | None = YoloLayoutConfig(),
+        ocr: RapidOcrConfig | None = RapidOcrConfig(),
+        limits: Limits | None = None,
+    ) -> None:
+        self.limits = limits or Limits()
+        self.models = LocalModels(
+            layout=build_layout_model(layout) if layout else None,
+            ocr=build_ocr_model(ocr) if ocr else None,
+        )
+        self.worker = PdfWorker()
+
+    async def convert(
+        self, data: bytes, options: ConvertOptions, *, filename: str | None = None, annotate: bool = False
+    ) -> Conversion:
+        return await convert_bytes(
+            data,
+            worker=self.worker,
+            models=self.models,
+            options=options,
+            limits=self.limits,
+            filename=filename,
+            annotate=annotate,
+        )
+
+    def convert_sync(
+        self, data: bytes, options: ConvertOptions | None = None, *, filename: str | None = None
+    ) -> DocumentGraph:
+        return asyncio.run(self.convert(data, options or ConvertOptions(), filename=filename)).graph
+
+    def close(self) -> None:
+        self.worker.shutdown()

@@ -1,0 +1,15 @@
+"""Model backends behind ``pipeline.protocols`` (one per file), importable without Ray."""
+
+from models.config import LayoutConfig, OcrConfig, RapidOcrConfig, YoloLayoutConfig, resolve_weights
+from models.factory import build_layout_model, build_ocr_model, warm_up
+
+__all__ = [
+    "LayoutConfig",
+    "OcrConfig",
+    "RapidOcrConfig",
+    "YoloLayoutConfig",
+    "build_layout_model",
+    "build_ocr_model",
+    "resolve_weights",
+    "warm_up",
+]

@@ -1,0 +1,206 @@
+"""The conversion itself: every page of a document concurrently through text layer, models and merge.
+
+The same coroutine runs in-process (CLI ``--local``, benchmarks, tests) and in the Serve ingress; only the
+``PageModels`` it is given differ. Pages run concurrently up to ``Limits.pages_in_flight`` (which bounds how
+many rendered images exist at once); each page records a step in its ``route`` before the step can fail,
+and a failure becomes that page's status and error, never a silent gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from pipeline.build import build_graph
+from pipeline.errors import DocServiceError, DocumentTimeoutError, PageError, UnusableDocumentError
+from pipeline.graph import DocumentGraph, ErrorInfo, PageKind, PageStatus, Source, StepTimings
+from pipeline.merge import DraftBlock, Region, attach_ocr_evidence, group_lines, merge_page
+from pipeline.export.annotate import AnnotatedPageRenderer
+from pipeline.options import ConvertOptions, Limits, parse_page_range
+from pipeline.page import PageGeometry, PageImage, TextBlock, TextLine
+from pipeline.pdf import PdfDocument, open_document
+from pipeline.protocols import PageAnalysis, PageModels
+from pipeline.route import SCAN_IMAGE_COVERAGE, classify_page, plan_page
+from pipeline.worker import PdfWorker
+
+log = logging.getLogger("docgraph.pipeline")
+
+
+@dataclass(slots=True)
+class PageOutcome:
+    page_no: int
+    geometry: PageGeometry | None = None
+    kind: PageKind | None = None
+    route: list[str] = field(default_factory=list)
+    status: PageStatus = PageStatus.OK
+    error: ErrorInfo | None = None
+    blocks: list[DraftBlock] = field(default_factory=list)
+    timings: StepTimings = field(default_factory=StepTimings)
+    warnings: list[str] = field(default_factory=list)
+
+    def fail(self, step: str, exc: BaseException, *, fatal: bool) -> None:
+        code = exc.code if isinstance(exc, DocServiceError) else "internal_error"
+        self.error = ErrorInfo(code=code, message=str(exc) or type(exc).__name__, step=step)
+        self.status = PageStatus.FAILED if fatal else PageStatus.PARTIAL
+
+
+async def convert_document(
+    doc: PdfDocument,
+    *,
+    worker: PdfWorker,
+    models: PageModels,
+    options: ConvertOptions,
+    filename: str | None = None,
+) -> DocumentGraph:
+    """Convert the asked-for pages of an opened document into a ``DocumentGraph``.
+
+    Raises:
+        InvalidOptionsError: the page range does not fit the document.
+        DocumentTimeoutError: no page finished before the document deadline.
+        UnusableDocumentError: every page failed (the graph would hold nothing).
+    """
+    page_nos = parse_page_range(options.pages, doc.page_count)
+    gate = asyncio.Semaphore(doc.limits.pages_in_flight)
+
+    async def one(page_no: int) -> PageOutcome:
+        async with gate:
+            return await convert_page(doc, page_no, worker=worker, models=models, options=options)
+
+    tasks = {page_no: asyncio.ensure_future(one(page_no)) for page_no in page_nos}
+    _, pending = await asyncio.wait(tasks.values(), timeout=doc.limits.document_timeout_s)
+    for task in pending:
+        task.cancel()
+    outcomes: list[PageOutcome] = []
+    for page_no, task in tasks.items():
+        if task in pending or task.cancelled():
+            outcome = PageOutcome(page_no=page_no)
+            outcome.fail("document", DocumentTimeoutError("the document deadline passed first"), fatal=True)
+            outcomes.append(outcome)
+        else:
+            outcomes.append(task.result())
+    if pending and len(pending) == len(tasks):
+        raise DocumentTimeoutError(f"no page finished within {doc.limits.document_timeout_s:g} s")
+    if all(o.status is PageStatus.FAILED for o in outcomes):
+        reasons = "; ".join(f"page {o.page_no}: {o.error.message}" for o in outcomes[:5] if o.error)
+        raise UnusableDocumentError(f"no page could be converted ({reasons})", code="no_page_converted")
+    return build_graph(doc.meta, outcomes, filename=filename)
+
+
+async def convert_page(
+    doc: PdfDocument, page_no: int, *, worker: PdfWorker, models: PageModels, options: ConvertOptions
+) -> PageOutcome:
+    out = PageOutcome(page_no=page_no)
+    limits = doc.limits
+    try:
+        out.route.append("text")
+        t0 = time.perf_counter()
+        out.geometry = await worker.run("text", limits.text_timeout_s, doc.geometry, page_no)
+        layer = await worker.run("text", limits.text_timeout_s, doc.text_layer, page_no)
+        out.timings.text_s = time.perf_counter() - t0
+    except Exception as exc:  # noqa: BLE001 - any failure of this page is reported on this page
+        log.warning("page %d: text layer failed: %s", page_no, exc)
+        out.fail("text", exc, fatal=True)
+        return out
+    out.kind = classify_page(layer)
+    plan = plan_page(out.kind, options, has_layout=models.has_layout, has_ocr=models.has_ocr)
+
+    analysis = PageAnalysis()
+    image: PageImage | None = None
+    if plan.needs_image:
+        out.route.append("render")
+        t0 = time.perf_counter()
+        try:
+            image, warning = await worker.run("render", limits.render_timeout_s, doc.render, page_no, options.dpi)
+            if warning:
+                out.warnings.append(warning)
+        except PageError as exc:
+            log.warning("page %d: render failed: %s", page_no, exc)
+            out.fail("render", exc, fatal=out.kind is not PageKind.DIGITAL)
+            if out.status is PageStatus.FAILED:
+                return out
+        out.timings.render_s = time.perf_counter() - t0
+    if image is not None:
+        out.route.extend(step for step, on in (("layout", plan.layout), ("ocr", plan.ocr)) if on)
+        analysis = await models.analyze(image, layout=plan.layout, ocr=plan.ocr, timeout_s=limits.model_timeout_s)
+        out.timings.layout_s, out.timings.ocr_s = analysis.layout_s, analysis.ocr_s
+        for error in (analysis.layout_error, analysis.ocr_error):
+            if error is not None:
+                log.warning("page %d: %s failed: %s", page_no, error.step, error.message)
+                out.error, out.status = error, PageStatus.PARTIAL
+
+    out.route.append("merge")
+    t0 = time.perf_counter()
+    out.blocks = _merge(layer.blocks, image, analysis, out.kind, out.geometry)
+    out.timings.merge_s = time.perf_counter() - t0
+    if out.kind is not PageKind.DIGITAL and plan.ocr and analysis.ocr is None and analysis.layout is None:
+        out.status = PageStatus.FAILED  # a scan with neither text nor regions: nothing was converted
+    return out
+
+
+@dataclass(slots=True)
+class Conversion:
+    graph: DocumentGraph
+    annotated: dict[int, bytes] = field(default_factory=dict)  # page_no → annotated PNG
+
+
+async def convert_bytes(
+    data: bytes,
+    *,
+    worker: PdfWorker,
+    models: PageModels,
+    options: ConvertOptions,
+    limits: Limits,
+    filename: str | None = None,
+    annotate: bool = False,
+) -> Conversion:
+    """Open, convert and (optionally) draw the annotated pages of one upload; the document is always closed."""
+    doc = await worker.run("open", limits.text_timeout_s, open_document, data, limits=limits, password=options.password)
+    try:
+        graph = await convert_document(doc, worker=worker, models=models, options=options, filename=filename)
+        result = Conversion(graph=graph)
+        if annotate:
+            renderer = AnnotatedPageRenderer()
+            for page in graph.pages:
+                if page.status is PageStatus.FAILED:
+                    continue
+                png, zoom = await worker.run(
+                    "annotate", limits.render_timeout_s, doc.render_display_png, page.page_no, min(options.dpi, 144)
+                )
+                result.annotated[page.page_no] = renderer.render(graph, page.page_no, png, zoom)
+        return result
+    finally:
+        await worker.run("close", limits.text_timeout_s, doc.close)
+
+
+def _merge(
+    layer_blocks: tuple[TextBlock, ...],
+    image: PageImage | None,
+    analysis: PageAnalysis,
+    kind: PageKind,
+    geometry: PageGeometry,
+) -> list[DraftBlock]:
+    regions = None
+    if image is not None and analysis.layout is not None:
+        regions = [
+            Region(type=r.type, label=r.label, bbox=image.box_to_points(r.bbox), score=r.score, model=analysis.layout.model)
+            for r in analysis.layout.regions
+        ]
+    ocr_lines: list[TextLine] = []
+    if image is not None and analysis.ocr is not None:
+        ocr_lines = [
+            TextLine(bbox=image.box_to_points(b.bbox), text=b.text, confidence=b.confidence)
+            for b in analysis.ocr.blocks
+            if b.text.strip()
+        ]
+    if analysis.ocr is not None and kind is not PageKind.DIGITAL:
+        # the scan itself is not a figure; smaller pictures placed on the page are
+        page_area = geometry.width * geometry.height
+        images = [b for b in layer_blocks if b.is_image and b.bbox.area < SCAN_IMAGE_COVERAGE * page_area]
+        groups = group_lines(ocr_lines) + images
+        return merge_page(groups, text_source=Source.OCR, text_model=analysis.ocr.model, regions=regions)
+    blocks = merge_page(list(layer_blocks), text_source=Source.TEXT_LAYER, text_model="pymupdf", regions=regions)
+    if analysis.ocr is not None:
+        attach_ocr_evidence(blocks, ocr_lines, analysis.ocr.model)
+    return blocks

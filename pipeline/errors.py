@@ -1,0 +1,98 @@
+"""Domain exceptions of the document pipeline.
+
+Hierarchy (every exception carries a stable ``code`` and keyword-only context)::
+
+    DocServiceError
+    ├── InvalidDocumentError        the upload cannot be used as a document
+    │   ├── EmptyDocumentError      zero bytes                          (HTTP 400)
+    │   ├── NotAPdfError            the bytes are not a PDF             (HTTP 415)
+    │   ├── CorruptDocumentError    PyMuPDF cannot open / parse it      (HTTP 400)
+    │   ├── DocumentTooLargeError   bytes or page count over the limit  (HTTP 413)
+    │   ├── PasswordRequiredError   encrypted, no or wrong password     (HTTP 422)
+    │   └── UnusableDocumentError   opens, but has nothing to convert   (HTTP 422)
+    ├── PageError                   one page failed; the document goes on
+    │   ├── PageRenderError         render refused or failed (pixel budget, decoder)
+    │   ├── ModelError              a model call failed (layout or OCR)
+    │   └── StepTimeoutError        a step ran past its deadline
+    ├── DocumentTimeoutError        the whole document ran past its deadline (HTTP 504)
+    └── ModelUnavailableError       a model cannot be loaded or reached   (HTTP 503)
+
+``serve/errors.py`` maps these to HTTP once; nothing else turns them into status codes.
+"""
+
+from __future__ import annotations
+
+
+class DocServiceError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, **context: object) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.context: dict[str, object] = context
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep type, code and context when Ray pickles the exception across a handle boundary.
+        return (_rebuild, (type(self), self.message, self.code, self.context))
+
+
+def _rebuild(
+    cls: type[DocServiceError], message: str, code: str, context: dict[str, object]
+) -> DocServiceError:
+    return cls(message, code=code, **context)
+
+
+class InvalidDocumentError(DocServiceError):
+    code = "invalid_document"
+
+
+class EmptyDocumentError(InvalidDocumentError):
+    code = "empty_file"
+
+
+class NotAPdfError(InvalidDocumentError):
+    code = "not_a_pdf"
+
+
+class CorruptDocumentError(InvalidDocumentError):
+    code = "corrupt_pdf"
+
+
+class DocumentTooLargeError(InvalidDocumentError):
+    code = "too_large"
+
+
+class PasswordRequiredError(InvalidDocumentError):
+    code = "password_required"
+
+
+class UnusableDocumentError(InvalidDocumentError):
+    code = "unusable_document"
+
+
+class PageError(DocServiceError):
+    code = "page_failed"
+
+
+class PageRenderError(PageError):
+    code = "render_failed"
+
+
+class ModelError(PageError):
+    code = "model_failed"
+
+
+class StepTimeoutError(PageError):
+    code = "step_timeout"
+
+
+class DocumentTimeoutError(DocServiceError):
+    code = "document_timeout"
+
+
+class ModelUnavailableError(DocServiceError):
+    code = "model_unavailable"

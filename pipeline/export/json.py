@@ -1,0 +1,12 @@
+"""JSON export: the graph exactly as its published schema describes it."""
+
+from __future__ import annotations
+
+from pipeline.graph import DocumentGraph
+
+
+class JsonSerializer:
+    media_type = "application/json"
+
+    def serialize(self, graph: DocumentGraph, *, indent: int | None = None) -> str:
+        return graph.model_dump_json(indent=indent)

@@ -1,0 +1,213 @@
+"""Merge layout regions with text (text-layer lines or OCR lines) into typed blocks, in reading order.
+
+Rules, all in content space (PDF points):
+- a text line belongs to the layout region that covers most of it (at least half of its area);
+  a region's text is its lines in reading order;
+- lines no region covers keep their own text-layer / OCR block, typed by font heuristics: nothing is dropped;
+- regions without text (figures, or text in an image) stay as blocks with empty text;
+- two regions of different labels on the same spot (IoU ≥ 0.7) become one block typed by the higher score,
+  with the other kept as provenance;
+- without layout, a text block is a section header when its font is clearly larger than the page's body
+  text, and image placements become figures.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from pipeline.geometry import BBox, union_all
+from pipeline.graph import BlockType, Provenance, Source
+from pipeline.order import reading_order
+from pipeline.page import TextBlock, TextLine
+
+LINE_IN_REGION = 0.5
+DUPLICATE_IOU = 0.7
+HEADER_SIZE_RATIO = 1.2
+HEADER_MAX_CHARS = 200
+TEXT_LAYER_MODEL = "pymupdf"
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A layout region in content-space points."""
+
+    type: BlockType
+    label: str
+    bbox: BBox
+    score: float
+    model: str
+
+
+@dataclass(slots=True)
+class DraftBlock:
+    """A block before it gets its id: content-space bbox."""
+
+    type: BlockType
+    bbox: BBox
+    text: str
+    source: Source
+    model: str | None
+    confidence: float
+    prov: list[Provenance] = field(default_factory=list)
+
+
+def merge_page(
+    groups: list[TextBlock],
+    *,
+    text_source: Source,
+    text_model: str,
+    regions: list[Region] | None,
+) -> list[DraftBlock]:
+    """Blocks of one page in reading order. ``groups`` are text blocks (lines grouped) or image placements."""
+    if regions is None:
+        blocks = _blocks_without_layout(groups, text_source, text_model)
+    else:
+        blocks = _blocks_with_layout(groups, _dedupe(regions), text_source, text_model)
+    order = reading_order([b.bbox for b in blocks])
+    return [blocks[i] for i in order]
+
+
+def _blocks_with_layout(
+    groups: list[TextBlock], regions: list[tuple[Region, list[Region]]], source: Source, model: str
+) -> list[DraftBlock]:
+    assigned: list[list[TextLine]] = [[] for _ in regions]
+    leftovers: list[TextBlock] = []
+    for group in groups:
+        if group.is_image:
+            if not any(r.type is BlockType.FIGURE and r.bbox.intersection(group.bbox) > 0 for r, _ in regions):
+                leftovers.append(group)
+            continue
+        rest: list[TextLine] = []
+        for line in group.lines:
+            best, best_cover = -1, 0.0
+            for k, (region, _) in enumerate(regions):
+                cover = region.bbox.intersection(line.bbox) / max(line.bbox.area, 1e-6)
+                if cover > best_cover or (cover == best_cover > 0 and region.bbox.area < regions[best][0].bbox.area):
+                    best, best_cover = k, cover
+            if best >= 0 and best_cover >= LINE_IN_REGION:
+                assigned[best].append(line)
+            else:
+                rest.append(line)
+        if rest:
+            leftovers.append(TextBlock(bbox=union_all([ln.bbox for ln in rest]), lines=tuple(rest)))
+
+    blocks: list[DraftBlock] = []
+    for (region, others), lines in zip(regions, assigned, strict=True):
+        prov = [_layout_prov(region)] + [_layout_prov(o) for o in others]
+        if lines:
+            ordered = [lines[i] for i in reading_order([ln.bbox for ln in lines])]
+            prov.append(_text_prov(union_all([ln.bbox for ln in ordered]), source, model, ordered))
+            text = _join(ordered, region.type)
+            text_source = source
+        else:
+            text, text_source = "", Source.LAYOUT
+        blocks.append(
+            DraftBlock(
+                type=region.type,
+                bbox=region.bbox,
+                text=text,
+                source=text_source,
+                model=region.model,
+                confidence=region.score,
+                prov=prov,
+            )
+        )
+    blocks.extend(_blocks_without_layout(leftovers, source, model))
+    return blocks
+
+
+def _blocks_without_layout(groups: list[TextBlock], source: Source, model: str) -> list[DraftBlock]:
+    sizes = [ln.size for g in groups for ln in g.lines for _ in range(len(ln.text)) if ln.size > 0]
+    body = statistics.median(sizes) if sizes else 0.0
+    blocks: list[DraftBlock] = []
+    for group in groups:
+        if group.is_image:
+            prov = Provenance(source=Source.TEXT_LAYER, model=TEXT_LAYER_MODEL, bbox=group.bbox, label="image")
+            blocks.append(DraftBlock(BlockType.FIGURE, group.bbox, "", Source.TEXT_LAYER, TEXT_LAYER_MODEL, 1.0, [prov]))
+            continue
+        lines = list(group.lines)
+        text = _join(lines, BlockType.TEXT)
+        size = max(ln.size for ln in lines)
+        is_header = body > 0 and size >= HEADER_SIZE_RATIO * body and len(text) <= HEADER_MAX_CHARS
+        block_type = BlockType.SECTION_HEADER if is_header else BlockType.TEXT
+        confidence = min(ln.confidence for ln in lines) if source is Source.OCR else (0.6 if is_header else 1.0)
+        blocks.append(
+            DraftBlock(
+                type=block_type,
+                bbox=group.bbox,
+                text=text,
+                source=source,
+                model=model,
+                confidence=confidence,
+                prov=[_text_prov(group.bbox, source, model, lines)],
+            )
+        )
+    return blocks
+
+
+def _dedupe(regions: list[Region]) -> list[tuple[Region, list[Region]]]:
+    kept: list[tuple[Region, list[Region]]] = []
+    for region in sorted(regions, key=lambda r: -r.score):
+        match = next((k for k, (r, _) in enumerate(kept) if r.bbox.iou(region.bbox) >= DUPLICATE_IOU), None)
+        if match is None:
+            kept.append((region, []))
+        else:
+            kept[match][1].append(region)
+    return kept
+
+
+def _join(lines: list[TextLine], block_type: BlockType) -> str:
+    if block_type is BlockType.TABLE:
+        return "\n".join(ln.text for ln in lines)
+    out = ""
+    for line in lines:
+        text = line.text.strip()
+        if not out:
+            out = text
+        elif out.endswith("-") and text[:1].islower():
+            out = out[:-1] + text  # de-hyphenate a word broken across lines
+        else:
+            out = f"{out} {text}"
+    return out
+
+
+def _layout_prov(region: Region) -> Provenance:
+    return Provenance(
+        source=Source.LAYOUT, model=region.model, bbox=region.bbox, confidence=region.score, label=region.label
+    )
+
+
+def _text_prov(bbox: BBox, source: Source, model: str, lines: list[TextLine]) -> Provenance:
+    confidence = statistics.fmean(ln.confidence for ln in lines) if lines else None
+    return Provenance(source=source, model=model, bbox=bbox, confidence=confidence)
+
+
+def group_lines(lines: list[TextLine]) -> list[TextBlock]:
+    """Group OCR lines into paragraph-like blocks: a line joins the block above it when it starts close
+    below it (under one line height) and overlaps it horizontally."""
+    blocks: list[list[TextLine]] = []
+    for line in sorted(lines, key=lambda ln: (ln.bbox.t, ln.bbox.l)):
+        height = max(line.bbox.height, 1.0)
+        for group in reversed(blocks):
+            last = group[-1]
+            overlap = min(last.bbox.r, line.bbox.r) - max(last.bbox.l, line.bbox.l)
+            gap = line.bbox.t - last.bbox.b
+            if overlap > 0.3 * min(last.bbox.width, line.bbox.width) and -0.5 * height <= gap <= 0.9 * height:
+                group.append(line)
+                break
+        else:
+            blocks.append([line])
+    return [TextBlock(bbox=union_all([ln.bbox for ln in g]), lines=tuple(g)) for g in blocks]
+
+
+def attach_ocr_evidence(blocks: list[DraftBlock], ocr_lines: list[TextLine], model: str) -> None:
+    """Add what OCR read inside each block as provenance (``ocr=always`` on a digital page: compare both)."""
+    for block in blocks:
+        inside = [
+            ln for ln in ocr_lines if block.bbox.intersection(ln.bbox) >= LINE_IN_REGION * max(ln.bbox.area, 1e-6)
+        ]
+        if inside:
+            ordered = [inside[i] for i in reading_order([ln.bbox for ln in inside])]
+            prov = _text_prov(union_all([ln.bbox for ln in ordered]), Source.OCR, model, ordered)
+            block.prov.append(prov.model_copy(update={"text": _join(ordered, block.type)}))

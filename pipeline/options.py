@@ -1,0 +1,86 @@
+"""Typed options of a conversion (per request) and the limits that guard intake (per deployment)."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pipeline.errors import InvalidDocumentError
+
+MIB = 1024 * 1024
+
+
+class InvalidOptionsError(InvalidDocumentError):
+    code = "invalid_options"
+
+
+class OcrMode(StrEnum):
+    AUTO = "auto"  # OCR the pages whose text layer is missing or unusable (scanned, mixed)
+    ALWAYS = "always"  # OCR every page (digital pages keep their text-layer text)
+    NEVER = "never"  # never OCR: scanned pages come back with only layout regions
+
+
+class Limits(BaseModel):
+    """Bounds that hold for every request; hostile files meet these before they meet a model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_bytes: int = Field(default=100 * MIB, gt=0, description="Largest upload in bytes (HTTP 413 above).")
+    max_pages: int = Field(default=2000, gt=0, description="Most pages in one PDF (HTTP 413 above).")
+    max_page_pixels: int = Field(
+        default=40_000_000, gt=0, description="Render budget per page; larger pages render at a lower DPI."
+    )
+    min_dpi: int = Field(default=36, gt=0, description="Pages that need less than this to fit the budget fail.")
+    max_image_pixels: int = Field(
+        default=400_000_000, gt=0, description="Largest embedded image a page may draw before its render is refused."
+    )
+    text_timeout_s: float = Field(default=10.0, gt=0, description="Deadline for one page's text extraction.")
+    render_timeout_s: float = Field(default=20.0, gt=0, description="Deadline for one page's render.")
+    model_timeout_s: float = Field(default=120.0, gt=0, description="Deadline for one model call on one page.")
+    document_timeout_s: float = Field(default=600.0, gt=0, description="Deadline for a whole conversion (504).")
+    pages_in_flight: int = Field(
+        default=16, gt=0, description="Pages of one document processed at once: bounds rendered-image memory."
+    )
+
+
+class ConvertOptions(BaseModel):
+    """What a caller may choose per request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pages: str | None = Field(default=None, description="1-based page range, e.g. '1-3,7'; all pages if unset.")
+    ocr: OcrMode = Field(default=OcrMode.AUTO, description="When to run OCR.")
+    layout: bool = Field(default=True, description="Run the layout model; off = text-layer fast path.")
+    dpi: int = Field(default=144, ge=36, le=600, description="Render resolution for the models.")
+    password: str | None = Field(default=None, max_length=1024, description="User password of an encrypted PDF.")
+
+    @field_validator("pages")
+    @classmethod
+    def _check_pages(cls, value: str | None) -> str | None:
+        if value is not None and not _RANGE_RE.fullmatch(value.replace(" ", "")):
+            raise ValueError("pages must look like '1-3,7'")
+        return value
+
+
+_RANGE_RE = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
+
+
+def parse_page_range(spec: str | None, page_count: int) -> list[int]:
+    """'1-3,7' → [1, 2, 3, 7] (sorted, unique), checked against the document's page count."""
+    if spec is None or spec.strip() == "":
+        return list(range(1, page_count + 1))
+    spec = spec.replace(" ", "")
+    if not _RANGE_RE.fullmatch(spec):
+        raise InvalidOptionsError(f"invalid page range {spec!r}", parameter="pages")
+    pages: set[int] = set()
+    for part in spec.split(","):
+        lo_s, _, hi_s = part.partition("-")
+        lo, hi = int(lo_s), int(hi_s or lo_s)
+        if lo < 1 or hi < lo or hi > page_count:
+            raise InvalidOptionsError(
+                f"page range {part!r} is outside 1-{page_count}", parameter="pages", page_count=page_count
+            )
+        pages.update(range(lo, hi + 1))
+    return sorted(pages)

@@ -1,0 +1,96 @@
+"""In-process values describing one page: its geometry, text layer and rendered image.
+
+Two coordinate spaces exist and only ``PageGeometry`` converts between them:
+- *content space*: the unrotated page (what PyMuPDF's text extraction reports; text in /Rotate'd pages is
+  upright here), in PDF points, origin top-left. All processing (models, merge, reading order) runs here.
+- *display space*: the page as a viewer shows it (after /Rotate). Every bbox in the graph is in display space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.geometry import BBox
+
+
+@dataclass(frozen=True, slots=True)
+class PageGeometry:
+    page_no: int  # 1-based
+    width: float  # content space, points
+    height: float
+    rotation: int  # /Rotate in degrees: 0, 90, 180, 270
+    display_width: float
+    display_height: float
+    to_display: tuple[float, float, float, float, float, float]  # affine matrix content → display
+
+    def bbox_to_display(self, box: BBox) -> BBox:
+        a, b, c, d, e, f = self.to_display
+        xs = (box.l, box.r)
+        ys = (box.t, box.b)
+        pts = [(a * x + c * y + e, b * x + d * y + f) for x in xs for y in ys]
+        return BBox.of(
+            (min(p[0] for p in pts), min(p[1] for p in pts), max(p[0] for p in pts), max(p[1] for p in pts))
+        ).clip(self.display_width, self.display_height)
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """One line of the text layer or of OCR output, in content space."""
+
+    bbox: BBox
+    text: str
+    size: float = 0.0  # font size in points (0 when unknown, e.g. OCR)
+    bold: bool = False
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    """A PyMuPDF text block (a paragraph-like group of lines) or an image placement."""
+
+    bbox: BBox
+    lines: tuple[TextLine, ...]
+    is_image: bool = False
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class TextLayer:
+    blocks: tuple[TextBlock, ...]
+    chars: int  # non-whitespace characters
+    invisible_text_ratio: float  # share of text area drawn invisibly (an OCR layer over a scan)
+    image_coverage: float  # share of the page covered by images
+    vector_coverage: float  # share of the page covered by paths (vector-drawn content)
+    garbled_ratio: float  # share of characters that are U+FFFD or private-use (a broken text layer)
+
+    @property
+    def lines(self) -> list[TextLine]:
+        return [line for block in self.blocks for line in block.lines]
+
+
+@dataclass(frozen=True, slots=True)
+class PageImage:
+    """A page rendered in content space: ``pixels`` is H×W×3 uint8 RGB."""
+
+    page_no: int
+    pixels: npt.NDArray[np.uint8] = field(repr=False)
+    scale_x: float  # pixels per point
+    scale_y: float
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    def box_to_points(self, box: BBox) -> BBox:
+        """Pixels of this image → content-space points."""
+        return box.scale(1.0 / self.scale_x, 1.0 / self.scale_y)

@@ -1,0 +1,205 @@
+"""PyMuPDF intake: validate and open an upload, then read or render one page at a time.
+
+``open_document`` checks what can be checked before any page is touched (bytes, magic, encryption, page
+count, repairs) and raises the ``InvalidDocumentError`` family. ``PdfDocument`` then gives lazy per-page
+access: a page is rendered only when a model needs it and the image is not kept, so memory does not grow with
+page count. PyMuPDF is not thread-safe: callers run every method of one process's documents on one thread
+(``pipeline.worker.PdfWorker``). PDF JavaScript is never run: MuPDF only runs it after ``pdf_enable_js``,
+which nothing here calls, and widgets/annotations are never updated or executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pymupdf
+
+from pipeline.errors import (
+    CorruptDocumentError,
+    DocumentTooLargeError,
+    EmptyDocumentError,
+    NotAPdfError,
+    PageRenderError,
+    PasswordRequiredError,
+    UnusableDocumentError,
+)
+from pipeline.options import Limits
+from pipeline.page import PageGeometry, PageImage, TextLayer
+from pipeline.textlayer import extract_text_layer
+
+PDF_MAGIC = b"%PDF-"
+MAGIC_WINDOW = 1024  # the header may follow up to 1 KiB of junk (PDF 32000-1 §7.5.2, implementation note)
+
+pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF warnings go to our logs through warnings(), not stderr
+
+
+def check_upload(data: bytes, limits: Limits) -> None:
+    """Cheap checks on raw bytes: empty, too large, not a PDF."""
+    if len(data) == 0:
+        raise EmptyDocumentError("the upload is empty (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise DocumentTooLargeError(
+            f"the upload has {len(data)} bytes; the limit is {limits.max_bytes}",
+            size=len(data),
+            limit=limits.max_bytes,
+        )
+    if PDF_MAGIC not in data[:MAGIC_WINDOW]:
+        raise NotAPdfError("the upload is not a PDF (no '%PDF-' header in its first 1024 bytes)")
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentMeta:
+    fingerprint: str
+    page_count: int
+    title: str | None
+    repaired: bool
+    encrypted: bool
+    warnings: tuple[str, ...]
+
+
+class PdfDocument:
+    """An opened, validated PDF. Not thread-safe: use from one thread only."""
+
+    def __init__(self, doc: pymupdf.Document, meta: DocumentMeta, limits: Limits) -> None:
+        self._doc = doc
+        self.meta = meta
+        self.limits = limits
+
+    @property
+    def page_count(self) -> int:
+        return self.meta.page_count
+
+    def close(self) -> None:
+        self._doc.close()
+
+    def geometry(self, page_no: int) -> PageGeometry:
+        page = self._page(page_no)
+        content = page.rect * page.derotation_matrix
+        m = page.rotation_matrix
+        return PageGeometry(
+            page_no=page_no,
+            width=abs(content.width),
+            height=abs(content.height),
+            rotation=page.rotation,
+            display_width=page.rect.width,
+            display_height=page.rect.height,
+            to_display=(m.a, m.b, m.c, m.d, m.e, m.f),
+        )
+
+    def text_layer(self, page_no: int) -> TextLayer:
+        return extract_text_layer(self._page(page_no))
+
+    def render(self, page_no: int, dpi: int) -> tuple[PageImage, str | None]:
+        """Render one page in content space; returns the image and a warning if the DPI had to be lowered."""
+        page = self._page(page_no)
+        self._check_images(page)
+        geo = self.geometry(page_no)
+        warning = None
+        zoom = dpi / 72.0
+        pixels = geo.width * geo.height * zoom * zoom
+        if pixels > self.limits.max_page_pixels:
+            zoom = (self.limits.max_page_pixels / (geo.width * geo.height)) ** 0.5
+            if zoom * 72.0 < self.limits.min_dpi:
+                raise PageRenderError(
+                    f"page {page_no} is {geo.width:.0f}x{geo.height:.0f} pt: even {self.limits.min_dpi} dpi "
+                    f"exceeds the render budget of {self.limits.max_page_pixels} pixels",
+                    code="page_too_large",
+                    page_no=page_no,
+                )
+            warning = f"page {page_no} rendered at {zoom * 72:.0f} dpi instead of {dpi} (render budget)"
+        try:
+            pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom).prerotate(-page.rotation), alpha=False)
+        except (RuntimeError, ValueError, MemoryError) as exc:
+            raise PageRenderError(f"page {page_no} could not be rendered: {exc}", page_no=page_no) from exc
+        if pix.n != 3:
+            pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
+        array = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3).copy()
+        image = PageImage(
+            page_no=page_no, pixels=array, scale_x=pix.width / geo.width, scale_y=pix.height / geo.height
+        )
+        return image, warning
+
+    def render_display_png(self, page_no: int, dpi: int) -> tuple[bytes, float]:
+        """The page as displayed (after /Rotate) as PNG bytes, for annotated exports; returns (png, zoom)."""
+        page = self._page(page_no)
+        self._check_images(page)
+        geo = self.geometry(page_no)
+        zoom = min(dpi / 72.0, (self.limits.max_page_pixels / (geo.width * geo.height)) ** 0.5)
+        pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
+        return pix.tobytes("png"), zoom
+
+    def _page(self, page_no: int) -> pymupdf.Page:
+        return self._doc.load_page(page_no - 1)
+
+    def _check_images(self, page: pymupdf.Page) -> None:
+        """Refuse to render a page that draws an image whose decoded size would exceed the budget."""
+        try:
+            images = page.get_images(full=True)
+        except (RuntimeError, ValueError) as exc:
+            raise PageRenderError(f"page {page.number + 1}: image list unreadable: {exc}") from exc
+        for img in images:
+            width, height = int(img[2]), int(img[3])
+            if width * height > self.limits.max_image_pixels:
+                raise PageRenderError(
+                    f"page {page.number + 1} draws a {width}x{height} image; the decode budget is "
+                    f"{self.limits.max_image_pixels} pixels",
+                    code="image_too_large",
+                    page_no=page.number + 1,
+                )
+
+
+def open_document(data: bytes, *, limits: Limits, password: str | None = None) -> PdfDocument:
+    """Validate and open a PDF from bytes.
+
+    Raises:
+        EmptyDocumentError, NotAPdfError, DocumentTooLargeError, CorruptDocumentError,
+        PasswordRequiredError, UnusableDocumentError.
+    """
+    check_upload(data, limits)
+    try:
+        doc = pymupdf.open(stream=data, filetype="pdf")
+    except (RuntimeError, ValueError) as exc:
+        raise CorruptDocumentError(f"the PDF cannot be opened: {exc}") from exc
+    try:
+        meta = _read_meta(doc, data, limits, password)
+    except BaseException:
+        doc.close()
+        raise
+    return PdfDocument(doc, meta, limits)
+
+
+def _read_meta(doc: pymupdf.Document, data: bytes, limits: Limits, password: str | None) -> DocumentMeta:
+    warnings: list[str] = []
+    encrypted = bool(doc.is_encrypted or doc.needs_pass)
+    if doc.needs_pass:
+        if not password:
+            raise PasswordRequiredError("the PDF is encrypted: send its password in the 'password' field")
+        if not doc.authenticate(password):
+            raise PasswordRequiredError("the password does not open this PDF", code="wrong_password")
+    try:
+        page_count = doc.page_count
+    except (RuntimeError, ValueError) as exc:  # e.g. page-tree bombs: 'Invalid number of pages'
+        raise UnusableDocumentError(f"the page tree is invalid: {exc}", code="invalid_page_tree") from exc
+    if page_count == 0:
+        raise UnusableDocumentError("the PDF has no pages", code="no_pages")
+    if page_count > limits.max_pages:
+        raise DocumentTooLargeError(
+            f"the PDF has {page_count} pages; the limit is {limits.max_pages}",
+            code="too_many_pages",
+            page_count=page_count,
+            limit=limits.max_pages,
+        )
+    repaired = bool(doc.is_repaired)
+    if repaired:
+        warnings.append("the PDF was damaged and repaired by PyMuPDF; check the result")
+    title = (doc.metadata or {}).get("title") or None
+    return DocumentMeta(
+        fingerprint=hashlib.sha256(data).hexdigest(),
+        page_count=page_count,
+        title=title,
+        repaired=repaired,
+        encrypted=encrypted,
+        warnings=tuple(warnings),
+    )

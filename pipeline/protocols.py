@@ -1,0 +1,95 @@
+"""The two model protocols the pipeline needs, and the typed results that cross model boundaries.
+
+Backends live in ``models/`` (one per file) and implement ``LayoutModel`` / ``OcrModel``; boxes they return
+are in pixels of the ``PageImage`` they were given. ``PageModels`` is the async seam the converter calls:
+in-process it wraps local backends, in Serve it wraps DeploymentHandles; the converter cannot tell.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.geometry import BBox
+from pipeline.graph import BlockType, ErrorInfo
+from pipeline.page import PageImage
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LayoutRegion(_Wire):
+    type: BlockType = Field(description="Label mapped to the graph's vocabulary.")
+    label: str = Field(description="The model's own label.")
+    bbox: BBox = Field(description="Pixels of the page image.")
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class LayoutResult(_Wire):
+    model: str = Field(description="name@version of the layout model.")
+    regions: list[LayoutRegion]
+
+
+class OcrBlock(_Wire):
+    bbox: BBox = Field(description="Pixels of the page image.")
+    text: str
+    type: BlockType | None = Field(default=None, description="Set when the OCR model labels its output.")
+    label: str | None = Field(default=None, description="The OCR model's own label, if any.")
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class OcrResult(_Wire):
+    model: str = Field(description="name@version of the OCR model.")
+    blocks: list[OcrBlock]
+    truncated: bool = Field(default=False, description="Generation stopped before the model finished the page.")
+
+
+class ModelHealth(_Wire):
+    name: str
+    ready: bool
+    detail: str = ""
+
+
+class PageAnalysis(_Wire):
+    """What the models said about one page; a failed model leaves its error, not an exception."""
+
+    layout: LayoutResult | None = None
+    ocr: OcrResult | None = None
+    layout_error: ErrorInfo | None = None
+    ocr_error: ErrorInfo | None = None
+    layout_s: float = 0.0
+    ocr_s: float = 0.0
+
+
+@runtime_checkable
+class LayoutModel(Protocol):
+    name: str
+
+    def predict(self, images: list[PageImage]) -> list[LayoutResult]:
+        """Detect regions on each page image (same order as ``images``)."""
+        ...
+
+
+@runtime_checkable
+class OcrModel(Protocol):
+    name: str
+
+    def recognize(self, image: PageImage) -> OcrResult:
+        """Read the text of one page image."""
+        ...
+
+
+class PageModels(Protocol):
+    """Async access to both models for one page: the converter's only view of them."""
+
+    @property
+    def has_layout(self) -> bool: ...
+
+    @property
+    def has_ocr(self) -> bool: ...
+
+    async def analyze(self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float) -> PageAnalysis:
+        """Run the asked-for models on one page concurrently; errors come back in the analysis."""
+        ...

@@ -1,0 +1,34 @@
+"""HTTP schemas (inputs and outputs kept separate from the graph's own types)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.protocols import ModelHealth
+
+
+class OutputFormat(StrEnum):
+    JSON = "json"
+    MARKDOWN = "markdown"
+    ZIP = "zip"  # document.json + document.md + annotated page PNGs
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="Stable machine-readable error code.")
+    message: str = Field(description="What went wrong, for a person.")
+    details: dict[str, object] = Field(default_factory=dict)
+
+
+class Readiness(BaseModel):
+    ready: bool
+    components: list[ModelHealth]
+
+
+class ModelInfo(BaseModel):
+    role: str = Field(description="layout or ocr")
+    name: str
+    ready: bool

@@ -1,0 +1,75 @@
+"""The one table from exceptions to HTTP: JSON problem bodies ``{code, message, details}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline.errors import (
+    CorruptDocumentError,
+    DocServiceError,
+    DocumentTimeoutError,
+    DocumentTooLargeError,
+    EmptyDocumentError,
+    InvalidDocumentError,
+    ModelUnavailableError,
+    NotAPdfError,
+    PasswordRequiredError,
+    UnusableDocumentError,
+)
+from pipeline.options import InvalidOptionsError
+from serve.api import ErrorBody
+
+log = logging.getLogger("docgraph.serve")
+
+STATUS: list[tuple[type[DocServiceError], int]] = [  # first match wins: subclasses before bases
+    (EmptyDocumentError, 400),
+    (CorruptDocumentError, 400),
+    (InvalidOptionsError, 400),
+    (NotAPdfError, 415),
+    (DocumentTooLargeError, 413),
+    (PasswordRequiredError, 422),
+    (UnusableDocumentError, 422),
+    (InvalidDocumentError, 400),
+    (DocumentTimeoutError, 504),
+    (ModelUnavailableError, 503),
+]
+
+
+def status_for(exc: DocServiceError) -> int:
+    return next((status for cls, status in STATUS if isinstance(exc, cls)), 500)
+
+
+def problem(status: int, code: str, message: str, details: dict[str, object] | None = None) -> JSONResponse:
+    body = ErrorBody(code=code, message=message, details=details or {})
+    headers = {"Retry-After": "5"} if status in (429, 503) else None
+    return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
+
+
+def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
+    @app.exception_handler(DocServiceError)
+    async def _domain(_: Request, exc: DocServiceError) -> JSONResponse:
+        status = status_for(exc)
+        log.info("request failed: %s %s (%s)", status, exc.code, exc.message)
+        details = {k: v for k, v in exc.context.items() if isinstance(v, str | int | float | bool)}
+        return problem(status, exc.code, exc.message, details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(map(str, e.get("loc", ()))), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+        return problem(400, "invalid_request", "the request's parameters are invalid", {"errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        message = f"{type(exc).__name__}: {exc}" if debug else "internal error; see the service logs"
+        return problem(500, "internal_error", message)

@@ -1,0 +1,213 @@
+"""The FastAPI ingress deployment: HTTP in, pages fanned out to the model deployments, graph out.
+
+The ingress reads the PDF itself (PyMuPDF on its one worker thread: text layer, classification, rendering of
+only the pages a model needs) and reaches the models through their DeploymentHandles.
+"""
+
+# No `from __future__ import annotations` here: FastAPI must resolve these annotations at run time, and
+# Serve ships the ingress class by value, so helpers it calls are defined above it.
+
+import asyncio
+import hmac
+import logging
+from functools import lru_cache
+from importlib import import_module
+from typing import Annotated
+
+import pymupdf
+from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from docgraph import __version__
+from pipeline import ConvertOptions, DocumentGraph, OcrMode, PdfWorker
+from pipeline.convert import convert_bytes
+from pipeline.errors import DocumentTooLargeError
+from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSerializer
+from pipeline.graph import schema_json
+from pipeline.protocols import ModelHealth
+from serve.api import ErrorBody, ModelInfo, OutputFormat, Readiness
+from serve.args import AppArgs
+from serve.errors import install_error_handlers
+from serve.handles import HandleModels
+from serve.settings import Settings
+
+log = logging.getLogger("docgraph.serve")
+INGRESS_DEPENDENCIES = ("pymupdf", "PIL", "numpy", "pydantic", "fastapi", "multipart")
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()
+
+
+async def require_api_key(
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> None:
+    """Off unless DOCGRAPH_API_KEY is set; then a Bearer token or X-API-Key must match (constant time)."""
+    expected = settings().api_key
+    if expected is None:
+        return
+    given = x_api_key or (authorization[7:] if authorization and authorization.startswith("Bearer ") else "")
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise HTTPException(status_code=401, detail="missing or wrong API key")
+
+
+app = FastAPI(
+    title="docgraph",
+    version=__version__,
+    description="PDFs in, document graphs out: layout + OCR + the PDF's own text layer, on Ray Serve.",
+)
+install_error_handlers(app, debug=settings().debug)
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422, 500, 503, 504)
+}
+
+
+def _pymupdf_selftest() -> None:
+    with pymupdf.open() as doc:
+        page = doc.new_page()
+        page.insert_text((72, 72), "ready")
+        if "ready" not in page.get_text():
+            raise RuntimeError("PyMuPDF could not read back its own text")
+
+
+def _deployment_status(name: str) -> str:
+    """Serve's own word on a deployment (its constructor's traceback when it failed), for /readyz."""
+    try:
+        app_name = serve.get_replica_context().app_name
+        overview = serve.status().applications[app_name].deployments[name]
+        return f"[{overview.status.value}] {overview.message}".strip()[:2000]
+    except Exception:  # noqa: BLE001 - best effort: readiness already says not ready
+        return ""
+
+
+def _safe_name(name: str | None) -> str | None:
+    """The client's filename is only ever echoed back, never used as a path; keep it short and printable."""
+    if not name:
+        return None
+    cleaned = "".join(c for c in name.replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable())
+    return cleaned[:255] or None
+
+
+@serve.ingress(app)
+class DocumentIngress:
+    def __init__(self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, args: AppArgs) -> None:
+        logging.getLogger("docgraph").setLevel(settings().log_level)
+        self._args = args
+        self._handles = {"layout": layout, "ocr": ocr}
+        self._models = HandleModels(layout, ocr)
+        self._worker = PdfWorker()
+
+    def check_health(self) -> None:
+        busy = self._worker.busy_for()
+        if busy > settings().max_busy_s:
+            raise RuntimeError(f"a PyMuPDF call has been running for {busy:.0f} s")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(self) -> dict[str, str]:
+        """Alive: the ingress answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=Readiness, responses={503: {"model": Readiness}})
+    async def readyz(self) -> JSONResponse:
+        """Ready only when every dependency imports and every model deployment has loaded and run once."""
+        components = [await self._ingress_health()]
+        for role, handle in self._handles.items():
+            if handle is not None:
+                components.append(await self._model_health(role, handle))
+        body = Readiness(ready=all(c.ready for c in components), components=components)
+        return JSONResponse(status_code=200 if body.ready else 503, content=body.model_dump())
+
+    @app.get("/v1/models", tags=["meta"], dependencies=[Depends(require_api_key)])
+    async def list_models(self) -> list[ModelInfo]:
+        out = []
+        for role, handle in self._handles.items():
+            if handle is not None:
+                health = await self._model_health(role, handle)
+                out.append(ModelInfo(role=role, name=health.name, ready=health.ready))
+        return out
+
+    @app.get("/v1/schema", tags=["meta"])
+    async def graph_schema(self) -> Response:
+        """The JSON Schema of the DocumentGraph that /v1/convert returns."""
+        return Response(content=schema_json(), media_type="application/schema+json")
+
+    @app.post(
+        "/v1/convert",
+        tags=["convert"],
+        dependencies=[Depends(require_api_key)],
+        responses={200: {"model": DocumentGraph, "content": {"text/markdown": {}, "application/zip": {}}}, **ERRORS},
+    )
+    async def convert(
+        self,
+        request: Request,
+        file: Annotated[UploadFile, File(description="The PDF.")],
+        password: Annotated[str | None, Form(max_length=1024, description="User password, if encrypted.")] = None,
+        pages: Annotated[str | None, Query(max_length=256, description="Page range, e.g. '1-3,7'.")] = None,
+        ocr: Annotated[OcrMode, Query(description="auto: scanned/mixed pages; always; never.")] = OcrMode.AUTO,
+        layout: Annotated[bool, Query(description="Run the layout model (false: text-layer fast path).")] = True,
+        dpi: Annotated[int, Query(ge=36, le=600, description="Render DPI for the models.")] = 144,
+        format: Annotated[OutputFormat, Query(description="json (graph), markdown, zip (+annotated PNGs).")] = (
+            OutputFormat.JSON
+        ),
+    ) -> Response:
+        """Convert one PDF synchronously."""
+        limits = self._args.limits
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > limits.max_bytes + MULTIPART_OVERHEAD or (file.size or 0) > limits.max_bytes:
+            raise DocumentTooLargeError(
+                f"the upload is larger than the limit of {limits.max_bytes} bytes", limit=limits.max_bytes
+            )
+        data = await file.read(limits.max_bytes + 1)
+        options = ConvertOptions(pages=pages, ocr=ocr, layout=layout, dpi=dpi, password=password or None)
+        result = await convert_bytes(
+            data,
+            worker=self._worker,
+            models=self._models,
+            options=options,
+            limits=limits,
+            filename=_safe_name(file.filename),
+            annotate=format is OutputFormat.ZIP,
+        )
+        graph = result.graph
+        log.info(
+            "converted %s: %d pages, %d blocks, status %s",
+            graph.document.id[:12], len(graph.pages), len(graph.blocks), graph.status.value,
+        )
+        headers = {"X-Docgraph-Status": graph.status.value}
+        if format is OutputFormat.MARKDOWN:
+            return PlainTextResponse(
+                MarkdownSerializer().serialize(graph), media_type="text/markdown; charset=utf-8", headers=headers
+            )
+        if format is OutputFormat.ZIP:
+            body = ZipBundleSerializer().serialize(graph, result.annotated)
+            return Response(body, media_type="application/zip", headers=headers)
+        return Response(JsonSerializer().serialize(graph), media_type="application/json", headers=headers)
+
+    async def _ingress_health(self) -> ModelHealth:
+        missing = []
+        for name in INGRESS_DEPENDENCIES:
+            try:
+                import_module(name)
+            except ImportError as exc:
+                missing.append(f"{name}: {exc}")
+        if missing:
+            return ModelHealth(name="ingress", ready=False, detail="missing dependencies: " + "; ".join(missing))
+        try:
+            await self._worker.run("selftest", settings().ready_timeout_s, _pymupdf_selftest)
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+            return ModelHealth(name="ingress", ready=False, detail=f"PyMuPDF self-test failed: {exc}")
+        return ModelHealth(name="ingress", ready=True, detail=f"pymupdf {pymupdf.__version__}")
+
+    async def _model_health(self, role: str, handle: DeploymentHandle) -> ModelHealth:
+        try:
+            health: ModelHealth = await asyncio.wait_for(handle.health.remote(), settings().ready_timeout_s)
+            return health
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+            detail = f"{type(exc).__name__}: {exc}".strip()[:500] or type(exc).__name__
+            status = _deployment_status(handle.deployment_name)
+            return ModelHealth(name=role, ready=False, detail=f"{detail} {status}".strip())
