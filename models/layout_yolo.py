@@ -37,14 +37,15 @@ class YoloLayoutModel:
 
     def predict(self, images: list[PageImage]) -> list[LayoutResult]:
         bgr = [np.ascontiguousarray(img.pixels[:, :, ::-1]) for img in images]
-        kwargs = {
+        kwargs: dict[str, object] = {
             "imgsz": self.config.imgsz,
             "conf": self.config.conf,
             "iou": self.config.iou,
             "device": self.config.device,
-            "half": self.config.half,
             "verbose": False,
         }
+        if self.config.half:
+            kwargs["half"] = True
         if self._static_batch:
             results = [self._model.predict(arr, **kwargs)[0] for arr in bgr]
         else:

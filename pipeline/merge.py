@@ -96,7 +96,7 @@ def _blocks_with_layout(
     for (region, others), lines in zip(regions, assigned, strict=True):
         prov = [_layout_prov(region)] + [_layout_prov(o) for o in others]
         if lines:
-            ordered = [lines[i] for i in reading_order([ln.bbox for ln in lines])]
+            ordered = _table_order(lines) if region.type is BlockType.TABLE else _ordered(lines)
             prov.append(_text_prov(union_all([ln.bbox for ln in ordered]), source, model, ordered))
             text = _join(ordered, region.type)
             text_source = source
@@ -157,9 +157,31 @@ def _dedupe(regions: list[Region]) -> list[tuple[Region, list[Region]]]:
     return kept
 
 
+def _ordered(lines: list[TextLine]) -> list[TextLine]:
+    return [lines[i] for i in reading_order([ln.bbox for ln in lines])]
+
+
+def _table_rows(lines: list[TextLine]) -> list[list[TextLine]]:
+    """Cells grouped into rows (vertical centres within half a line height), each row left to right."""
+    rows: list[list[TextLine]] = []
+    for line in sorted(lines, key=lambda ln: (ln.bbox.t + ln.bbox.b) / 2):
+        centre = (line.bbox.t + line.bbox.b) / 2
+        if rows:
+            last = rows[-1][0].bbox
+            if abs(centre - (last.t + last.b) / 2) <= 0.5 * max(last.height, line.bbox.height):
+                rows[-1].append(line)
+                continue
+        rows.append([line])
+    return [sorted(row, key=lambda ln: ln.bbox.l) for row in rows]
+
+
+def _table_order(lines: list[TextLine]) -> list[TextLine]:
+    return [cell for row in _table_rows(lines) for cell in row]
+
+
 def _join(lines: list[TextLine], block_type: BlockType) -> str:
     if block_type is BlockType.TABLE:
-        return "\n".join(ln.text for ln in lines)
+        return "\n".join(" | ".join(c.text.strip() for c in row) for row in _table_rows(lines))
     out = ""
     for line in lines:
         text = line.text.strip()
@@ -208,6 +230,6 @@ def attach_ocr_evidence(blocks: list[DraftBlock], ocr_lines: list[TextLine], mod
             ln for ln in ocr_lines if block.bbox.intersection(ln.bbox) >= LINE_IN_REGION * max(ln.bbox.area, 1e-6)
         ]
         if inside:
-            ordered = [inside[i] for i in reading_order([ln.bbox for ln in inside])]
+            ordered = _ordered(inside)
             prov = _text_prov(union_all([ln.bbox for ln in ordered]), Source.OCR, model, ordered)
             block.prov.append(prov.model_copy(update={"text": _join(ordered, block.type)}))

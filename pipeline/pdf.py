@@ -100,7 +100,7 @@ class PdfDocument:
         zoom = dpi / 72.0
         pixels = geo.width * geo.height * zoom * zoom
         if pixels > self.limits.max_page_pixels:
-            zoom = (self.limits.max_page_pixels / (geo.width * geo.height)) ** 0.5
+            zoom = 0.99 * (self.limits.max_page_pixels / (geo.width * geo.height)) ** 0.5  # margin: sizes round up
             if zoom * 72.0 < self.limits.min_dpi:
                 raise PageRenderError(
                     f"page {page_no} is {geo.width:.0f}x{geo.height:.0f} pt: even {self.limits.min_dpi} dpi "

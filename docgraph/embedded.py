@@ -1,0 +1,78 @@
+"""The embedded default: a local Ray instance (loopback only) running the docgraph Serve application."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from types import TracebackType
+
+import httpx
+
+from serve.args import AppArgs
+
+APP_NAME = "docgraph"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedService:
+    """Start local Ray + the app on 127.0.0.1, wait until /readyz says ready, stop on exit."""
+
+    def __init__(self, args: AppArgs | None = None, *, port: int | None = None, num_cpus: int = 8) -> None:
+        self.args = args or AppArgs()
+        self.port = port or free_port()
+        self.num_cpus = num_cpus
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, ready_timeout_s: float = 300.0) -> EmbeddedService:
+        # Keep every Ray port on loopback (../shared/ENVIRONMENT.md): must be set before Ray starts.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        import ray
+        from ray import serve
+
+        from serve.app import build_app
+
+        # num_cpus is logical: model replicas mostly wait on one another, more slots than cores is fine.
+        ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False)
+        serve.start(http_options={"host": "127.0.0.1", "port": self.port})
+        serve.run(build_app(self.args), name=APP_NAME, route_prefix="/", blocking=False)
+        self.wait_ready(ready_timeout_s)
+        return self
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.get(f"{self.url}/readyz", timeout=10)
+                if r.status_code == 200:
+                    return
+                last = r.text
+            except httpx.HTTPError as exc:
+                last = str(exc)
+            time.sleep(0.5)
+        raise TimeoutError(f"docgraph did not become ready in {timeout_s:g} s: {last}")
+
+    def stop(self) -> None:
+        import ray
+        from ray import serve
+
+        if ray.is_initialized():
+            serve.shutdown()
+            ray.shutdown()
+
+    def __enter__(self) -> EmbeddedService:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,93 @@
+"""Sample PDFs the project makes itself (README job, tests on a clone without ../shared): PyMuPDF, no assets.
+
+``make_sample_pdf`` writes three pages: a born-digital page (title, two columns, a ruled table), a page with
+a figure, caption and list, and an image-only "scanned" page (page 1 rasterised), so one file exercises the
+text-layer route, the layout model and OCR.
+"""
+
+from __future__ import annotations
+
+import pymupdf
+
+LOREM = (
+    "Document graphs describe a PDF as pages holding typed blocks with boxes, text and reading order. "
+    "Each block records where its text came from and how confident the models were. "
+)
+TITLE = "Sample Report on Document Graphs"
+
+
+def _text(page: pymupdf.Page, rect: pymupdf.Rect, text: str, **kw: object) -> None:
+    """insert_textbox, but loud: PyMuPDF silently drops text that does not fit its box."""
+    if page.insert_textbox(rect, text, **kw) < 0:  # type: ignore[arg-type]
+        raise ValueError(f"sample text does not fit {rect}: {text[:40]!r}")
+
+
+def _digital_page(doc: pymupdf.Document) -> None:
+    page = doc.new_page(width=612, height=792)
+    _text(page, pymupdf.Rect(72, 60, 540, 100), TITLE, fontsize=22, fontname="hebo", align=1)
+    _text(page, pymupdf.Rect(72, 106, 540, 136), "1 Introduction", fontsize=14, fontname="hebo")
+    left = "Left column. " + LOREM * 4
+    right = "Right column. " + LOREM * 4
+    _text(page, pymupdf.Rect(72, 140, 296, 470), left, fontsize=10, fontname="helv")
+    _text(page, pymupdf.Rect(316, 140, 540, 470), right, fontsize=10, fontname="helv")
+    _text(page, pymupdf.Rect(72, 484, 540, 514), "2 Results", fontsize=14, fontname="hebo")
+    rows = [("Route", "Pages/s", "GPU"), ("text layer", "500", "no"), ("layout", "6", "yes"), ("OCR", "0.3", "yes")]
+    top, height, cols = 520.0, 22.0, (72.0, 232.0, 392.0, 540.0)
+    for r, row in enumerate(rows):
+        y = top + r * height
+        for c, cell in enumerate(row):
+            _text(page, pymupdf.Rect(cols[c] + 4, y + 5, cols[c + 1] - 4, y + height), cell, fontsize=10)
+    for r in range(len(rows) + 1):
+        page.draw_line((cols[0], top + r * height), (cols[-1], top + r * height))
+    for x in cols:
+        page.draw_line((x, top), (x, top + len(rows) * height))
+    _text(page, pymupdf.Rect(72, 740, 540, 760), "docgraph sample - page 1", fontsize=8, align=1)
+
+
+def _figure_page(doc: pymupdf.Document) -> None:
+    page = doc.new_page(width=612, height=792)
+    _text(page, pymupdf.Rect(72, 56, 540, 86), "3 Architecture", fontsize=14, fontname="hebo")
+    pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 400, 240), False)
+    pix.set_rect(pix.irect, (230, 240, 250))
+    pix.set_rect(pymupdf.IRect(40, 40, 180, 200), (31, 119, 180))
+    pix.set_rect(pymupdf.IRect(220, 80, 360, 160), (255, 127, 14))
+    page.insert_image(pymupdf.Rect(106, 100, 506, 340), pixmap=pix)
+    _text(page, 
+        pymupdf.Rect(72, 350, 540, 380), "Figure 1: The ingress fans pages out to the layout and OCR models.",
+        fontsize=9, fontname="heit", align=1,
+    )
+    items = ["Digital pages read the PDF text layer.", "Scanned pages go to OCR.", "Every block keeps its source."]
+    for i, item in enumerate(items):
+        _text(page, pymupdf.Rect(90, 400 + i * 22, 540, 420 + i * 22), f"- {item}", fontsize=11)
+
+
+def _scanned_page(doc: pymupdf.Document, source: pymupdf.Document) -> None:
+    pix = source[0].get_pixmap(dpi=150)
+    page = doc.new_page(width=612, height=792)
+    page.insert_image(page.rect, pixmap=pix)
+
+
+def make_sample_pdf() -> bytes:
+    """A 3-page sample: born-digital, figure + list, and an image-only scan of page 1."""
+    doc = pymupdf.open()
+    _digital_page(doc)
+    _figure_page(doc)
+    _scanned_page(doc, doc)
+    doc.set_metadata({"title": TITLE, "producer": "docgraph samples"})
+    data: bytes = doc.tobytes(garbage=3, deflate=True)
+    doc.close()
+    return data
+
+
+def make_text_pdf(pages: int, *, paragraphs: int = 6) -> bytes:
+    """A born-digital PDF of ``pages`` pages of plain paragraphs (benchmarks, page-count tests)."""
+    doc = pymupdf.open()
+    for n in range(pages):
+        page = doc.new_page(width=612, height=792)
+        _text(page, pymupdf.Rect(72, 60, 540, 90), f"Section {n + 1}", fontsize=16, fontname="hebo")
+        for p in range(paragraphs):
+            top = 100 + p * 105
+            _text(page, pymupdf.Rect(72, top, 540, top + 100), f"Paragraph {p + 1}. " + LOREM * 3, fontsize=10)
+    data: bytes = doc.tobytes(garbage=3, deflate=True)
+    doc.close()
+    return data

@@ -1,0 +1,68 @@
+"""Shared fixtures: the corpus, the real Serve application (one per session), the in-process converter."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from docgraph.embedded import EmbeddedService
+from docgraph.samples import make_sample_pdf
+from pipeline.options import Limits
+from serve.args import AppArgs
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("DOCGRAPH_CORPUS", ROOT.parent / "shared" / "corpus" / "public"))
+# The test service gets a small upload limit so that "too large" can be tested without sending 100 MiB.
+TEST_LIMITS = Limits(max_bytes=8 * 1024 * 1024, document_timeout_s=600)
+
+
+def corpus_manifest() -> list[dict[str, Any]]:
+    manifest = CORPUS / "MANIFEST.json"
+    if not manifest.is_file():
+        return []
+    files: list[dict[str, Any]] = json.loads(manifest.read_text())["files"]
+    return files
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not (CORPUS / "MANIFEST.json").is_file():
+        pytest.skip(f"corpus not found at {CORPUS} (set DOCGRAPH_CORPUS, or clone beside ../shared)")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def sample_pdf() -> bytes:
+    return make_sample_pdf()
+
+
+@pytest.fixture(scope="session")
+def service() -> Iterator[EmbeddedService]:
+    """The real application on a local Ray instance, HTTP on 127.0.0.1."""
+    svc = EmbeddedService(AppArgs(limits=TEST_LIMITS), num_cpus=8)
+    svc.start(ready_timeout_s=300)
+    try:
+        yield svc
+    finally:
+        svc.stop()
+
+
+@pytest.fixture(scope="session")
+def client(service: EmbeddedService) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service.url, timeout=httpx.Timeout(600.0, connect=10.0)) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def local_converter() -> Iterator[Any]:
+    from docgraph.local import LocalConverter
+
+    converter = LocalConverter(limits=TEST_LIMITS)
+    yield converter
+    converter.close()

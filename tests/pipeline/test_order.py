@@ -1,0 +1,49 @@
+"""Reading order: XY-cut that keeps columns together (synthetic layouts and a real two-column PDF)."""
+
+from __future__ import annotations
+
+from pipeline.geometry import BBox
+from pipeline.order import reading_order
+
+
+def B(l: float, t: float, r: float, b: float) -> BBox:  # noqa: E741, N802
+    return BBox(l=l, t=t, r=r, b=b)
+
+
+def test_single_column_top_to_bottom() -> None:
+    boxes = [B(72, 300, 540, 340), B(72, 100, 540, 140), B(72, 200, 540, 240)]
+    assert reading_order(boxes) == [1, 2, 0]
+
+
+def test_two_columns_with_aligned_paragraph_breaks_read_column_by_column() -> None:
+    # Both columns break paragraphs at y=300: plain XY-cut would read L1 R1 L2 R2.
+    title = B(72, 40, 540, 80)
+    l1, l2 = B(72, 100, 296, 295), B(72, 305, 296, 700)
+    r1, r2 = B(316, 100, 540, 295), B(316, 305, 540, 700)
+    boxes = [r2, l2, title, r1, l1]
+    order = [boxes[i] for i in reading_order(boxes)]
+    assert order == [title, l1, l2, r1, r2]
+
+
+def test_full_width_figure_separates_column_sections() -> None:
+    a1, b1 = B(72, 100, 296, 300), B(316, 100, 540, 300)
+    fig = B(72, 320, 540, 450)
+    a2, b2 = B(72, 470, 296, 700), B(316, 470, 540, 700)
+    boxes = [b2, fig, a1, b1, a2]
+    assert [boxes[i] for i in reading_order(boxes)] == [a1, b1, fig, a2, b2]
+
+
+def test_three_columns() -> None:
+    cols = [B(50 + 180 * c, 100 + 10 * r, 210 + 180 * c, 105 + 10 * r) for c in range(3) for r in range(5)]
+    shuffled = cols[::-1]
+    assert [shuffled[i] for i in reading_order(shuffled)] == cols
+
+
+def test_overlapping_boxes_fall_back_to_top_left_order() -> None:
+    boxes = [B(100, 100, 300, 200), B(50, 50, 250, 150), B(200, 120, 400, 260)]
+    assert reading_order(boxes) == [1, 0, 2]
+
+
+def test_empty_and_single() -> None:
+    assert reading_order([]) == []
+    assert reading_order([B(0, 0, 1, 1)]) == [0]
