@@ -17,6 +17,7 @@ from typing import Annotated
 import pymupdf
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -26,6 +27,7 @@ from pipeline.convert import convert_bytes
 from pipeline.errors import DocumentTooLargeError
 from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSerializer
 from pipeline.graph import schema_json
+from pipeline.options import InvalidOptionsError
 from pipeline.protocols import ModelHealth
 from serve.api import ErrorBody, ModelInfo, OutputFormat, Readiness
 from serve.args import AppArgs
@@ -163,7 +165,10 @@ class DocumentIngress:
                 f"the upload is larger than the limit of {limits.max_bytes} bytes", limit=limits.max_bytes
             )
         data = await file.read(limits.max_bytes + 1)
-        options = ConvertOptions(pages=pages, ocr=ocr, layout=layout, dpi=dpi, password=password or None)
+        try:
+            options = ConvertOptions(pages=pages, ocr=ocr, layout=layout, dpi=dpi, password=password or None)
+        except ValidationError as exc:
+            raise InvalidOptionsError(f"invalid options: {exc.errors()[0]['msg']}") from exc
         result = await convert_bytes(
             data,
             worker=self._worker,

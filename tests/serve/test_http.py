@@ -1,0 +1,83 @@
+"""The real Serve application over HTTP on 127.0.0.1: readiness, formats, errors, concurrency."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from docgraph.samples import make_text_pdf
+from pipeline.graph import DocumentGraph, DocumentStatus, PageKind
+from tests.conftest import TEST_LIMITS
+from tests.invariants import assert_graph_invariants
+
+pytestmark = pytest.mark.serve
+
+
+def post(client: httpx.Client, data: bytes, name: str = "doc.pdf", **params: str) -> httpx.Response:
+    return client.post("/v1/convert", params=params, files={"file": (name, data, "application/pdf")})
+
+
+def test_ready_only_after_every_model_ran(client: httpx.Client) -> None:
+    body = client.get("/readyz").json()
+    assert body["ready"] is True
+    names = [c["name"] for c in body["components"]]
+    assert names[0] == "ingress" and any(n.startswith("yolo:") for n in names) and any("rapidocr" in n for n in names)
+    assert all(c["ready"] for c in body["components"])
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_convert_returns_the_graph(client: httpx.Client, sample_pdf: bytes) -> None:
+    r = post(client, sample_pdf, "sample.pdf")
+    assert r.status_code == 200 and r.headers["x-docgraph-status"] == "complete"
+    graph = DocumentGraph.model_validate_json(r.content)
+    assert_graph_invariants(graph)
+    assert graph.document.filename == "sample.pdf" and graph.document.page_count == 3
+    assert [p.kind for p in graph.pages] == [PageKind.DIGITAL, PageKind.DIGITAL, PageKind.SCANNED]
+
+
+def test_markdown_and_zip_formats(client: httpx.Client, sample_pdf: bytes) -> None:
+    md = post(client, sample_pdf, format="markdown", pages="1-2")
+    assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
+    assert md.text.count("\n---\n") == 1 and "## 1 Introduction" in md.text
+    bundle = post(client, sample_pdf, format="zip", pages="2")
+    names = zipfile.ZipFile(io.BytesIO(bundle.content)).namelist()
+    assert names == ["document.json", "document.md", "pages/page-0002.png"]
+
+
+def test_bad_requests_get_problem_bodies(client: httpx.Client, sample_pdf: bytes) -> None:
+    cases = [
+        (b"", {}, 400, "empty_file"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, {}, 415, "not_a_pdf"),
+        (sample_pdf, {"pages": "9"}, 400, "invalid_options"),
+        (sample_pdf, {"pages": "x"}, 400, "invalid_options"),
+        (sample_pdf, {"ocr": "sometimes"}, 400, "invalid_request"),
+        (b"%PDF-1.4\n" + b"x" * (TEST_LIMITS.max_bytes + 10), {}, 413, "too_large"),
+    ]
+    for data, params, status, code in cases:
+        r = post(client, data, **params)
+        assert (r.status_code, r.json()["code"]) == (status, code), r.text
+        assert r.json()["message"]
+    r = client.post("/v1/convert")
+    assert r.status_code == 400 and r.json()["code"] == "invalid_request"
+
+
+def test_concurrent_requests_all_complete(client: httpx.Client) -> None:
+    docs = [make_text_pdf(n) for n in (1, 2, 3, 4, 5, 6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(lambda d: post(client, d), docs))
+    assert [r.status_code for r in responses] == [200] * 6
+    graphs = [DocumentGraph.model_validate_json(r.content) for r in responses]
+    assert [len(g.pages) for g in graphs] == [1, 2, 3, 4, 5, 6]
+    assert all(g.status is DocumentStatus.COMPLETE for g in graphs)
+
+
+def test_openapi_and_schema_are_published(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/v1/convert" in spec["paths"] and "/readyz" in spec["paths"]
+    assert client.get("/v1/schema").json()["title"] == "DocumentGraph"
+    models = client.get("/v1/models").json()
+    assert {m["role"] for m in models} == {"layout", "ocr"} and all(m["ready"] for m in models)
