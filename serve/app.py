@@ -4,7 +4,8 @@ The only place where deployment options are set and deployments are bound. Optio
 serve_config.yaml's ``deployments:`` section overrides them per deployment (replicas, resources, scaling).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Serve reads build_app's annotation object to turn the config's
+# `args:` dict into AppArgs (a string annotation makes it pass the raw dict).
 
 from typing import Any
 

@@ -29,3 +29,12 @@ def test_unknown_args_are_rejected() -> None:
 
     with pytest.raises(pydantic.ValidationError):
         AppArgs.model_validate({"layuot": {}})
+
+
+def test_build_app_is_a_typed_builder() -> None:
+    """Serve turns `args:` into AppArgs only when the annotation is the class itself, not a string."""
+    import inspect
+
+    from serve.app import build_app
+
+    assert inspect.signature(build_app).parameters["args"].annotation is AppArgs
