@@ -32,7 +32,7 @@ def _order(idx: list[int], boxes: Sequence[BBox]) -> list[int]:
         return _order(left, boxes) + _order(right, boxes)
     strips = _strips(idx, boxes)
     if len(strips) == 1:
-        return sorted(idx, key=lambda i: (boxes[i].t, boxes[i].l))
+        return _fallback(idx, boxes)
     out: list[int] = []
     for group in _merge_strips_sharing_gutters(strips, boxes):
         out.extend(_order(group, boxes) if len(group) < len(idx) else _fallback(group, boxes))
@@ -40,6 +40,7 @@ def _order(idx: list[int], boxes: Sequence[BBox]) -> list[int]:
 
 
 def _fallback(idx: list[int], boxes: Sequence[BBox]) -> list[int]:
+    """Overlapping boxes that no cut separates: top to bottom, then left to right."""
     return sorted(idx, key=lambda i: (boxes[i].t, boxes[i].l))
 
 
