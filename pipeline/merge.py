@@ -96,7 +96,8 @@ def _blocks_with_layout(
     for (region, others), lines in zip(regions, assigned, strict=True):
         prov = [_layout_prov(region)] + [_layout_prov(o) for o in others]
         if lines:
-            ordered = _table_order(lines) if region.type is BlockType.TABLE else _ordered(lines)
+            # a table's text is regrouped into rows by _join, so its cells need no reading order here
+            ordered = lines if region.type is BlockType.TABLE else _ordered(lines)
             prov.append(_text_prov(union_all([ln.bbox for ln in ordered]), source, model, ordered))
             text = _join(ordered, region.type)
             text_source = source
@@ -173,10 +174,6 @@ def _table_rows(lines: list[TextLine]) -> list[list[TextLine]]:
                 continue
         rows.append([line])
     return [sorted(row, key=lambda ln: ln.bbox.l) for row in rows]
-
-
-def _table_order(lines: list[TextLine]) -> list[TextLine]:
-    return [cell for row in _table_rows(lines) for cell in row]
 
 
 def _join(lines: list[TextLine], block_type: BlockType) -> str:
