@@ -6,12 +6,12 @@ import asyncio
 from dataclasses import dataclass
 
 from models import build_layout_model, build_ocr_model
-from models.config import RapidOcrConfig, YoloLayoutConfig
+from models.config import DeepSeekRemoteConfig, DeepSeekVllmConfig, RapidOcrConfig, YoloLayoutConfig
 from pipeline import ConvertOptions, DocumentGraph, Limits, PdfWorker
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.analysis import analyze_page
 from pipeline.page import PageImage
-from pipeline.protocols import LayoutModel, OcrModel, PageAnalysis
+from pipeline.protocols import LayoutModel, OcrModel, OcrRequest, PageAnalysis
 
 
 @dataclass
@@ -29,7 +29,9 @@ class LocalModels:
     def has_ocr(self) -> bool:
         return self.ocr is not None
 
-    async def analyze(self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float) -> PageAnalysis:
+    async def analyze(
+        self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float, ocr_request: OcrRequest
+    ) -> PageAnalysis:
         lay_model, ocr_model = self.layout, self.ocr
 
         async def run_layout():  # type: ignore[no-untyped-def]
@@ -38,7 +40,7 @@ class LocalModels:
 
         async def run_ocr():  # type: ignore[no-untyped-def]
             assert ocr_model is not None
-            return await asyncio.to_thread(ocr_model.recognize, image)
+            return await ocr_model.recognize(image, ocr_request)
 
         return await analyze_page(
             layout=run_layout if layout and lay_model else None,
@@ -54,7 +56,7 @@ class LocalConverter:
         self,
         *,
         layout: YoloLayoutConfig | None = YoloLayoutConfig(),
-        ocr: RapidOcrConfig | None = RapidOcrConfig(),
+        ocr: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig | None = RapidOcrConfig(),
         limits: Limits | None = None,
     ) -> None:
         self.limits = limits or Limits()

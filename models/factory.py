@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.config import RapidOcrConfig, YoloLayoutConfig
+from models.config import DeepSeekRemoteConfig, DeepSeekVllmConfig, RapidOcrConfig, YoloLayoutConfig
 from pipeline.page import PageImage
-from pipeline.protocols import LayoutModel, OcrModel
+from pipeline.protocols import LayoutModel, OcrModel, OcrRequest
 
 BLANK_PAGE = PageImage(page_no=0, pixels=np.full((1100, 850, 3), 255, dtype=np.uint8), scale_x=1.0, scale_y=1.0)
 
@@ -17,15 +17,26 @@ def build_layout_model(config: YoloLayoutConfig) -> LayoutModel:
     return YoloLayoutModel(config)
 
 
-def build_ocr_model(config: RapidOcrConfig) -> OcrModel:
+def build_ocr_model(config: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig) -> OcrModel:
+    """The backend named by ``config.backend``; imports only that backend's libraries."""
+    if isinstance(config, DeepSeekVllmConfig):
+        from models.ocr_deepseek_vllm import DeepSeekVllmOcr
+
+        return DeepSeekVllmOcr(config)
+    if isinstance(config, DeepSeekRemoteConfig):
+        from models.ocr_deepseek_remote import DeepSeekRemoteOcr
+
+        return DeepSeekRemoteOcr(config)
     from models.ocr_rapid import RapidOcrModel
 
     return RapidOcrModel(config)
 
 
-def warm_up(model: LayoutModel | OcrModel) -> None:
-    """Run the model once on a blank page: readiness means a real inference went through."""
-    if isinstance(model, LayoutModel):
-        model.predict([BLANK_PAGE])
-    else:
-        model.recognize(BLANK_PAGE)
+def warm_up(model: LayoutModel) -> None:
+    """Run the layout model once on a blank page: readiness means a real inference went through."""
+    model.predict([BLANK_PAGE])
+
+
+async def warm_up_ocr(model: OcrModel) -> None:
+    """Run the OCR model once on a blank page (for DeepSeek-OCR: the engine generated once)."""
+    await model.recognize(BLANK_PAGE, OcrRequest())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from importlib.metadata import version
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from models.config import RapidOcrConfig
 from pipeline.geometry import BBox
 from pipeline.page import PageImage
-from pipeline.protocols import OcrBlock, OcrResult
+from pipeline.protocols import OcrBlock, OcrRequest, OcrResult
 
 
 class RapidOcrModel:
@@ -25,7 +26,11 @@ class RapidOcrModel:
         self._engine = RapidOCR(params=params)
         self.name = f"rapidocr-ppocrv6@{version('rapidocr')}"
 
-    def recognize(self, image: PageImage) -> OcrResult:
+    async def recognize(self, image: PageImage, request: OcrRequest) -> OcrResult:
+        """``request`` has no setting RapidOCR understands; CPU work runs in a thread."""
+        return await asyncio.to_thread(self.read, image)
+
+    def read(self, image: PageImage) -> OcrResult:
         bgr = np.ascontiguousarray(image.pixels[:, :, ::-1])
         out = self._engine(bgr)
         blocks: list[OcrBlock] = []

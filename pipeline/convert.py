@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pipeline.build import build_graph
 from pipeline.errors import DocServiceError, DocumentTimeoutError, PageError, UnusableDocumentError
 from pipeline.graph import DocumentGraph, ErrorInfo, PageKind, PageStatus, Source, StepTimings
-from pipeline.merge import DraftBlock, Region, attach_ocr_evidence, group_lines, merge_page
+from pipeline.merge import DraftBlock, OcrRegion, Region, attach_ocr_evidence, group_lines, merge_labelled_ocr, merge_page
 from pipeline.export.annotate import AnnotatedPageRenderer
 from pipeline.options import ConvertOptions, Limits, parse_page_range
 from pipeline.page import PageGeometry, PageImage, TextBlock, TextLine
 from pipeline.pdf import PdfDocument, open_document
-from pipeline.protocols import PageAnalysis, PageModels
+from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
 from pipeline.route import SCAN_IMAGE_COVERAGE, classify_page, plan_page
 from pipeline.worker import PdfWorker
 
@@ -123,12 +123,17 @@ async def convert_page(
         out.timings.render_s = time.perf_counter() - t0
     if image is not None:
         out.route.extend(step for step, on in (("layout", plan.layout), ("ocr", plan.ocr)) if on)
-        analysis = await models.analyze(image, layout=plan.layout, ocr=plan.ocr, timeout_s=limits.model_timeout_s)
+        ocr_request = OcrRequest(mode=options.deepseek_mode, prompt=options.ocr_prompt)
+        analysis = await models.analyze(
+            image, layout=plan.layout, ocr=plan.ocr, timeout_s=limits.model_timeout_s, ocr_request=ocr_request
+        )
         out.timings.layout_s, out.timings.ocr_s = analysis.layout_s, analysis.ocr_s
         for error in (analysis.layout_error, analysis.ocr_error):
             if error is not None:
                 log.warning("page %d: %s failed: %s", page_no, error.step, error.message)
                 out.error, out.status = error, PageStatus.PARTIAL
+        if analysis.ocr is not None:
+            _note_ocr_quality(out, analysis.ocr)
 
     out.route.append("merge")
     t0 = time.perf_counter()
@@ -174,6 +179,24 @@ async def convert_bytes(
         await worker.run("close", limits.text_timeout_s, doc.close)
 
 
+def _note_ocr_quality(out: PageOutcome, ocr: OcrResult) -> None:
+    """A looping/cut-off generation is never passed off as complete: warning always, ``partial`` where the
+    OCR text is the page's text."""
+    if ocr.truncated:
+        message = (
+            f"OCR output hit the token limit or looped in {ocr.attempts} attempt(s) (last mode: {ocr.mode}); "
+            "the page's OCR text may be incomplete"
+        )
+        out.warnings.append(message)
+        if out.kind is not PageKind.DIGITAL:
+            out.status = PageStatus.PARTIAL
+            out.error = out.error or ErrorInfo(code="ocr_truncated", message=message, step="ocr")
+    elif ocr.attempts > 1:
+        out.warnings.append(f"OCR output looped once; the page was read again in {ocr.mode} mode")
+    if ocr.issues:
+        out.warnings.append(f"OCR output had {len(ocr.issues)} malformed part(s): {'; '.join(ocr.issues[:3])}")
+
+
 def _merge(
     layer_blocks: tuple[TextBlock, ...],
     image: PageImage | None,
@@ -187,6 +210,12 @@ def _merge(
             Region(type=r.type, label=r.label, bbox=image.box_to_points(r.bbox), score=r.score, model=analysis.layout.model)
             for r in analysis.layout.regions
         ]
+    if image is not None and analysis.ocr is not None and kind is not PageKind.DIGITAL and _labelled(analysis.ocr):
+        ocr = [
+            OcrRegion(b.type, b.label, image.box_to_points(b.bbox), b.text, b.confidence, i)
+            for i, b in enumerate(analysis.ocr.blocks)
+        ]
+        return merge_labelled_ocr(ocr, regions, model=analysis.ocr.model)
     ocr_lines: list[TextLine] = []
     if image is not None and analysis.ocr is not None:
         ocr_lines = [
@@ -204,3 +233,8 @@ def _merge(
     if analysis.ocr is not None:
         attach_ocr_evidence(blocks, ocr_lines, analysis.ocr.model)
     return blocks
+
+
+def _labelled(ocr: OcrResult) -> bool:
+    """OCR that typed and ordered its own blocks (DeepSeek-OCR's grounded output), not bare text lines."""
+    return ocr.ordered and any(b.type is not None for b in ocr.blocks)

@@ -39,7 +39,30 @@ _ALIASES: dict[str, BlockType] = {
 }
 
 
+# labels outside every vocabulary above: the first keyword found decides
+_KEYWORDS: list[tuple[str, BlockType]] = [
+    ("caption", BlockType.CAPTION),
+    ("title", BlockType.SECTION_HEADER),
+    ("footnote", BlockType.FOOTNOTE),
+    ("table", BlockType.TABLE),
+    ("formula", BlockType.FORMULA),
+    ("equation", BlockType.FORMULA),
+    ("figure", BlockType.FIGURE),
+    ("image", BlockType.FIGURE),
+    ("chart", BlockType.FIGURE),
+    ("picture", BlockType.FIGURE),
+    ("list", BlockType.LIST_ITEM),
+    ("header", BlockType.PAGE_HEADER),
+    ("footer", BlockType.PAGE_FOOTER),
+]
+
+
 def normalise_label(raw: str) -> BlockType:
-    """Map a model's label to the graph's vocabulary ('Section-header' → section_header); unknown → text."""
+    """Map a model's label to the graph's vocabulary ('Section-header' → section_header). A label no
+    vocabulary knows maps by keyword where one fits ('chart' → figure), else to text."""
     key = re.sub(r"[^a-z0-9]+", "_", raw.strip().lower()).strip("_")
-    return _ALIASES.get(key, BlockType.TEXT)
+    if key in _ALIASES:
+        return _ALIASES[key]
+    if key.endswith("_title") and key.startswith(("figure", "table", "image", "chart")):
+        return BlockType.CAPTION  # e.g. 'figure_title' (PP-DocLayout's name for a caption)
+    return next((t for word, t in _KEYWORDS if word in key), BlockType.TEXT)

@@ -9,6 +9,12 @@ Rules, all in content space (PDF points):
   with the other kept as provenance;
 - without layout, a text block is a section header when its font is clearly larger than the page's body
   text, and image placements become figures.
+
+Scanned pages read by an OCR model that labels and locates its blocks (DeepSeek-OCR) go through
+``merge_labelled_ocr`` instead: OCR blocks are matched one-to-one to layout regions by IoU, the type is
+decided by agreement or else by the more confident side, unmatched blocks of either side are kept with
+their source, and the reading order is the OCR model's emission order (layout-only blocks slot in where
+XY-cut puts them).
 """
 
 from __future__ import annotations
@@ -39,6 +45,21 @@ class Region:
     model: str
 
 
+@dataclass(frozen=True, slots=True)
+class OcrRegion:
+    """A labelled OCR block in content-space points; ``index`` is its place in the model's output."""
+
+    type: BlockType | None
+    label: str | None
+    bbox: BBox
+    text: str
+    confidence: float
+    index: int
+
+
+MATCH_IOU = 0.5
+
+
 @dataclass(slots=True)
 class DraftBlock:
     """A block before it gets its id: content-space bbox."""
@@ -66,6 +87,69 @@ def merge_page(
         blocks = _blocks_with_layout(groups, _dedupe(regions), text_source, text_model)
     order = reading_order([b.bbox for b in blocks])
     return [blocks[i] for i in order]
+
+
+def merge_labelled_ocr(ocr: list[OcrRegion], regions: list[Region] | None, *, model: str) -> list[DraftBlock]:
+    """Blocks of a page whose OCR came as typed, located blocks, in the OCR model's reading order."""
+    kept = _dedupe(regions or [])
+    used: set[int] = set()
+    blocks: list[DraftBlock] = []
+    emitted: list[int | None] = []  # OCR emission index per block; None for layout-only blocks
+    for item in sorted(ocr, key=lambda o: o.index):
+        best, best_iou = -1, 0.0
+        for k, (region, _) in enumerate(kept):
+            iou = region.bbox.iou(item.bbox)
+            if k not in used and iou > best_iou:
+                best, best_iou = k, iou
+        prov = [Provenance(source=Source.OCR, model=model, bbox=item.bbox, confidence=item.confidence, label=item.label)]
+        block_type, confidence, bbox = item.type or BlockType.TEXT, item.confidence, item.bbox
+        type_model = model
+        if best >= 0 and best_iou >= MATCH_IOU:
+            used.add(best)
+            region, others = kept[best]
+            prov += [_layout_prov(region)] + [_layout_prov(o) for o in others]
+            bbox = region.bbox  # the detector's box: pixel-precise, where the OCR box is on a 0-999 grid
+            if item.type is None or region.type is item.type:
+                block_type = region.type
+                confidence = 1.0 - (1.0 - region.score) * (1.0 - item.confidence) if item.type else region.score
+                type_model = region.model
+            elif region.score > item.confidence:
+                block_type, confidence, type_model = region.type, region.score, region.model
+        blocks.append(
+            DraftBlock(
+                type=block_type,
+                bbox=bbox,
+                text=item.text,
+                source=Source.OCR if item.text else Source.LAYOUT,
+                model=type_model,
+                confidence=confidence,
+                prov=prov,
+            )
+        )
+        emitted.append(item.index)
+    for k, (region, others) in enumerate(kept):
+        if k not in used:
+            prov = [_layout_prov(region)] + [_layout_prov(o) for o in others]
+            blocks.append(DraftBlock(region.type, region.bbox, "", Source.LAYOUT, region.model, region.score, prov))
+            emitted.append(None)
+    return [blocks[i] for i in _emission_order(blocks, emitted)]
+
+
+def _emission_order(blocks: list[DraftBlock], emitted: list[int | None]) -> list[int]:
+    """OCR blocks in emission order; each layout-only block right before the OCR block that follows it in
+    XY-cut order (or last, if none does)."""
+    keys: dict[int, tuple[float, int, int]] = {}
+    following: float = float("inf")
+    xy = reading_order([b.bbox for b in blocks])
+    for position in range(len(xy) - 1, -1, -1):
+        i = xy[position]
+        index = emitted[i]
+        if index is not None:
+            following = index
+            keys[i] = (index, 1, 0)
+        else:
+            keys[i] = (following, 0, position)
+    return sorted(range(len(blocks)), key=lambda i: keys[i])
 
 
 def _blocks_with_layout(

@@ -22,6 +22,21 @@ class OcrMode(StrEnum):
     NEVER = "never"  # never OCR: scanned pages come back with only layout regions
 
 
+class DeepSeekMode(StrEnum):
+    """DeepSeek-OCR's resolution modes (other OCR backends ignore them)."""
+
+    TINY = "tiny"  # one 512 px view
+    SMALL = "small"  # one 640 px view
+    BASE = "base"  # one 1024 px view
+    LARGE = "large"  # one 1280 px view
+    GUNDAM = "gundam"  # 640 px tiles + a 1024 px global view (upstream's default)
+
+
+class OcrPrompt(StrEnum):
+    GROUNDED = "grounded"  # markdown with a labelled box per block: typed, located blocks
+    FREE = "free"  # plain text, no boxes: one block per page
+
+
 class Limits(BaseModel):
     """Bounds that hold for every request; hostile files meet these before they meet a model."""
 
@@ -55,6 +70,12 @@ class ConvertOptions(BaseModel):
     layout: bool = Field(default=True, description="Run the layout model; off = text-layer fast path.")
     dpi: int = Field(default=144, ge=36, le=600, description="Render resolution for the models.")
     password: str | None = Field(default=None, max_length=1024, description="User password of an encrypted PDF.")
+    deepseek_mode: DeepSeekMode | None = Field(
+        default=None, description="DeepSeek-OCR resolution mode for this request; the deployment's default if unset."
+    )
+    ocr_prompt: OcrPrompt | None = Field(
+        default=None, description="DeepSeek-OCR prompt: grounded markdown (default) or free OCR."
+    )
 
     @field_validator("pages")
     @classmethod

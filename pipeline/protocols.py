@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.geometry import BBox
 from pipeline.graph import BlockType, ErrorInfo
+from pipeline.options import DeepSeekMode, OcrPrompt
 from pipeline.page import PageImage
 
 
@@ -40,10 +41,22 @@ class OcrBlock(_Wire):
     confidence: float = Field(ge=0.0, le=1.0)
 
 
+class OcrRequest(_Wire):
+    """Per-request OCR settings; a backend that has no such setting ignores it."""
+
+    mode: DeepSeekMode | None = None
+    prompt: OcrPrompt | None = None
+
+
 class OcrResult(_Wire):
     model: str = Field(description="name@version of the OCR model.")
-    blocks: list[OcrBlock]
+    blocks: list[OcrBlock] = Field(description="In the model's emission order (its reading order) when it has one.")
+    ordered: bool = Field(default=False, description="The block order is the model's reading order.")
     truncated: bool = Field(default=False, description="Generation stopped before the model finished the page.")
+    attempts: int = Field(default=1, ge=1, description="Generations it took (a looping page is retried once).")
+    mode: str | None = Field(default=None, description="Mode of the generation the blocks come from.")
+    tokens: int = Field(default=0, ge=0, description="Tokens generated, all attempts together.")
+    issues: list[str] = Field(default_factory=list, description="What the output parser had to skip or repair.")
 
 
 class ModelHealth(_Wire):
@@ -76,8 +89,8 @@ class LayoutModel(Protocol):
 class OcrModel(Protocol):
     name: str
 
-    def recognize(self, image: PageImage) -> OcrResult:
-        """Read the text of one page image."""
+    async def recognize(self, image: PageImage, request: OcrRequest) -> OcrResult:
+        """Read the text of one page image (CPU-bound backends run themselves in a thread)."""
         ...
 
 
@@ -90,6 +103,8 @@ class PageModels(Protocol):
     @property
     def has_ocr(self) -> bool: ...
 
-    async def analyze(self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float) -> PageAnalysis:
+    async def analyze(
+        self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float, ocr_request: OcrRequest
+    ) -> PageAnalysis:
         """Run the asked-for models on one page concurrently; errors come back in the analysis."""
         ...

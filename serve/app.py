@@ -33,7 +33,7 @@ def build_app(args: AppArgs) -> Application:
         else None
     )
     ocr = (
-        serve.deployment(OcrDeployment).options(**OcrDeployment.get_deployment_options()).bind(args.ocr)
+        serve.deployment(OcrDeployment).options(**OcrDeployment.get_deployment_options(args.ocr)).bind(args.ocr)
         if args.ocr is not None
         else None
     )

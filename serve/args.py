@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.config import RapidOcrConfig, YoloLayoutConfig
+from models.config import OcrConfig, RapidOcrConfig, YoloLayoutConfig
 from pipeline.options import Limits
 
 
@@ -21,6 +21,9 @@ class AppArgs(BaseModel):
     layout: YoloLayoutConfig | None = Field(
         default_factory=YoloLayoutConfig, description="Layout backend; null = no layout deployment."
     )
-    ocr: RapidOcrConfig | None = Field(default_factory=RapidOcrConfig, description="OCR backend; null = no OCR.")
+    ocr: OcrConfig | None = Field(
+        default_factory=RapidOcrConfig,
+        description="OCR backend by its `backend:` key (rapidocr | deepseek-vllm | deepseek-remote); null = no OCR.",
+    )
     layout_batch: BatchConfig = Field(default_factory=BatchConfig)
     limits: Limits = Field(default_factory=Limits)

@@ -12,10 +12,10 @@ from typing import Any
 
 from ray import serve
 
-from models import build_layout_model, build_ocr_model, warm_up
-from models.config import RapidOcrConfig, YoloLayoutConfig
+from models import build_layout_model, build_ocr_model, warm_up, warm_up_ocr
+from models.config import DeepSeekRemoteConfig, DeepSeekVllmConfig, RapidOcrConfig, YoloLayoutConfig
 from pipeline.page import PageImage
-from pipeline.protocols import LayoutResult, ModelHealth, OcrResult
+from pipeline.protocols import LayoutResult, ModelHealth, OcrRequest, OcrResult
 from serve.args import BatchConfig
 
 log = logging.getLogger("docgraph.serve")
@@ -52,22 +52,40 @@ class LayoutDeployment:
 
 
 class OcrDeployment:
-    def __init__(self, config: RapidOcrConfig) -> None:
+    """One OCR backend per replica. For DeepSeek-OCR on vLLM that is one engine, which batches every page in
+    flight on the replica: ``max_ongoing_requests`` follows the engine's ``max_num_seqs`` (app.py)."""
+
+    async def __init__(self, config: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig) -> None:
         self._model = build_ocr_model(config)
-        warm_up(self._model)
+        await warm_up_ocr(self._model)  # ready = the model read a page (the engine generated once)
         log.info("OCR model ready: %s", self._model.name)
 
-    async def recognize(self, image: PageImage) -> OcrResult:
-        return await asyncio.to_thread(self._model.recognize, image)
+    async def recognize(self, image: PageImage, request: OcrRequest | None = None) -> OcrResult:
+        return await self._model.recognize(image, request or OcrRequest())
 
     async def health(self) -> ModelHealth:
         return ModelHealth(name=self._model.name, ready=True, detail="loaded and warmed up")
 
+    async def check_health(self) -> None:
+        """Serve's periodic probe: a dead vLLM engine (or unreachable server) fails it and the replica restarts."""
+        probe = getattr(self._model, "check_health", None)
+        if probe is not None:
+            await probe()
+
     @staticmethod
-    def get_deployment_options() -> dict[str, Any]:
+    def get_deployment_options(
+        config: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig | None = None,
+    ) -> dict[str, Any]:
+        if isinstance(config, DeepSeekVllmConfig):
+            # Ray's default (5) would starve vLLM's batching: let the engine see as many pages as it can batch
+            ongoing, actor = config.max_num_seqs, {"num_cpus": 1}
+        elif isinstance(config, DeepSeekRemoteConfig):
+            ongoing, actor = config.max_connections, {"num_cpus": 0.1}
+        else:
+            ongoing, actor = 4, {"num_cpus": 0.5}  # CPU OCR: a few pages at once per replica, the rest queue
         return {
             "name": "OcrDeployment",
-            "max_ongoing_requests": 4,  # CPU OCR: a few pages at once per replica, the rest queue in Serve
-            "ray_actor_options": {"num_cpus": 0.5},
+            "max_ongoing_requests": ongoing,
+            "ray_actor_options": actor,
             "health_check_period_s": 10,
         }

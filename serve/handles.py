@@ -14,7 +14,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from pipeline.analysis import analyze_page
 from pipeline.page import PageImage
-from pipeline.protocols import LayoutResult, OcrResult, PageAnalysis
+from pipeline.protocols import LayoutResult, OcrRequest, OcrResult, PageAnalysis
 
 
 class HandleModels:
@@ -30,7 +30,9 @@ class HandleModels:
     def has_ocr(self) -> bool:
         return self._ocr is not None
 
-    async def analyze(self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float) -> PageAnalysis:
+    async def analyze(
+        self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float, ocr_request: OcrRequest
+    ) -> PageAnalysis:
         want_layout = layout and self._layout is not None
         want_ocr = ocr and self._ocr is not None
         arg: Any = ray.put(image) if want_layout and want_ocr else image
@@ -43,7 +45,7 @@ class HandleModels:
 
         async def run_ocr() -> OcrResult:
             assert ocr_handle is not None
-            result: OcrResult = await _cancel_on_exit(ocr_handle.recognize.remote(arg))
+            result: OcrResult = await _cancel_on_exit(ocr_handle.recognize.remote(arg, ocr_request))
             return result
 
         return await analyze_page(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pymupdf
@@ -12,6 +13,7 @@ from models.config import RapidOcrConfig
 from pipeline.errors import ModelUnavailableError
 from pipeline.graph import BlockType
 from pipeline.options import Limits
+from pipeline.protocols import OcrRequest
 from pipeline.pdf import open_document
 from tests.textsim import similarity
 
@@ -56,7 +58,7 @@ EDGAR_OCR_SIMILARITY = 0.45
 def test_rapidocr_reads_the_scanned_edgar_page(corpus: Path) -> None:
     doc = open_document((corpus / "edgar_image.pdf").read_bytes(), limits=Limits())
     image, _ = doc.render(1, dpi=144)
-    result = build_ocr_model(RapidOcrConfig()).recognize(image)
+    result = asyncio.run(build_ocr_model(RapidOcrConfig()).recognize(image, OcrRequest()))
     text = " ".join(b.text for b in result.blocks)
     assert "Edgar" in text and "King of the English" in text
     truth = (corpus / "edgar_image.gt.txt").read_text()
@@ -67,4 +69,4 @@ def test_blank_page_gives_no_text() -> None:
     doc = pymupdf.open()
     doc.new_page()
     image, _ = open_document(doc.tobytes(), limits=Limits()).render(1, dpi=72)
-    assert build_ocr_model(RapidOcrConfig()).recognize(image).blocks == []
+    assert asyncio.run(build_ocr_model(RapidOcrConfig()).recognize(image, OcrRequest())).blocks == []

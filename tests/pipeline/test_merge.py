@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.geometry import BBox
 from pipeline.graph import BlockType, Source
-from pipeline.merge import Region, group_lines, merge_page
+from pipeline.merge import OcrRegion, Region, group_lines, merge_labelled_ocr, merge_page
 from pipeline.page import TextBlock, TextLine
 
 
@@ -75,3 +75,45 @@ def test_group_lines_builds_paragraphs_from_ocr_lines() -> None:
              line("p2 a", B(72, 160, 400, 170)), line("side", B(450, 100, 540, 110))]
     groups = group_lines(lines)
     assert sorted(g.text for g in groups) == ["p1 a\np1 b", "p2 a", "side"]
+
+
+def ocr_block(index: int, kind: BlockType | None, box: BBox, text: str, conf: float = 0.8) -> OcrRegion:
+    return OcrRegion(type=kind, label=kind.value if kind else None, bbox=box, text=text, confidence=conf, index=index)
+
+
+def test_labelled_ocr_matches_layout_by_iou_and_keeps_both_sides_unmatched() -> None:
+    # two columns; the OCR model read the right column first (its emission order is the reading order)
+    ocr = [
+        ocr_block(0, BlockType.SECTION_HEADER, B(320, 50, 560, 70), "Right heading"),
+        ocr_block(1, BlockType.TEXT, B(320, 80, 560, 300), "right text"),
+        ocr_block(2, BlockType.TEXT, B(50, 80, 290, 300), "left text"),
+        ocr_block(3, BlockType.TEXT, B(50, 700, 290, 720), "only OCR saw this"),
+    ]
+    regions = [
+        region(BlockType.TITLE, B(318, 48, 562, 72), score=0.95),  # disagrees, more confident: layout wins
+        region(BlockType.TEXT, B(322, 82, 558, 298)),  # agrees
+        region(BlockType.LIST_ITEM, B(52, 78, 288, 302), score=0.6),  # disagrees, less confident: OCR wins
+        region(BlockType.FIGURE, B(50, 400, 560, 650)),  # only layout saw this
+    ]
+    blocks = merge_labelled_ocr(ocr, regions, model="deepseek-ocr@test")
+    assert [(b.type, b.text) for b in blocks] == [
+        (BlockType.TITLE, "Right heading"),
+        (BlockType.TEXT, "right text"),
+        (BlockType.TEXT, "left text"),
+        (BlockType.FIGURE, ""),  # layout-only: slotted in by XY-cut (below both columns)
+        (BlockType.TEXT, "only OCR saw this"),
+    ]
+    assert blocks[0].bbox == B(318, 48, 562, 72)  # matched: the detector's box
+    assert blocks[0].model == "yolo-test" and blocks[2].model == "deepseek-ocr@test"
+    assert blocks[1].confidence > 0.9  # agreement raises confidence
+    assert blocks[3].source is Source.LAYOUT and blocks[4].source is Source.OCR
+    assert {p.source for p in blocks[1].prov} == {Source.OCR, Source.LAYOUT}
+    assert blocks[4].bbox == B(50, 700, 290, 720)
+
+
+def test_labelled_ocr_without_layout_keeps_emission_order() -> None:
+    ocr = [ocr_block(0, BlockType.TEXT, B(50, 500, 500, 520), "second on the page"),
+           ocr_block(1, BlockType.FIGURE, B(50, 100, 500, 400), "")]
+    blocks = merge_labelled_ocr(ocr, None, model="m")
+    assert [b.text for b in blocks] == ["second on the page", ""]
+    assert blocks[1].type is BlockType.FIGURE and blocks[1].source is Source.LAYOUT
