@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from pipeline.options import OcrMode
+from pipeline.options import DeepSeekMode, OcrMode
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="PDFs in, document graphs out.")
 console = Console(stderr=True)
@@ -55,6 +55,9 @@ def convert(
     pages: Annotated[str | None, typer.Option(help="Page range, e.g. '1-3,7'.")] = None,
     password: Annotated[str | None, typer.Option(help="Password of encrypted PDFs.")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="DOCGRAPH_API_KEY", help="API key of the service.")] = None,
+    deepseek_mode: Annotated[
+        DeepSeekMode | None, typer.Option(help="DeepSeek-OCR mode: tiny | small | base | large | gundam.")
+    ] = None,
 ) -> None:
     """Convert PDFs, writing <name>.json, <name>.md and <name>/page-NNNN.png (annotated) into OUT."""
     out.mkdir(parents=True, exist_ok=True)
@@ -62,7 +65,9 @@ def convert(
     if local:
         failures = _convert_local(files, out, ocr=ocr, layout=layout, pages=pages, password=password)
     elif url:
-        failures = _convert_http(files, out, url, ocr=ocr, layout=layout, pages=pages, password=password, key=api_key)
+        failures = _convert_http(
+            files, out, url, ocr=ocr, layout=layout, pages=pages, password=password, key=api_key, mode=deepseek_mode
+        )
     else:
         from docgraph.embedded import EmbeddedService
 
@@ -70,7 +75,8 @@ def convert(
             service = EmbeddedService().start()
         try:
             failures = _convert_http(
-                files, out, service.url, ocr=ocr, layout=layout, pages=pages, password=password, key=api_key
+                files, out, service.url, ocr=ocr, layout=layout, pages=pages, password=password, key=api_key,
+                mode=deepseek_mode,
             )
         finally:
             service.stop()
@@ -85,6 +91,14 @@ def sample(path: Annotated[Path, typer.Argument(help="Where to write the sample 
 
     path.write_bytes(make_sample_pdf())
     console.print(f"wrote {path}")
+
+
+@cli.command("tiny-deepseek")
+def tiny_deepseek(path: Annotated[Path, typer.Argument(help="Directory to write the checkpoint into.")]) -> None:
+    """Write a tiny DeepSeek-OCR checkpoint (config + tokenizer) for vLLM's load_format=dummy (tests, CPU)."""
+    from models.tiny_deepseek import build_tiny_checkpoint
+
+    console.print(f"wrote {build_tiny_checkpoint(path)}")
 
 
 @cli.command()
@@ -104,11 +118,13 @@ def _progress() -> Progress:
 
 def _convert_http(
     files: list[Path], out: Path, url: str, *, ocr: OcrMode, layout: bool, pages: str | None,
-    password: str | None, key: str | None,
+    password: str | None, key: str | None, mode: DeepSeekMode | None = None,
 ) -> int:
     params: dict[str, str] = {"format": "zip", "ocr": ocr.value, "layout": str(layout).lower()}
     if pages:
         params["pages"] = pages
+    if mode:
+        params["deepseek_mode"] = mode.value
     headers = {"X-API-Key": key} if key else {}
     failures = 0
     with httpx.Client(base_url=url, timeout=httpx.Timeout(900.0, connect=10.0), headers=headers) as client, _progress() as bar:

@@ -3,7 +3,9 @@
 One chat completion per page: the page as an ``image_url`` data URL, then the prompt text; vLLM inserts the
 image placeholder itself. vLLM-specific fields ride in the body as the ``openai`` client's ``extra_body``
 would put them: ``skip_special_tokens=False``, ``vllm_xargs`` (the n-gram guard's per-request settings) and
-``mm_processor_kwargs`` (the mode; the server needs docgraph installed for its plugin, see models/vllm_modes.py).
+``mm_processor_kwargs`` (the mode). Gundam, vLLM's own default, sends no kwargs and works with any server;
+the other modes need a server started with ``--trust-request-mm-kwargs`` and docgraph installed beside it (its
+plugin makes vLLM count the mode's image tokens right: models/vllm_modes.py).
 Plain httpx: no extra client library to go missing at run time.
 """
 
@@ -47,7 +49,7 @@ class DeepSeekRemoteOcr(DeepSeekOcrBase):
         buf = io.BytesIO()
         Image.fromarray(image.pixels).save(buf, format="PNG")
         data_url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-        return {
+        body: dict[str, Any] = {
             "model": self.config.model,
             "messages": [
                 {
@@ -63,8 +65,10 @@ class DeepSeekRemoteOcr(DeepSeekOcrBase):
             "logprobs": True,
             "skip_special_tokens": False,
             "vllm_xargs": self.sampling_extra_args(),
-            "mm_processor_kwargs": mode_kwargs(mode),
         }
+        if mode is not DeepSeekMode.GUNDAM:
+            body["mm_processor_kwargs"] = mode_kwargs(mode)
+        return body
 
     async def _generate(self, image: PageImage, mode: DeepSeekMode, prompt: OcrPrompt) -> Generation:
         try:

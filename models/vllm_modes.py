@@ -21,6 +21,22 @@ from typing import Any
 _registered = False
 
 
+def num_image_tokens(width: int, height: int, *, image_size: int, base_size: int, crop: bool) -> int:
+    """``<image>`` placeholders for one image in one mode: what vLLM's DeepSeek-OCR processor emits."""
+    from vllm.transformers_utils.processors.deepseek_ocr import count_tiles
+
+    patch, downsample = 16, 4
+    tiles_w = tiles_h = 1
+    if crop and not (width <= image_size and height <= image_size):
+        tiles_w, tiles_h = count_tiles(width, height, image_size=image_size)
+    h = w = math.ceil((base_size // patch) / downsample)
+    h2 = w2 = math.ceil((image_size // patch) / downsample)
+    tokens = h * (w + 1)
+    if tiles_w > 1 or tiles_h > 1:
+        tokens += (tiles_h * h2) * (tiles_w * w2 + 1)
+    return tokens + 1
+
+
 def register() -> None:
     """Install the mode-aware processor for ``DeepseekOCRForCausalLM`` (idempotent)."""
     global _registered
@@ -29,19 +45,6 @@ def register() -> None:
     from vllm.model_executor.models import deepseek_ocr as ds
     from vllm.multimodal import MULTIMODAL_REGISTRY
     from vllm.multimodal.processing import PromptReplacement
-    from vllm.transformers_utils.processors.deepseek_ocr import count_tiles
-
-    def num_image_tokens(width: int, height: int, *, image_size: int, base_size: int, crop: bool) -> int:
-        patch, downsample = 16, 4
-        tiles_w = tiles_h = 1
-        if crop and not (width <= image_size and height <= image_size):
-            tiles_w, tiles_h = count_tiles(width, height, image_size=image_size)
-        h = w = math.ceil((base_size // patch) / downsample)
-        h2 = w2 = math.ceil((image_size // patch) / downsample)
-        tokens = h * (w + 1)
-        if tiles_w > 1 or tiles_h > 1:
-            tokens += (tiles_h * h2) * (tiles_w * w2 + 1)
-        return tokens + 1
 
     class ModeAwareInfo(ds.DeepseekOCRProcessingInfo):  # type: ignore[misc,name-defined]
         def get_num_image_tokens(self, *, image_width: int, image_height: int, cropping: bool = True) -> int:

@@ -27,7 +27,7 @@ from pipeline.convert import convert_bytes
 from pipeline.errors import DocumentTooLargeError
 from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSerializer
 from pipeline.graph import schema_json
-from pipeline.options import InvalidOptionsError
+from pipeline.options import DeepSeekMode, InvalidOptionsError, OcrPrompt
 from pipeline.protocols import ModelHealth
 from serve.api import ErrorBody, ModelInfo, OutputFormat, Readiness
 from serve.args import AppArgs
@@ -156,6 +156,12 @@ class DocumentIngress:
         format: Annotated[OutputFormat, Query(description="json (graph), markdown, zip (+annotated PNGs).")] = (
             OutputFormat.JSON
         ),
+        deepseek_mode: Annotated[
+            DeepSeekMode | None, Query(description="DeepSeek-OCR resolution mode (default: the deployment's).")
+        ] = None,
+        ocr_prompt: Annotated[
+            OcrPrompt | None, Query(description="DeepSeek-OCR prompt: grounded markdown or free OCR.")
+        ] = None,
     ) -> Response:
         """Convert one PDF synchronously."""
         limits = self._args.limits
@@ -166,7 +172,15 @@ class DocumentIngress:
             )
         data = await file.read(limits.max_bytes + 1)
         try:
-            options = ConvertOptions(pages=pages, ocr=ocr, layout=layout, dpi=dpi, password=password or None)
+            options = ConvertOptions(
+                pages=pages,
+                ocr=ocr,
+                layout=layout,
+                dpi=dpi,
+                password=password or None,
+                deepseek_mode=deepseek_mode,
+                ocr_prompt=ocr_prompt,
+            )
         except ValidationError as exc:
             raise InvalidOptionsError(f"invalid options: {exc.errors()[0]['msg']}") from exc
         result = await convert_bytes(

