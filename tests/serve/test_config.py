@@ -38,3 +38,24 @@ def test_build_app_is_a_typed_builder() -> None:
     from serve.app import build_app
 
     assert inspect.signature(build_app).parameters["args"].annotation is AppArgs
+
+
+def test_gpu_profile_validates_and_sizes_the_ocr_replica_to_the_engine() -> None:
+    """The GPU profile: DeepSeek-OCR on vLLM, its replica's concurrency equal to the engine's max_num_seqs,
+    both models on the GPU (the layout model on a fraction of it)."""
+    from models.config import DeepSeekVllmConfig
+
+    config = yaml.safe_load((ROOT / "serve_config.gpu.yaml").read_text())
+    app = ServeDeploySchema.model_validate(config).applications[0]
+    args = AppArgs.model_validate(app.args)
+    assert isinstance(args.ocr, DeepSeekVllmConfig) and args.layout is not None
+    assert args.layout.device.startswith("cuda")
+    deployments = {d.name: d for d in app.deployments}
+    ocr = deployments["OcrDeployment"]
+    assert ocr.max_ongoing_requests == args.ocr.max_num_seqs
+    assert OcrDeployment.get_deployment_options(args.ocr)["max_ongoing_requests"] == args.ocr.max_num_seqs
+    raw = {d["name"]: d.get("ray_actor_options", {}) for d in config["applications"][0]["deployments"]}
+    gpus = {name: options["num_gpus"] for name, options in raw.items() if "num_gpus" in options}
+    assert gpus["OcrDeployment"] + gpus["LayoutDeployment"] <= 1.0 and 0 < gpus["LayoutDeployment"] < 1
+    assert args.ocr.gpu_memory_utilization <= gpus["OcrDeployment"]  # vLLM's share fits the replica's share
+    assert args.ocr.max_tokens == 8192 and args.ocr.ngram_size == 30 and args.ocr.window_size == 90
