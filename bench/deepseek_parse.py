@@ -64,7 +64,7 @@ def engine_page_seconds(pages: int = 3) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         config = DeepSeekVllmConfig(
-            model=str(build_tiny_checkpoint(Path(tmp))), load_format="dummy", mode=DeepSeekMode.TINY, max_tokens=16,
+            model=str(build_tiny_checkpoint(Path(tmp))), load_format="dummy", dtype="float32", mode=DeepSeekMode.TINY, max_tokens=16,
             max_model_len=2048, gpu_memory_utilization=0.1, enforce_eager=True, distributed_executor_backend="uni",
             retry_truncated=False,
             env={"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_OMP_THREADS_BIND": "0-1"},

@@ -1,10 +1,12 @@
 """DeepSeek-OCR on vLLM: pages/s through the Serve OCR deployment vs the same engine called directly, and
 pages/s with 1 vs 8 pages in flight (continuous batching), in one run.
 
-CPU, tiny checkpoint with dummy weights (models/tiny_deepseek.py), tiny mode, 16 tokens a page, no retry.
+CPU, tiny checkpoint with dummy weights (models/tiny_deepseek.py), float32, tiny mode, --max-tokens a page
+(default 128, so that decoding, which batching shares, is a real part of a page's cost), no retry.
 Direct: ``DeepSeekVllmOcr.recognize`` in this process. Serve: the real ``OcrDeployment`` replica reached
 through its DeploymentHandle (the ingress's path), page images sent as the ingress sends them.
-    python bench/deepseek_serve.py [--pages 16]
+    python bench/deepseek_serve.py [--pages 16] [--concurrency 8] [--max-tokens 128]
+    python bench/deepseek_serve.py --model /models/deepseek-ocr --mode gundam --max-tokens 2048   # GPU, real weights
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def direct(config: DeepSeekVllmConfig, images: list[PageImage], concurrency: int
         model.shutdown()
 
 
-def through_serve(config: DeepSeekVllmConfig, images: list[PageImage], concurrency: int) -> float:
+def through_serve(config: DeepSeekVllmConfig, images: list[PageImage], concurrency: int, *, gpu: bool) -> float:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
     from ray import serve
@@ -77,7 +79,10 @@ def through_serve(config: DeepSeekVllmConfig, images: list[PageImage], concurren
 
     ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False)
     try:
-        app = serve.deployment(OcrDeployment).options(**OcrDeployment.get_deployment_options(config)).bind(config)
+        options = OcrDeployment.get_deployment_options(config)
+        if gpu:
+            options["ray_actor_options"] = {**options["ray_actor_options"], "num_gpus": 1}
+        app = serve.deployment(OcrDeployment).options(**options).bind(config)
         handle = serve.run(app, name="ocr-bench", route_prefix=None)
 
         async def run() -> float:
@@ -94,21 +99,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--model", help="real DeepSeek-OCR checkpoint (GPU); default: the tiny one on CPU")
+    parser.add_argument("--mode", type=DeepSeekMode, default=DeepSeekMode.TINY)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        config = DeepSeekVllmConfig(
-            model=str(build_tiny_checkpoint(Path(tmp))), load_format="dummy", mode=DeepSeekMode.TINY, max_tokens=16,
-            max_num_seqs=args.concurrency, max_model_len=2048, gpu_memory_utilization=0.1, enforce_eager=True,
-            distributed_executor_backend="uni", retry_truncated=False, env=ENV,
-        )  # fmt: skip
+        if args.model:
+            config = DeepSeekVllmConfig(
+                model=args.model, mode=args.mode, max_tokens=args.max_tokens, max_num_seqs=args.concurrency,
+                retry_truncated=False,
+            )  # fmt: skip
+        else:
+            config = DeepSeekVllmConfig(
+                model=str(build_tiny_checkpoint(Path(tmp))), load_format="dummy", dtype="float32", mode=args.mode,
+                max_tokens=args.max_tokens, max_num_seqs=args.concurrency, max_model_len=2048,
+                gpu_memory_utilization=0.1, enforce_eager=True, distributed_executor_backend="uni",
+                retry_truncated=False, env=ENV,
+            )  # fmt: skip
         images = pages(args.pages)
-        served = through_serve(config, images, args.concurrency)  # first: its replica is its own process
+        served = through_serve(config, images, args.concurrency, gpu=bool(args.model))  # first: its replica is its own process
         rates = direct(config, images, args.concurrency)
     c = args.concurrency
     report(
         "deepseek_serve",
         {
-            "pages, concurrency": f"{args.pages}, {c}",
+            "pages, concurrency, tokens/page": f"{args.pages}, {c}, {args.max_tokens}",
             "direct engine, 1 in flight, pages/s": round(rates[1], 3),
             f"direct engine, {c} in flight, pages/s": round(rates[c], 3),
             f"batching gain ({c} vs 1 in flight)": round(rates[c] / rates[1], 2),

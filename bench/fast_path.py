@@ -13,8 +13,8 @@ import time
 import httpx
 import pymupdf
 import pymupdf4llm
-from pymupdf4llm.helpers.document_layout import OCRMode
 from common import CORPUS, report
+from pymupdf4llm.helpers.document_layout import OCRMode
 
 from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_text_pdf

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from models import build_layout_model, build_ocr_model
 from models.config import DeepSeekRemoteConfig, DeepSeekVllmConfig, RapidOcrConfig, YoloLayoutConfig
 from pipeline import ConvertOptions, DocumentGraph, Limits, PdfWorker
-from pipeline.convert import Conversion, convert_bytes
 from pipeline.analysis import analyze_page
+from pipeline.convert import Conversion, convert_bytes
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutModel, OcrModel, OcrRequest, PageAnalysis
 

@@ -28,7 +28,7 @@ def num_image_tokens(width: int, height: int, *, image_size: int, base_size: int
     patch, downsample = 16, 4
     tiles_w = tiles_h = 1
     if crop and not (width <= image_size and height <= image_size):
-        tiles_w, tiles_h = count_tiles(width, height, image_size=image_size)
+        tiles_w, tiles_h = count_tiles(width, height, image_size=image_size)  # type: ignore[no-untyped-call]
     h = w = math.ceil((base_size // patch) / downsample)
     h2 = w2 = math.ceil((image_size // patch) / downsample)
     tokens = h * (w + 1)
@@ -43,29 +43,31 @@ def register() -> None:
     if _registered:
         return
     from vllm.model_executor.models import deepseek_ocr as ds
+    from vllm.multimodal.parse import ImageEmbeddingItems, ImageProcessorItems
+    from vllm.transformers_utils.processors.deepseek_ocr import BASE_SIZE, CROP_MODE, IMAGE_SIZE
     from vllm.multimodal import MULTIMODAL_REGISTRY
     from vllm.multimodal.processing import PromptReplacement
 
-    class ModeAwareInfo(ds.DeepseekOCRProcessingInfo):  # type: ignore[misc,name-defined]
+    class ModeAwareInfo(ds.DeepseekOCRProcessingInfo):
         def get_num_image_tokens(self, *, image_width: int, image_height: int, cropping: bool = True) -> int:
             return num_image_tokens(
-                image_width, image_height, image_size=ds.IMAGE_SIZE, base_size=ds.BASE_SIZE, crop=cropping
+                image_width, image_height, image_size=IMAGE_SIZE, base_size=BASE_SIZE, crop=cropping
             )
 
-    class ModeAwareProcessor(ds.DeepseekOCRMultiModalProcessor):  # type: ignore[misc,name-defined]
+    class ModeAwareProcessor(ds.DeepseekOCRMultiModalProcessor):
         def _get_prompt_updates(
             self, mm_items: Any, hf_processor_mm_kwargs: Mapping[str, object], out_mm_kwargs: Any
         ) -> Sequence[Any]:
             kwargs = dict(hf_processor_mm_kwargs)
-            image_size = int(kwargs.get("image_size", ds.IMAGE_SIZE))  # type: ignore[call-overload]
-            base_size = int(kwargs.get("base_size", ds.BASE_SIZE))  # type: ignore[call-overload]
-            crop = bool(kwargs.get("crop_mode", ds.CROP_MODE))
+            image_size = int(kwargs.get("image_size", IMAGE_SIZE))  # type: ignore[call-overload]
+            base_size = int(kwargs.get("base_size", BASE_SIZE))  # type: ignore[call-overload]
+            crop = bool(kwargs.get("crop_mode", CROP_MODE))
             hf_processor = self.info.get_hf_processor(**kwargs)
             image_token_id = hf_processor.image_token_id
 
             def replacement(item_idx: int) -> list[int]:
-                images = mm_items.get_items("image", (ds.ImageEmbeddingItems, ds.ImageProcessorItems))
-                if isinstance(images, ds.ImageEmbeddingItems):
+                images = mm_items.get_items("image", (ImageEmbeddingItems, ImageProcessorItems))
+                if isinstance(images, ImageEmbeddingItems):
                     count = images.get_feature_size(item_idx)
                 else:
                     size = images.get_image_size(item_idx)

@@ -15,9 +15,17 @@ from dataclasses import dataclass, field
 
 from pipeline.build import build_graph
 from pipeline.errors import DocServiceError, DocumentTimeoutError, PageError, UnusableDocumentError
-from pipeline.graph import DocumentGraph, ErrorInfo, PageKind, PageStatus, Source, StepTimings
-from pipeline.merge import DraftBlock, OcrRegion, Region, attach_ocr_evidence, group_lines, merge_labelled_ocr, merge_page
 from pipeline.export.annotate import AnnotatedPageRenderer
+from pipeline.graph import DocumentGraph, ErrorInfo, PageKind, PageStatus, Source, StepTimings
+from pipeline.merge import (
+    DraftBlock,
+    OcrRegion,
+    Region,
+    attach_ocr_evidence,
+    group_lines,
+    merge_labelled_ocr,
+    merge_page,
+)
 from pipeline.options import ConvertOptions, Limits, parse_page_range
 from pipeline.page import PageGeometry, PageImage, TextBlock, TextLine
 from pipeline.pdf import PdfDocument, open_document

@@ -76,6 +76,7 @@ class OcrDeployment:
     def get_deployment_options(
         config: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig | None = None,
     ) -> dict[str, Any]:
+        actor: dict[str, float]
         if isinstance(config, DeepSeekVllmConfig):
             # Ray's default (5) would starve vLLM's batching: let the engine see as many pages as it can batch
             ongoing, actor = config.max_num_seqs, {"num_cpus": 1}

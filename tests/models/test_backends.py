@@ -13,8 +13,8 @@ from models.config import RapidOcrConfig
 from pipeline.errors import ModelUnavailableError
 from pipeline.graph import BlockType
 from pipeline.options import Limits
-from pipeline.protocols import OcrRequest
 from pipeline.pdf import open_document
+from pipeline.protocols import OcrRequest
 from tests.textsim import similarity
 
 pytestmark = pytest.mark.models

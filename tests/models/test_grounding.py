@@ -11,13 +11,13 @@ import asyncio
 import numpy as np
 import pytest
 
-from models.config import DeepSeekVllmConfig
 from models.grounding import html_table_rows, looks_repetitive, parse_grounded
-from models.ocr_deepseek import DeepSeekOcrBase, Generation, to_ocr_result
+from models.ocr_deepseek import Generation, to_ocr_result
 from pipeline.graph import BlockType
-from pipeline.options import DeepSeekMode, OcrPrompt
+from pipeline.options import DeepSeekMode
 from pipeline.page import PageImage
 from pipeline.protocols import OcrRequest
+from tests.scripted import ScriptedDeepSeek
 
 PAGE = """<|ref|>title<|/ref|><|det|>[[118, 52, 880, 96]]<|/det|>
 # Quarterly Report
@@ -136,21 +136,6 @@ def test_repetition_is_a_loop_but_a_short_repeat_is_not() -> None:
     assert not looks_repetitive("A normal paragraph that ends. " * 2)
 
 
-class ScriptedDeepSeek(DeepSeekOcrBase):
-    """The model's side replaced by scripted generations (DeepSeek-OCR weights cannot run here); the loop
-    defence around it is the real one. The real engine path: tests/vllm/."""
-
-    def __init__(self, outputs: list[Generation]) -> None:
-        super().__init__(DeepSeekVllmConfig(model="/nonexistent"))
-        self.name = "scripted"
-        self.outputs = outputs
-        self.calls: list[DeepSeekMode] = []
-
-    async def _generate(self, image: PageImage, mode: DeepSeekMode, prompt: OcrPrompt) -> Generation:
-        self.calls.append(mode)
-        return self.outputs[len(self.calls) - 1]
-
-
 IMAGE = PageImage(page_no=3, pixels=np.zeros((999, 999, 3), dtype=np.uint8), scale_x=1.0, scale_y=1.0)
 GOOD = Generation("<|ref|>text<|/ref|><|det|>[[1, 1, 500, 50]]<|/det|>\nfine", 12, "stop")
 CUT = Generation("<|ref|>text<|/ref|><|det|>[[1, 1, 500, 50]]<|/det|>\n" + "ab" * 400, 8192, "length")
@@ -159,7 +144,7 @@ CUT = Generation("<|ref|>text<|/ref|><|det|>[[1, 1, 500, 50]]<|/det|>\n" + "ab" 
 def test_a_page_that_hits_max_tokens_is_retried_once_in_another_mode() -> None:
     model = ScriptedDeepSeek([CUT, GOOD])
     result = asyncio.run(model.recognize(IMAGE, OcrRequest(mode=DeepSeekMode.GUNDAM)))
-    assert model.calls == [DeepSeekMode.GUNDAM, DeepSeekMode.BASE]
+    assert model.modes == [DeepSeekMode.GUNDAM, DeepSeekMode.BASE]
     assert not result.truncated and result.attempts == 2 and result.mode == "base"
     assert result.tokens == 8192 + 12 and result.blocks[0].text == "fine"
 
@@ -167,14 +152,14 @@ def test_a_page_that_hits_max_tokens_is_retried_once_in_another_mode() -> None:
 def test_a_page_that_loops_twice_is_kept_and_marked_truncated() -> None:
     model = ScriptedDeepSeek([CUT, CUT])
     result = asyncio.run(model.recognize(IMAGE, OcrRequest(mode=DeepSeekMode.TINY)))
-    assert model.calls == [DeepSeekMode.TINY, DeepSeekMode.SMALL]
+    assert model.modes == [DeepSeekMode.TINY, DeepSeekMode.SMALL]
     assert result.truncated and result.attempts == 2 and len(result.blocks) == 1
 
 
 def test_a_clean_page_is_generated_once_in_the_requested_mode() -> None:
     model = ScriptedDeepSeek([GOOD])
     result = asyncio.run(model.recognize(IMAGE, OcrRequest(mode=DeepSeekMode.LARGE)))
-    assert model.calls == [DeepSeekMode.LARGE] and result.attempts == 1 and not result.truncated
+    assert model.modes == [DeepSeekMode.LARGE] and result.attempts == 1 and not result.truncated
 
 
 def test_every_request_carries_the_ngram_guard_settings() -> None:

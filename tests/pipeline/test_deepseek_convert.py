@@ -1,0 +1,100 @@
+"""A grounded DeepSeek-OCR page through the whole in-process conversion: the 0-999 grid becomes the right
+PDF coordinates, labels become types, the emission order becomes the reading order, truncation is reported.
+
+Page 3 of the sample is a raster of page 1, so page 1's text layer says where every word on the scan is.
+The model's output is scripted from those positions (tests/scripted.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from docgraph.local import LocalConverter, LocalModels
+from models.ocr_deepseek import Generation
+from pipeline import ConvertOptions
+from pipeline.graph import BlockType, PageStatus, Source
+from pipeline.options import DeepSeekMode
+from pipeline.page import TextBlock
+from pipeline.pdf import open_document
+from tests.conftest import TEST_LIMITS
+from tests.invariants import assert_graph_invariants
+from tests.scripted import ScriptedDeepSeek
+
+
+def _grid(v: float, extent: float) -> int:
+    return round(v / extent * 999)
+
+
+@pytest.fixture(scope="module")
+def page1_blocks(sample_pdf: bytes) -> tuple[list[TextBlock], float, float]:
+    doc = open_document(sample_pdf, limits=TEST_LIMITS)
+    try:
+        geometry = doc.geometry(1)
+        blocks = [b for b in doc.text_layer(1).blocks if not b.is_image]
+        return blocks, geometry.width, geometry.height
+    finally:
+        doc.close()
+
+
+def generation(text: str, finish: str = "stop") -> Generation:
+    return Generation(text=text, tokens=len(text) // 4, finish_reason=finish, mean_logprob=-0.05)
+
+
+def grounded_output(blocks: list[TextBlock], width: float, height: float, *, reverse: bool = False) -> str:
+    parts = []
+    for i, block in enumerate(reversed(blocks) if reverse else blocks):
+        b = block.bbox
+        box = f"[[{_grid(b.l, width)}, {_grid(b.t, height)}, {_grid(b.r, width)}, {_grid(b.b, height)}]]"
+        label = "title" if i == 0 and not reverse else "text"
+        parts.append(f"<|ref|>{label}<|/ref|><|det|>{box}<|/det|>\n{block.text}\n\n")
+    return "".join(parts) + "<｜end▁of▁sentence｜>"
+
+
+def convert(model: ScriptedDeepSeek, sample_pdf: bytes, **options: object):  # type: ignore[no-untyped-def]
+    converter = LocalConverter(layout=None, ocr=None, limits=TEST_LIMITS)
+    converter.models = LocalModels(layout=None, ocr=model)
+    try:
+        opts = ConvertOptions(pages="3", **options)  # type: ignore[arg-type]
+        return asyncio.run(converter.convert(sample_pdf, opts)).graph
+    finally:
+        converter.close()
+
+
+def test_grounded_blocks_land_where_the_text_is_on_the_page(sample_pdf: bytes, page1_blocks) -> None:  # type: ignore[no-untyped-def]
+    blocks, width, height = page1_blocks
+    model = ScriptedDeepSeek([generation(grounded_output(blocks, width, height))])
+    graph = convert(model, sample_pdf, deepseek_mode=DeepSeekMode.BASE)
+    assert_graph_invariants(graph)
+    page = graph.pages[0]
+    assert page.status is PageStatus.OK and page.route == ["text", "render", "ocr", "merge"]
+    assert model.modes == [DeepSeekMode.BASE]  # the request's mode reached the backend
+    out = graph.page_blocks(3)
+    assert len(out) == len(blocks)
+    # one grid cell is width/999 ≈ 0.6 pt: boxes come back within a point of where page 1 has them
+    for got, want in zip(out, blocks, strict=True):
+        for a, b in zip(got.bbox.as_tuple()[:4], want.bbox.as_tuple(), strict=True):
+            assert a == pytest.approx(b, abs=1.0), (got.text, got.bbox, want.bbox)
+        assert got.text == want.text.strip() or got.text.replace("\n", " ") == want.text.replace("\n", " ")
+        assert got.source is Source.OCR and got.model == "deepseek-ocr@scripted"
+    assert out[0].type is BlockType.TITLE and {b.type for b in out[1:]} == {BlockType.TEXT}
+
+
+def test_reading_order_is_the_models_emission_order(sample_pdf: bytes, page1_blocks) -> None:  # type: ignore[no-untyped-def]
+    blocks, width, height = page1_blocks
+    graph = convert(ScriptedDeepSeek([generation(grounded_output(blocks, width, height, reverse=True))]), sample_pdf)
+    texts = [b.text for b in graph.page_blocks(3)]
+    assert texts[0].replace("\n", " ") == blocks[-1].text.strip().replace("\n", " ")  # bottom block read first
+
+
+def test_a_page_that_keeps_looping_is_partial_with_the_reason(sample_pdf: bytes, page1_blocks) -> None:  # type: ignore[no-untyped-def]
+    blocks, width, height = page1_blocks
+    cut = grounded_output(blocks[:2], width, height).replace("<｜end▁of▁sentence｜>", "")
+    model = ScriptedDeepSeek([generation(cut, finish="length")])
+    graph = convert(model, sample_pdf, deepseek_mode=DeepSeekMode.GUNDAM)
+    page = graph.pages[0]
+    assert model.modes == [DeepSeekMode.GUNDAM, DeepSeekMode.BASE]
+    assert page.status is PageStatus.PARTIAL and page.error is not None and page.error.code == "ocr_truncated"
+    assert graph.status == "partial"
+    assert len(graph.page_blocks(3)) == 2  # what was read is kept, not dropped
