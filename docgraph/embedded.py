@@ -20,6 +20,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_ready(url: str, timeout_s: float) -> None:
+    """Poll ``url``/readyz until it answers 200; raise ``TimeoutError`` with its last answer otherwise."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.get(f"{url}/readyz", timeout=30)
+            if r.status_code == 200:
+                return
+            last = r.text
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.5)
+    raise TimeoutError(f"docgraph at {url} did not become ready in {timeout_s:g} s: {last}")
+
+
 class EmbeddedService:
     """Start local Ray + the app on 127.0.0.1, wait until /readyz says ready, stop on exit."""
 
@@ -48,18 +64,7 @@ class EmbeddedService:
         return self
 
     def wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        last = "no answer"
-        while time.monotonic() < deadline:
-            try:
-                r = httpx.get(f"{self.url}/readyz", timeout=10)
-                if r.status_code == 200:
-                    return
-                last = r.text
-            except httpx.HTTPError as exc:
-                last = str(exc)
-            time.sleep(0.5)
-        raise TimeoutError(f"docgraph did not become ready in {timeout_s:g} s: {last}")
+        wait_ready(self.url, timeout_s)
 
     def stop(self) -> None:
         import ray

@@ -6,14 +6,13 @@ layout (YOLO) + DeepSeek-OCR on the tiny checkpoint. One engine for the whole mo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from docgraph.embedded import EmbeddedService
+from docgraph.embedded import EmbeddedService, wait_ready
 from pipeline.graph import DocumentGraph, PageStatus, Source
 from serve.args import AppArgs
 from tests.conftest import TEST_LIMITS
@@ -33,19 +32,8 @@ def deepseek_url(service: EmbeddedService, tiny_checkpoint: Path) -> Iterator[st
     args = AppArgs(ocr=tiny_engine_config(tiny_checkpoint), limits=TEST_LIMITS)
     serve.run(build_app(args), name="deepseek", route_prefix=PREFIX, blocking=False)
     url = service.url + PREFIX
-    deadline, last = time.monotonic() + 420, ""
     try:
-        while time.monotonic() < deadline:
-            try:
-                r = httpx.get(f"{url}/readyz", timeout=30)
-                if r.status_code == 200:
-                    break
-                last = r.text
-            except httpx.HTTPError as exc:
-                last = str(exc)
-            time.sleep(2)
-        else:
-            pytest.fail(f"the DeepSeek-OCR app did not become ready: {last}")
+        wait_ready(url, timeout_s=420)
         yield url
     finally:
         serve.delete("deepseek")  # frees the engine's memory for the next module
