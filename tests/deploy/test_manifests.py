@@ -1,0 +1,77 @@
+"""deploy/: the KubeRay RayService and the VM cluster-launcher config are valid, shaped for ops (head without
+replicas, CPU + GPU worker groups, autoscaling on, probes) and carry exactly the GPU Serve profile."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import yaml
+from ray.serve.schema import ServeDeploySchema
+
+from serve.args import AppArgs
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
+
+
+def _load(path: Path) -> dict:  # type: ignore[type-arg]
+    data: dict = yaml.safe_load(path.read_text())  # type: ignore[type-arg]
+    return data
+
+
+def test_rayservice_embeds_the_gpu_profile_exactly() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render", DEPLOY / "render.py")
+    assert spec and spec.loader
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    committed = (DEPLOY / "kuberay" / "rayservice.yaml").read_text()
+    assert committed == render.render(), "deploy/kuberay/rayservice.yaml is stale: python deploy/render.py"
+    manifest = yaml.safe_load(committed)
+    embedded = yaml.safe_load(manifest["spec"]["serveConfigV2"])
+    assert embedded == _load(ROOT / "serve_config.gpu.yaml")
+    schema = ServeDeploySchema.model_validate(embedded)
+    AppArgs.model_validate(schema.applications[0].args)
+
+
+def test_rayservice_cluster_shape() -> None:
+    manifest = _load(DEPLOY / "kuberay" / "rayservice.yaml")
+    assert (manifest["apiVersion"], manifest["kind"]) == ("ray.io/v1", "RayService")
+    cluster = manifest["spec"]["rayClusterConfig"]
+    assert cluster["enableInTreeAutoscaling"] is True
+    assert cluster["rayVersion"] == version("ray")
+    assert cluster["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"
+    groups = {g["groupName"]: g for g in cluster["workerGroupSpecs"]}
+    assert set(groups) == {"cpu", "gpu"}
+    gpu = groups["gpu"]
+    container = gpu["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == gpu["rayStartParams"]["num-gpus"] == "1"
+    for group in groups.values():
+        assert 1 <= group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
+        c = group["template"]["spec"]["containers"][0]
+        assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8000}
+        assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8000}
+    # the GPU group can hold the GPU profile's replicas: one OCR + one layout share a 1-GPU node
+    profile = ServeDeploySchema.model_validate(_load(ROOT / "serve_config.gpu.yaml")).applications[0]
+    raw = {d["name"]: d for d in _load(ROOT / "serve_config.gpu.yaml")["applications"][0]["deployments"]}
+    assert sum(raw[n]["ray_actor_options"].get("num_gpus", 0) for n in raw) <= 1
+    max_ocr = raw["OcrDeployment"]["autoscaling_config"]["max_replicas"]
+    assert max_ocr <= gpu["maxReplicas"], "more OCR replicas allowed than GPU nodes to place them"
+    assert profile.deployments  # parsed
+
+
+def test_cluster_launcher_config_is_valid_for_ray() -> None:
+    import jsonschema
+    import ray
+
+    config = _load(DEPLOY / "vm" / "cluster.yaml")
+    schema = json.loads((Path(ray.__file__).parent / "autoscaler" / "ray-schema.json").read_text())
+    jsonschema.validate(config, schema)
+    types = config["available_node_types"]
+    assert config["head_node_type"] in types and types[config["head_node_type"]]["resources"]["CPU"] == 0
+    gpu_types = [t for t in types.values() if t["resources"].get("GPU", 0) >= 1]
+    assert gpu_types and max(t["max_workers"] for t in gpu_types) >= 1
+    assert any("--autoscaling-config" in c for c in config["head_start_ray_commands"])
