@@ -42,11 +42,26 @@ def sample_pdf() -> bytes:
     return make_sample_pdf()
 
 
+_RUNNING: list[EmbeddedService] = []
+
+
+def stop_session_services() -> None:
+    """Stop the session's Ray + app early (the autoscaling test, which runs last, needs the machine)."""
+    while _RUNNING:
+        _RUNNING.pop().stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``autoscaling`` run last: they stop the session's Ray to start a cluster of their own."""
+    items.sort(key=lambda item: item.get_closest_marker("autoscaling") is not None)
+
+
 @pytest.fixture(scope="session")
 def service() -> Iterator[EmbeddedService]:
     """The real application on a local Ray instance, HTTP on 127.0.0.1."""
     svc = EmbeddedService(AppArgs(limits=TEST_LIMITS), num_cpus=8)
     svc.start(ready_timeout_s=300)
+    _RUNNING.append(svc)
     try:
         yield svc
     finally:
