@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from ray import serve
@@ -17,6 +18,7 @@ from models.config import DeepSeekRemoteConfig, DeepSeekVllmConfig, RapidOcrConf
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, ModelHealth, OcrRequest, OcrResult
 from serve.args import BatchConfig
+from serve.metrics import ModelMetrics
 
 log = logging.getLogger("docgraph.serve")
 
@@ -27,11 +29,17 @@ class LayoutDeployment:
         warm_up(self._model)
         self.detect_batch.set_max_batch_size(batch.max_batch_size)
         self.detect_batch.set_batch_wait_timeout_s(batch.batch_wait_timeout_s)
+        self._metrics = ModelMetrics("layout")
         log.info("layout model ready: %s", self._model.name)
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
     async def detect_batch(self, images: list[PageImage]) -> list[LayoutResult]:
-        return await asyncio.to_thread(self._model.predict, images)
+        t0 = time.perf_counter()
+        results = await asyncio.to_thread(self._model.predict, images)
+        per_page = (time.perf_counter() - t0) / max(len(images), 1)
+        for _ in images:
+            self._metrics.observe(per_page)
+        return results
 
     async def detect(self, image: PageImage) -> LayoutResult:
         """One page in; pages of concurrent requests are batched into one model call."""
@@ -58,10 +66,21 @@ class OcrDeployment:
     async def __init__(self, config: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig) -> None:
         self._model = build_ocr_model(config)
         await warm_up_ocr(self._model)  # ready = the model read a page (the engine generated once)
+        self._metrics = ModelMetrics("ocr")
         log.info("OCR model ready: %s", self._model.name)
 
     async def recognize(self, image: PageImage, request: OcrRequest | None = None) -> OcrResult:
-        return await self._model.recognize(image, request or OcrRequest())
+        t0 = time.perf_counter()
+        result = await self._model.recognize(image, request or OcrRequest())
+        self._metrics.observe(time.perf_counter() - t0)
+        tags = {"model": result.model}
+        if result.tokens:
+            self._metrics.tokens.inc(result.tokens, tags=tags)
+        if result.attempts > 1:
+            self._metrics.retries.inc(tags=tags)
+        if result.truncated:
+            self._metrics.truncated.inc(tags=tags)
+        return result
 
     async def health(self) -> ModelHealth:
         return ModelHealth(name=self._model.name, ready=True, detail="loaded and warmed up")

@@ -10,6 +10,7 @@ only the pages a model needs) and reaches the models through their DeploymentHan
 import asyncio
 import hmac
 import logging
+import time
 from functools import lru_cache
 from importlib import import_module
 from typing import Annotated
@@ -33,6 +34,7 @@ from serve.api import ErrorBody, ModelInfo, OutputFormat, Readiness
 from serve.args import AppArgs
 from serve.errors import install_error_handlers
 from serve.handles import HandleModels
+from serve.metrics import IngressMetrics
 from serve.settings import Settings
 
 log = logging.getLogger("docgraph.serve")
@@ -103,6 +105,7 @@ class DocumentIngress:
         self._handles = {"layout": layout, "ocr": ocr}
         self._models = HandleModels(layout, ocr)
         self._worker = PdfWorker()
+        self._metrics = IngressMetrics()
 
     def check_health(self) -> None:
         busy = self._worker.busy_for()
@@ -183,15 +186,22 @@ class DocumentIngress:
             )
         except ValidationError as exc:
             raise InvalidOptionsError(f"invalid options: {exc.errors()[0]['msg']}") from exc
-        result = await convert_bytes(
-            data,
-            worker=self._worker,
-            models=self._models,
-            options=options,
-            limits=limits,
-            filename=_safe_name(file.filename),
-            annotate=format is OutputFormat.ZIP,
-        )
+        self._metrics.started()
+        t0, status = time.perf_counter(), "error"
+        try:
+            result = await convert_bytes(
+                data,
+                worker=self._worker,
+                models=self._models,
+                options=options,
+                limits=limits,
+                filename=_safe_name(file.filename),
+                annotate=format is OutputFormat.ZIP,
+            )
+            status = result.graph.status.value
+            self._metrics.record(result.graph)
+        finally:
+            self._metrics.finished(status, time.perf_counter() - t0)
         graph = result.graph
         log.info(
             "converted %s: %d pages, %d blocks, status %s",
