@@ -75,3 +75,28 @@ def test_cluster_launcher_config_is_valid_for_ray() -> None:
     gpu_types = [t for t in types.values() if t["resources"].get("GPU", 0) >= 1]
     assert gpu_types and max(t["max_workers"] for t in gpu_types) >= 1
     assert any("--autoscaling-config" in c for c in config["head_start_ray_commands"])
+
+
+def test_grafana_dashboard_queries_only_series_that_exist() -> None:
+    import importlib.util
+    import re
+
+    import ray
+
+    spec = importlib.util.spec_from_file_location("grafana_render", DEPLOY / "grafana" / "render.py")
+    assert spec and spec.loader
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    committed = json.loads((DEPLOY / "grafana" / "docgraph.json").read_text())
+    assert committed == render.dashboard(), "deploy/grafana/docgraph.json is stale: python deploy/grafana/render.py"
+    ours = (ROOT / "serve" / "metrics.py").read_text()
+    serve_src = "\n".join(p.read_text() for p in (Path(ray.__file__).parent / "serve").rglob("*.py"))
+    names = {n for p in committed["panels"] for t in p["targets"] for n in re.findall(r"\bray_[a-z_]+", t["expr"])}
+    assert any(n.startswith("ray_docgraph_") for n in names) and any(n.startswith("ray_serve_") for n in names)
+    for name in names:
+        base = re.sub(r"_(total|bucket|sum|count)$", "", name.removeprefix("ray_"))
+        if base.startswith("docgraph_"):
+            assert f'"{base}"' in ours, f"{name}: not defined in serve/metrics.py"
+        else:
+            found = f'"{base}"' in serve_src or base.replace("_http_", "_{protocol_name}_") in serve_src
+            assert found, f"{name}: not a Ray Serve metric"
