@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 from pathlib import Path
@@ -91,6 +92,88 @@ def sample(path: Annotated[Path, typer.Argument(help="Where to write the sample 
 
     path.write_bytes(make_sample_pdf())
     console.print(f"wrote {path}")
+
+
+@cli.command()
+def loadtest(
+    inputs: Annotated[
+        list[Path], typer.Argument(exists=True, help="PDFs, folders of PDFs, or a corpus MANIFEST.json.")
+    ],
+    url: Annotated[str, typer.Option(help="The service to load.")] = "http://127.0.0.1:8000",
+    concurrency: Annotated[int | None, typer.Option(help="Closed loop: this many clients.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Open loop: documents per second.")] = None,
+    steps: Annotated[str | None, typer.Option(help="Levels per step, e.g. '1,2,4,8' (of concurrency or rate).")] = None,
+    step_s: Annotated[float, typer.Option(help="Seconds per step.")] = 30.0,
+    requests: Annotated[int, typer.Option(help="Stop after this many documents.")] = 200,
+    duration: Annotated[float, typer.Option(help="Stop after this many seconds.")] = 120.0,
+    param: Annotated[list[str] | None, typer.Option(help="/v1/convert query parameter, e.g. ocr=always.")] = None,
+    metrics_url: Annotated[str | None, typer.Option(help="Prometheus endpoint (Ray metrics port): OCR tokens/s.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for report.json and report.png.")] = Path("loadtest-out"),
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow a non-loopback target.")] = False,
+    api_key: Annotated[str | None, typer.Option(envvar="DOCGRAPH_API_KEY", help="API key of the service.")] = None,
+) -> None:
+    """Load-test a running service: pages/s, docs/s, latency per route, errors by status, replicas over time."""
+    import asyncio
+
+    from rich.live import Live
+    from rich.table import Table
+
+    from docgraph.loadtest import LoadTestConfig, RemoteTargetError, check_target, run_load, summarize, write_report
+
+    if concurrency is None and rate is None:
+        concurrency = 4
+    config = LoadTestConfig(
+        url=url, files=_load_inputs(inputs), concurrency=concurrency, rate=rate,
+        steps=[float(x) for x in steps.split(",")] if steps else [], step_s=step_s, max_requests=requests,
+        max_duration_s=duration, params=dict(p.split("=", 1) for p in param or []), api_key=api_key,
+        metrics_url=metrics_url, allow_remote=allow_remote,
+    )  # fmt: skip
+    try:
+        check_target(url, allow_remote=allow_remote)
+    except RemoteTargetError as exc:
+        console.print(f"[red]refused:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+
+    def table(run, step, level, sent):  # type: ignore[no-untyped-def]
+        report = summarize(config, run)
+        t = Table(title=f"docgraph loadtest → {url}  (step {step + 1}, level {level:g}, sent {sent})")
+        for col in ("done", "pages/s", "docs/s", "p50 s", "p95 s", "503", "errors"):
+            t.add_column(col)
+        lat = report["latency_s"]["all"]
+        t.add_row(str(report["succeeded"]), str(report["pages_per_s"]), str(report["documents_per_s"]),
+                  str(lat.get("p50", "-")), str(lat.get("p95", "-")), str(report["backpressure_503"]),
+                  str(report["errors"]))  # fmt: skip
+        return t
+
+    with Live(console=console, refresh_per_second=2, transient=False) as live:
+        run = asyncio.run(run_load(config, on_progress=lambda *a: live.update(table(*a))))
+    report = summarize(config, run)
+    json_path, png_path = write_report(report, out)
+    console.print(
+        f"{report['succeeded']}/{report['requests']} ok, {report['pages_per_s']} pages/s, "
+        f"{report['documents_per_s']} docs/s, 503: {report['backpressure_503']}, errors: {report['errors']}"
+    )
+    console.print(f"wrote {json_path} and {png_path}")
+    if report["succeeded"] == 0:
+        raise typer.Exit(code=1)
+
+
+def _load_inputs(inputs: list[Path]) -> list[Path]:
+    """PDF files; folders give their *.pdf; a MANIFEST.json gives its files expected to convert ('ok')."""
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            files.extend(sorted(item.glob("*.pdf")))
+        elif item.name == "MANIFEST.json":
+            manifest = json.loads(item.read_text())
+            files.extend(
+                item.parent / f["filename"] for f in manifest["files"] if f.get("expect", {}).get("outcome") == "ok"
+            )
+        else:
+            files.append(item)
+    if not files:
+        raise typer.BadParameter("no PDF found in the inputs")
+    return files
 
 
 @cli.command("tiny-deepseek")

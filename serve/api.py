@@ -32,3 +32,14 @@ class ModelInfo(BaseModel):
     role: str = Field(description="layout or ocr")
     name: str
     ready: bool
+
+
+class DeploymentInfo(BaseModel):
+    name: str
+    status: str = Field(description="Serve's status of the deployment (HEALTHY, UPSCALING, ...).")
+    replicas: int = Field(description="Replicas running now.")
+
+
+class AppStatus(BaseModel):
+    app: str
+    deployments: list[DeploymentInfo]

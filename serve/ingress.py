@@ -30,7 +30,7 @@ from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSeriali
 from pipeline.graph import schema_json
 from pipeline.options import DeepSeekMode, InvalidOptionsError, OcrPrompt
 from pipeline.protocols import ModelHealth
-from serve.api import ErrorBody, ModelInfo, OutputFormat, Readiness
+from serve.api import AppStatus, DeploymentInfo, ErrorBody, ModelInfo, OutputFormat, Readiness
 from serve.args import AppArgs
 from serve.errors import install_error_handlers
 from serve.handles import HandleModels
@@ -135,6 +135,19 @@ class DocumentIngress:
                 health = await self._model_health(role, handle)
                 out.append(ModelInfo(role=role, name=health.name, ready=health.ready))
         return out
+
+    @app.get("/v1/deployments", tags=["meta"], dependencies=[Depends(require_api_key)])
+    async def deployments(self) -> AppStatus:
+        """Replicas running per deployment of this application, as Serve reports them (load tests chart it)."""
+        app_name = serve.get_replica_context().app_name
+        status = await asyncio.to_thread(serve.status)
+        app_status = status.applications.get(app_name)
+        infos = []
+        if app_status is not None:
+            for name, dep in sorted(app_status.deployments.items()):
+                running = int(dep.replica_states.get("RUNNING", 0))
+                infos.append(DeploymentInfo(name=name, status=str(dep.status.value), replicas=running))
+        return AppStatus(app=app_name, deployments=infos)
 
     @app.get("/v1/schema", tags=["meta"])
     async def graph_schema(self) -> Response:
