@@ -2,6 +2,7 @@
 
 Same backends (YOLO layout on CPU, RapidOCR), same PDFs, same concurrency, one run. Target ratio ≥ 0.8.
     python bench/service_overhead.py [--docs 16] [--pages 4]
+    python bench/service_overhead.py --docs 32 --pages 1; python bench/service_overhead.py --docs 3 --pages 50
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def main() -> None:
     local = run_local(docs, a.concurrency)
     with EmbeddedService() as svc:
         served = run_service(svc.url, docs, a.concurrency)
-    report("service_overhead", {
+    report(f"service_overhead_{a.pages}p", {
         "documents x pages": f"{a.docs} x {a.pages} (born-digital, layout model on every page)",
         "concurrency": a.concurrency,
         "in-process pages/s": round(local, 2),

@@ -43,10 +43,10 @@ def register() -> None:
     if _registered:
         return
     from vllm.model_executor.models import deepseek_ocr as ds
-    from vllm.multimodal.parse import ImageEmbeddingItems, ImageProcessorItems
-    from vllm.transformers_utils.processors.deepseek_ocr import BASE_SIZE, CROP_MODE, IMAGE_SIZE
     from vllm.multimodal import MULTIMODAL_REGISTRY
+    from vllm.multimodal.parse import ImageEmbeddingItems, ImageProcessorItems
     from vllm.multimodal.processing import PromptReplacement
+    from vllm.transformers_utils.processors.deepseek_ocr import BASE_SIZE, CROP_MODE, IMAGE_SIZE
 
     class ModeAwareInfo(ds.DeepseekOCRProcessingInfo):
         def get_num_image_tokens(self, *, image_width: int, image_height: int, cropping: bool = True) -> int:
