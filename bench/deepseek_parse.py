@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -57,18 +56,12 @@ def handle(text: str, image: PageImage, regions: list[Region]) -> int:
 
 def engine_page_seconds(pages: int = 3) -> float:
     """Seconds per page of the real engine on the tiny checkpoint (tiny mode, 16 tokens, no retry)."""
-    from models.config import DeepSeekVllmConfig
     from models.ocr_deepseek_vllm import DeepSeekVllmOcr
-    from models.tiny_deepseek import build_tiny_checkpoint
+    from models.tiny_deepseek import build_tiny_checkpoint, tiny_cpu_config
     from pipeline.protocols import OcrRequest
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = DeepSeekVllmConfig(
-            model=str(build_tiny_checkpoint(Path(tmp))), load_format="dummy", dtype="float32", mode=DeepSeekMode.TINY, max_tokens=16,
-            max_model_len=2048, gpu_memory_utilization=0.1, enforce_eager=True, distributed_executor_backend="uni",
-            retry_truncated=False,
-            env={"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_OMP_THREADS_BIND": "0-1"},
-        )  # fmt: skip
+        config = tiny_cpu_config(build_tiny_checkpoint(Path(tmp)), max_tokens=16, retry_truncated=False)
         model = DeepSeekVllmOcr(config)
         rng = np.random.default_rng(0)
 
@@ -112,7 +105,6 @@ def main() -> None:
         "parse + grid→points + merge, ms/page": round(per_page * 1000, 2),
     }
     if not args.no_engine:
-        os.environ.setdefault("OMP_NUM_THREADS", "2")
         gen = engine_page_seconds()
         rows["tiny engine, 16 tokens, s/page (lower bound)"] = round(gen, 2)
         rows["handling / generation"] = f"{per_page / gen:.4%}"

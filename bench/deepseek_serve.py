@@ -22,17 +22,10 @@ import numpy as np
 from common import report
 
 from models.config import DeepSeekVllmConfig
-from models.tiny_deepseek import build_tiny_checkpoint
+from models.tiny_deepseek import build_tiny_checkpoint, tiny_cpu_config
 from pipeline.options import DeepSeekMode
 from pipeline.page import PageImage
 from pipeline.protocols import OcrRequest
-
-ENV = {
-    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-    "VLLM_CPU_KVCACHE_SPACE": "1",
-    "VLLM_CPU_OMP_THREADS_BIND": "0-1",
-    "OMP_NUM_THREADS": "2",
-}
 
 
 def pages(n: int) -> list[PageImage]:
@@ -110,11 +103,9 @@ def main() -> None:
                 retry_truncated=False,
             )  # fmt: skip
         else:
-            config = DeepSeekVllmConfig(
-                model=str(build_tiny_checkpoint(Path(tmp))), load_format="dummy", dtype="float32", mode=args.mode,
-                max_tokens=args.max_tokens, max_num_seqs=args.concurrency, max_model_len=2048,
-                gpu_memory_utilization=0.1, enforce_eager=True, distributed_executor_backend="uni",
-                retry_truncated=False, env=ENV,
+            config = tiny_cpu_config(
+                build_tiny_checkpoint(Path(tmp)), mode=args.mode, max_tokens=args.max_tokens,
+                max_num_seqs=args.concurrency, retry_truncated=False,
             )  # fmt: skip
         images = pages(args.pages)
         served = through_serve(config, images, args.concurrency, gpu=bool(args.model))  # first: its replica is its own process

