@@ -17,7 +17,7 @@ import httpx
 import yaml
 from common import ROOT, report
 
-from docgraph.embedded import free_port, wait_ready
+from docgraph.embedded import deploy_config, free_port, wait_ready
 from docgraph.samples import make_text_pdf
 
 
@@ -34,15 +34,10 @@ def config(replicas: int, port: int) -> dict[str, Any]:
 def pages_per_s(replicas: int, docs: list[bytes], clients: int) -> float:
     import ray
     from ray import serve
-    from ray.serve._private import api as serve_api
-    from ray.serve.schema import ServeDeploySchema
-
     port = free_port()
     ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False)
     try:
-        schema = ServeDeploySchema.model_validate(config(replicas, port))
-        client = serve_api.serve_start(http_options=schema.http_options.model_dump(), proxy_location=schema.proxy_location)
-        client.deploy_apps(schema, _blocking=False)
+        deploy_config(config(replicas, port))
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, 300)
         with httpx.Client(base_url=url, timeout=600) as http:

@@ -6,6 +6,7 @@ import os
 import socket
 import time
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -34,6 +35,18 @@ def wait_ready(url: str, timeout_s: float) -> None:
             last = str(exc)
         time.sleep(0.5)
     raise TimeoutError(f"docgraph at {url} did not become ready in {timeout_s:g} s: {last}")
+
+
+def deploy_config(config: dict[str, Any]) -> None:
+    """Deploy a whole Serve config (as ``serve run config.yaml`` does) on the Ray this process is connected
+    to, without waiting: per-deployment options from the config apply, unlike ``serve.run(build_app(...))``.
+    Uses Serve's private start/deploy calls, the ones its CLI uses; kept in this one place."""
+    from ray.serve._private import api as serve_api
+    from ray.serve.schema import ServeDeploySchema
+
+    schema = ServeDeploySchema.model_validate(config)
+    client = serve_api.serve_start(http_options=schema.http_options.model_dump(), proxy_location=schema.proxy_location)
+    client.deploy_apps(schema, _blocking=False)
 
 
 class EmbeddedService:

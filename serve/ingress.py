@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
+from ray.serve.schema import ApplicationStatusOverview
 
 from docgraph import __version__
 from pipeline import ConvertOptions, DocumentGraph, OcrMode, PdfWorker
@@ -79,11 +80,16 @@ def _pymupdf_selftest() -> None:
             raise RuntimeError("PyMuPDF could not read back its own text")
 
 
+def _own_app_status() -> tuple[str, ApplicationStatusOverview | None]:
+    """This replica's application name and Serve's status of it (a blocking call: run it in a thread)."""
+    app_name = serve.get_replica_context().app_name
+    return app_name, serve.status().applications.get(app_name)
+
+
 def _deployment_status(name: str) -> str:
     """Serve's own word on a deployment (its constructor's traceback when it failed), for /readyz."""
     try:
-        app_name = serve.get_replica_context().app_name
-        overview = serve.status().applications[app_name].deployments[name]
+        overview = _own_app_status()[1].deployments[name]  # type: ignore[union-attr]
         return f"[{overview.status.value}] {overview.message}".strip()[:2000]
     except Exception:  # noqa: BLE001 - best effort: readiness already says not ready
         return ""
@@ -139,9 +145,7 @@ class DocumentIngress:
     @app.get("/v1/deployments", tags=["meta"], dependencies=[Depends(require_api_key)])
     async def deployments(self) -> AppStatus:
         """Replicas running per deployment of this application, as Serve reports them (load tests chart it)."""
-        app_name = serve.get_replica_context().app_name
-        status = await asyncio.to_thread(serve.status)
-        app_status = status.applications.get(app_name)
+        app_name, app_status = await asyncio.to_thread(_own_app_status)
         infos = []
         if app_status is not None:
             for name, dep in sorted(app_status.deployments.items()):
@@ -251,5 +255,5 @@ class DocumentIngress:
             return health
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure
             detail = f"{type(exc).__name__}: {exc}".strip()[:500] or type(exc).__name__
-            status = _deployment_status(handle.deployment_name)
+            status = await asyncio.to_thread(_deployment_status, handle.deployment_name)
             return ModelHealth(name=role, ready=False, detail=f"{detail} {status}".strip())

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import yaml
 
+from docgraph.embedded import deploy_config
 from docgraph.samples import make_text_pdf
 from tests.conftest import ROOT
 
@@ -72,15 +73,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import ray
-    from ray.serve._private import api as serve_api
-    from ray.serve.schema import ServeDeploySchema
 
     ray.init(address=args.address, log_to_driver=False)
-    config = ServeDeploySchema.model_validate(test_config(args.http_port))
-    client = serve_api.serve_start(http_options=config.http_options.model_dump(), proxy_location=config.proxy_location)
     t0 = time.monotonic()
     timeline: list[dict[str, Any]] = [snapshot()]
-    client.deploy_apps(config, _blocking=False)
+    deploy_config(test_config(args.http_port))
     url = f"http://127.0.0.1:{args.http_port}"
 
     def wait(pred: Any, limit_s: float) -> bool:
