@@ -126,6 +126,7 @@ async def run_load(config: LoadTestConfig, *, on_progress: Any = None) -> Run:
     headers = {"X-API-Key": config.api_key} if config.api_key else {}
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
     run = Run()
+    schedule = config.schedule()
     sent = 0
     params = {"format": "json", **config.params}
     async with httpx.AsyncClient(base_url=config.url, headers=headers, timeout=config.timeout_s, limits=limits) as client:
@@ -160,8 +161,9 @@ async def run_load(config: LoadTestConfig, *, on_progress: Any = None) -> Run:
         watcher = asyncio.create_task(watch())
         in_flight: set[asyncio.Task[None]] = set()
         try:
-            for step, level in enumerate(config.schedule()):
-                step_end = min(time.monotonic() + config.step_s if len(config.schedule()) > 1 else deadline, deadline)
+            for step, level in enumerate(schedule):
+                # one level runs until the run's deadline; several run step_s each
+                step_end = deadline if len(schedule) == 1 else min(time.monotonic() + config.step_s, deadline)
                 next_arrival = time.monotonic()
                 last_progress = 0.0
                 while time.monotonic() < step_end and sent < config.max_requests:
@@ -194,7 +196,7 @@ async def run_load(config: LoadTestConfig, *, on_progress: Any = None) -> Run:
         if tokens_before is not None and tokens_after is not None:
             run.tokens = tokens_after - tokens_before
         if on_progress:
-            on_progress(run, len(config.schedule()) - 1, config.schedule()[-1], sent)
+            on_progress(run, len(schedule) - 1, schedule[-1], sent)
     return run
 
 
