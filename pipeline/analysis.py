@@ -32,7 +32,7 @@ async def analyze_page(
             return await asyncio.wait_for(call(), timeout_s), None, time.perf_counter() - t0
         except TimeoutError:
             error = ErrorInfo(code="step_timeout", message=f"{step} took longer than {timeout_s:g} s", step=step)
-        except Exception as exc:  # noqa: BLE001 - reported as this page's error, logged with its traceback
+        except Exception as exc:
             log.exception("%s call failed", step)
             code = exc.code if isinstance(exc, DocServiceError) else "model_failed"
             error = ErrorInfo(code=code, message=f"{type(exc).__name__}: {_short(exc)}", step=step)

@@ -22,7 +22,7 @@ class BBox(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    l: float = Field(description="Left edge.")  # noqa: E741 - docling-core's field names
+    l: float = Field(description="Left edge.")
     t: float = Field(description="Top edge.")
     r: float = Field(description="Right edge.")
     b: float = Field(description="Bottom edge.")

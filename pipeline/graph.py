@@ -71,7 +71,7 @@ class ErrorInfo(_Model):
     step: str | None = Field(default=None, description="Pipeline step that failed: text, render, layout, ocr, merge.")
 
 
-class Warning(_Model):  # noqa: A001 - the graph's own vocabulary
+class Warning(_Model):
     code: str
     message: str
     page_no: int | None = Field(default=None, description="1-based page the warning is about, if any.")

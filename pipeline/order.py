@@ -9,6 +9,7 @@ the next, while full-width elements (titles, wide figures) still separate column
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from pipeline.geometry import BBox
@@ -57,7 +58,7 @@ def _intervals(idx: list[int], boxes: Sequence[BBox], *, vertical: bool) -> list
 
 def _gaps(idx: list[int], boxes: Sequence[BBox], *, vertical: bool, min_gap: float) -> list[tuple[float, float]]:
     iv = _intervals(idx, boxes, vertical=vertical)
-    return [(a[1], b[0]) for a, b in zip(iv, iv[1:]) if b[0] - a[1] >= min_gap]
+    return [(a[1], b[0]) for a, b in itertools.pairwise(iv) if b[0] - a[1] >= min_gap]
 
 
 def _widest_gap(idx: list[int], boxes: Sequence[BBox], *, vertical: bool, min_gap: float) -> float | None:

@@ -58,7 +58,7 @@ def extract_text_layer(page: pymupdf.Page) -> TextLayer:
             text_boxes.append(box)
         elif kind.endswith("-image"):
             image_boxes.append(box)
-        elif kind.endswith("-path") or kind.endswith("-shade"):
+        elif kind.endswith(("-path", "-shade")):
             path_boxes.append(box)
     for box in _merge_overlapping(image_boxes):
         if box.area >= 0.002 * width * height:  # skip bullets and rules drawn as tiny images
