@@ -33,6 +33,12 @@ class YoloLayoutConfig(_Config):
     iou: float = Field(default=0.45, ge=0.0, le=1.0, description="NMS IoU threshold.")
     device: str = Field(default="cpu", description="'cpu', 'cuda:0', ... (ultralytics device string).")
     half: bool = Field(default=False, description="fp16 inference (GPU only).")
+    threads: int = Field(default=0, ge=0, description="ONNX Runtime intra-op threads (0 = runtime default).")
+    spinning: bool = Field(
+        default=False,
+        description="Let ONNX Runtime's idle threads spin (its default). Off: a core shared with rendering or "
+        "another replica is not burnt waiting, which here is faster (bench/service_overhead.py, README).",
+    )
 
 
 class RapidOcrConfig(_Config):

@@ -56,7 +56,10 @@ class Limits(BaseModel):
     model_timeout_s: float = Field(default=120.0, gt=0, description="Deadline for one model call on one page.")
     document_timeout_s: float = Field(default=600.0, gt=0, description="Deadline for a whole conversion (504).")
     pages_in_flight: int = Field(
-        default=16, gt=0, description="Pages of one document processed at once: bounds rendered-image memory."
+        default=8,
+        gt=0,
+        description="Pages of one document processed at once: bounds rendered-image memory. Enough to fill a "
+        "layout batch; more only queues images at a busy replica (bench/service_overhead.py, README).",
     )
 
 

@@ -37,6 +37,20 @@ def test_layout_labels_are_doclaynet(layout_model) -> None:  # type: ignore[no-u
     assert set(layout_model.labels.values()) >= {"Table", "Picture", "Text", "Section-header", "Title"}
 
 
+def test_onnx_session_takes_the_configured_threading(sample_pdf: bytes) -> None:
+    """ultralytics builds its ONNX session without options; ours replaces it and still detects the same."""
+    default = build_layout_model(YoloLayoutConfig())
+    tuned = build_layout_model(YoloLayoutConfig(threads=1, spinning=True))
+    options = tuned._model.predictor.model.backend.session.get_session_options()  # type: ignore[union-attr]
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    off = default._model.predictor.model.backend.session.get_session_options()  # type: ignore[union-attr]
+    assert off.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    image, _ = open_document(sample_pdf, limits=Limits()).render(1, dpi=144)
+    a, b = default.predict([image])[0].regions, tuned.predict([image])[0].regions
+    assert [r.type for r in a] == [r.type for r in b] and len(a) > 0
+
+
 def test_yolo_finds_the_sample_table(layout_model, sample_pdf: bytes) -> None:  # type: ignore[no-untyped-def]
     image, _ = open_document(sample_pdf, limits=Limits()).render(1, dpi=144)
     regions = layout_model.predict([image])[0].regions
