@@ -14,7 +14,13 @@ import time
 from dataclasses import dataclass, field
 
 from pipeline.build import build_graph
-from pipeline.errors import DocServiceError, DocumentTimeoutError, PageError, UnusableDocumentError
+from pipeline.errors import (
+    DocServiceError,
+    DocumentTimeoutError,
+    PageError,
+    TooManyPagesError,
+    UnusableDocumentError,
+)
 from pipeline.export.annotate import AnnotatedPageRenderer
 from pipeline.graph import DocumentGraph, ErrorInfo, PageKind, PageStatus, Source, StepTimings
 from pipeline.merge import (
@@ -29,6 +35,7 @@ from pipeline.merge import (
 from pipeline.options import ConvertOptions, Limits, parse_page_range
 from pipeline.page import PageGeometry, PageImage, TextBlock, TextLine
 from pipeline.pdf import PdfDocument, open_document
+from pipeline.progress import ConvertProgress
 from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
 from pipeline.route import SCAN_IMAGE_COVERAGE, classify_page, plan_page
 from pipeline.worker import PdfWorker
@@ -61,6 +68,7 @@ async def convert_document(
     models: PageModels,
     options: ConvertOptions,
     filename: str | None = None,
+    progress: ConvertProgress | None = None,
 ) -> DocumentGraph:
     """Convert the asked-for pages of an opened document into a ``DocumentGraph``.
 
@@ -70,14 +78,25 @@ async def convert_document(
         UnusableDocumentError: every page failed (the graph would hold nothing).
     """
     page_nos = parse_page_range(options.pages, doc.page_count)
+    if progress is not None:
+        progress.opened(doc.meta, page_nos)
     gate = asyncio.Semaphore(doc.limits.pages_in_flight)
 
     async def one(page_no: int) -> PageOutcome:
         async with gate:
-            return await convert_page(doc, page_no, worker=worker, models=models, options=options)
+            outcome = await convert_page(doc, page_no, worker=worker, models=models, options=options, progress=progress)
+        if progress is not None:
+            progress.page_done(outcome)
+        return outcome
 
     tasks = {page_no: asyncio.ensure_future(one(page_no)) for page_no in page_nos}
-    _, pending = await asyncio.wait(tasks.values(), timeout=doc.limits.document_timeout_s)
+    try:
+        _, pending = await asyncio.wait(tasks.values(), timeout=doc.limits.document_timeout_s)
+    except asyncio.CancelledError:  # the caller gave up (client gone, job cancelled): so do the pages
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        raise
     for task in pending:
         task.cancel()
     outcomes: list[PageOutcome] = []
@@ -86,6 +105,8 @@ async def convert_document(
             outcome = PageOutcome(page_no=page_no)
             outcome.fail("document", DocumentTimeoutError("the document deadline passed first"), fatal=True)
             outcomes.append(outcome)
+            if progress is not None:
+                progress.page_done(outcome)
         else:
             outcomes.append(task.result())
     if pending and len(pending) == len(tasks):
@@ -97,12 +118,25 @@ async def convert_document(
 
 
 async def convert_page(
-    doc: PdfDocument, page_no: int, *, worker: PdfWorker, models: PageModels, options: ConvertOptions
+    doc: PdfDocument,
+    page_no: int,
+    *,
+    worker: PdfWorker,
+    models: PageModels,
+    options: ConvertOptions,
+    progress: ConvertProgress | None = None,
 ) -> PageOutcome:
     out = PageOutcome(page_no=page_no)
     limits = doc.limits
+
+    def start(*steps: str) -> None:  # recorded before the step can fail
+        out.route.extend(steps)
+        if progress is not None:
+            for step in steps:
+                progress.step(page_no, step)
+
     try:
-        out.route.append("text")
+        start("text")
         t0 = time.perf_counter()
         out.geometry = await worker.run("text", limits.text_timeout_s, doc.geometry, page_no)
         layer = await worker.run("text", limits.text_timeout_s, doc.text_layer, page_no)
@@ -117,7 +151,7 @@ async def convert_page(
     analysis = PageAnalysis()
     image: PageImage | None = None
     if plan.needs_image:
-        out.route.append("render")
+        start("render")
         t0 = time.perf_counter()
         try:
             image, warning = await worker.run("render", limits.render_timeout_s, doc.render, page_no, options.dpi)
@@ -130,7 +164,7 @@ async def convert_page(
                 return out
         out.timings.render_s = time.perf_counter() - t0
     if image is not None:
-        out.route.extend(step for step, on in (("layout", plan.layout), ("ocr", plan.ocr)) if on)
+        start(*(step for step, on in (("layout", plan.layout), ("ocr", plan.ocr)) if on))
         ocr_request = OcrRequest(mode=options.deepseek_mode, prompt=options.ocr_prompt)
         analysis = await models.analyze(
             image, layout=plan.layout, ocr=plan.ocr, timeout_s=limits.model_timeout_s, ocr_request=ocr_request
@@ -143,7 +177,7 @@ async def convert_page(
         if analysis.ocr is not None:
             _note_ocr_quality(out, analysis.ocr)
 
-    out.route.append("merge")
+    start("merge")
     t0 = time.perf_counter()
     out.blocks = _merge(layer.blocks, image, analysis, out.kind, out.geometry)
     out.timings.merge_s = time.perf_counter() - t0
@@ -167,11 +201,28 @@ async def convert_bytes(
     limits: Limits,
     filename: str | None = None,
     annotate: bool = False,
+    progress: ConvertProgress | None = None,
+    max_pages: int | None = None,
 ) -> Conversion:
-    """Open, convert and (optionally) draw the annotated pages of one upload; the document is always closed."""
+    """Open, convert and (optionally) draw the annotated pages of one upload; the document is always closed.
+
+    ``max_pages`` bounds the pages this call may convert (the sync endpoint's limit): more raises
+    ``TooManyPagesError`` before any page is converted.
+    """
     doc = await worker.run("open", limits.text_timeout_s, open_document, data, limits=limits, password=options.password)
     try:
-        graph = await convert_document(doc, worker=worker, models=models, options=options, filename=filename)
+        if max_pages is not None:
+            selected = len(parse_page_range(options.pages, doc.page_count))
+            if selected > max_pages:
+                raise TooManyPagesError(
+                    f"{selected} pages is more than the {max_pages} that a synchronous conversion takes; "
+                    "submit it as a job: POST /v1/jobs (same form fields), then GET /v1/jobs/{id}",
+                    pages=selected,
+                    limit=max_pages,
+                )
+        graph = await convert_document(
+            doc, worker=worker, models=models, options=options, filename=filename, progress=progress
+        )
         result = Conversion(graph=graph)
         if annotate:
             renderer = AnnotatedPageRenderer()
@@ -215,7 +266,9 @@ def _merge(
     regions = None
     if image is not None and analysis.layout is not None:
         regions = [
-            Region(type=r.type, label=r.label, bbox=image.box_to_points(r.bbox), score=r.score, model=analysis.layout.model)
+            Region(
+                type=r.type, label=r.label, bbox=image.box_to_points(r.bbox), score=r.score, model=analysis.layout.model
+            )
             for r in analysis.layout.regions
         ]
     if image is not None and analysis.ocr is not None and kind is not PageKind.DIGITAL and _labelled(analysis.ocr):

@@ -8,6 +8,7 @@ Hierarchy (every exception carries a stable ``code`` and keyword-only context)::
     │   ├── NotAPdfError            the bytes are not a PDF             (HTTP 415)
     │   ├── CorruptDocumentError    PyMuPDF cannot open / parse it      (HTTP 400)
     │   ├── DocumentTooLargeError   bytes or page count over the limit  (HTTP 413)
+    │   │   └── TooManyPagesError   over the sync endpoint's page count: use /v1/jobs (HTTP 413)
     │   ├── PasswordRequiredError   encrypted, no or wrong password     (HTTP 422)
     │   └── UnusableDocumentError   opens, but has nothing to convert   (HTTP 422)
     ├── PageError                   one page failed; the document goes on
@@ -40,9 +41,7 @@ class DocServiceError(Exception):
         return (_rebuild, (type(self), self.message, self.code, self.context))
 
 
-def _rebuild(
-    cls: type[DocServiceError], message: str, code: str, context: dict[str, object]
-) -> DocServiceError:
+def _rebuild(cls: type[DocServiceError], message: str, code: str, context: dict[str, object]) -> DocServiceError:
     return cls(message, code=code, **context)
 
 
@@ -64,6 +63,12 @@ class CorruptDocumentError(InvalidDocumentError):
 
 class DocumentTooLargeError(InvalidDocumentError):
     code = "too_large"
+
+
+class TooManyPagesError(DocumentTooLargeError):
+    """More pages than a synchronous conversion takes: the message points to the async jobs API."""
+
+    code = "use_jobs"
 
 
 class PasswordRequiredError(InvalidDocumentError):

@@ -101,7 +101,9 @@ def merge_labelled_ocr(ocr: list[OcrRegion], regions: list[Region] | None, *, mo
             iou = region.bbox.iou(item.bbox)
             if k not in used and iou > best_iou:
                 best, best_iou = k, iou
-        prov = [Provenance(source=Source.OCR, model=model, bbox=item.bbox, confidence=item.confidence, label=item.label)]
+        prov = [
+            Provenance(source=Source.OCR, model=model, bbox=item.bbox, confidence=item.confidence, label=item.label)
+        ]
         block_type, confidence, bbox = item.type or BlockType.TEXT, item.confidence, item.bbox
         type_model = model
         if best >= 0 and best_iou >= MATCH_IOU:
@@ -209,7 +211,9 @@ def _blocks_without_layout(groups: list[TextBlock], source: Source, model: str) 
     for group in groups:
         if group.is_image:
             prov = Provenance(source=Source.TEXT_LAYER, model=TEXT_LAYER_MODEL, bbox=group.bbox, label="image")
-            blocks.append(DraftBlock(BlockType.FIGURE, group.bbox, "", Source.TEXT_LAYER, TEXT_LAYER_MODEL, 1.0, [prov]))
+            blocks.append(
+                DraftBlock(BlockType.FIGURE, group.bbox, "", Source.TEXT_LAYER, TEXT_LAYER_MODEL, 1.0, [prov])
+            )
             continue
         lines = list(group.lines)
         text = _join(lines, BlockType.TEXT)

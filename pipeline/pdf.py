@@ -116,9 +116,7 @@ class PdfDocument:
         if pix.n != 3:
             pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
         array = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3).copy()
-        image = PageImage(
-            page_no=page_no, pixels=array, scale_x=pix.width / geo.width, scale_y=pix.height / geo.height
-        )
+        image = PageImage(page_no=page_no, pixels=array, scale_x=pix.width / geo.width, scale_y=pix.height / geo.height)
         return image, warning
 
     def render_display_png(self, page_no: int, dpi: int) -> tuple[bytes, float]:

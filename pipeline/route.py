@@ -46,7 +46,6 @@ def plan_page(kind: PageKind, options: ConvertOptions, *, has_layout: bool, has_
     if kind is PageKind.EMPTY:
         return PagePlan(layout=False, ocr=False)
     ocr = has_ocr and (
-        options.ocr is OcrMode.ALWAYS
-        or (options.ocr is OcrMode.AUTO and kind in (PageKind.SCANNED, PageKind.MIXED))
+        options.ocr is OcrMode.ALWAYS or (options.ocr is OcrMode.AUTO and kind in (PageKind.SCANNED, PageKind.MIXED))
     )
     return PagePlan(layout=has_layout and options.layout, ocr=ocr)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.config import OcrConfig, RapidOcrConfig, YoloLayoutConfig
@@ -13,6 +17,42 @@ class BatchConfig(BaseModel):
 
     max_batch_size: int = Field(default=8, gt=0, description="Pages one layout call may carry (@serve.batch).")
     batch_wait_timeout_s: float = Field(default=0.005, ge=0, description="How long a batch waits to fill.")
+
+
+class SqliteStoreConfig(BaseModel):
+    """The embedded job store: one SQLite file every ingress replica on the node opens (WAL mode)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["sqlite"] = "sqlite"
+    path: str | None = Field(default=None, description="The database file; default: <tmp>/docgraph/jobs.sqlite3.")
+
+    def resolved_path(self) -> Path:
+        return Path(self.path) if self.path else Path(tempfile.gettempdir()) / "docgraph" / "jobs.sqlite3"
+
+
+class JobsConfig(BaseModel):
+    """Async jobs (``/v1/jobs``): where they live, how many run, how long results are kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    store: SqliteStoreConfig = Field(default_factory=SqliteStoreConfig)
+    sync_max_pages: int = Field(
+        default=50, gt=0, description="/v1/convert takes up to this many pages; more answers 413 pointing to /v1/jobs."
+    )
+    max_running: int = Field(default=4, gt=0, description="Jobs one ingress replica runs at once; the rest queue.")
+    max_active: int = Field(
+        default=1000, gt=0, description="Queued + running jobs in the store; beyond it POST /v1/jobs answers 503."
+    )
+    result_ttl_s: float = Field(default=86400.0, gt=0, description="A finished job and its result are kept this long.")
+    lease_s: float = Field(
+        default=30.0, gt=0, description="A running job whose replica has not renewed it for this long is resumed."
+    )
+    heartbeat_s: float = Field(default=1.0, gt=0, description="How often a running job's progress is written.")
+    max_attempts: int = Field(
+        default=3, gt=0, description="Runs of one job (a replica died under it) before it fails as 'owner_died'."
+    )
+    document_timeout_s: float = Field(default=3600.0, gt=0, description="Deadline of one job's conversion.")
 
 
 class AppArgs(BaseModel):
@@ -27,3 +67,4 @@ class AppArgs(BaseModel):
     )
     layout_batch: BatchConfig = Field(default_factory=BatchConfig)
     limits: Limits = Field(default_factory=Limits)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)

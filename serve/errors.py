@@ -23,6 +23,7 @@ from pipeline.errors import (
 )
 from pipeline.options import InvalidOptionsError
 from serve.api import ErrorBody
+from serve.jobs.errors import JobNotFinishedError, JobNotFoundError, QueueFullError
 
 log = logging.getLogger("docgraph.serve")
 
@@ -37,6 +38,9 @@ STATUS: list[tuple[type[DocServiceError], int]] = [  # first match wins: subclas
     (InvalidDocumentError, 400),
     (DocumentTimeoutError, 504),
     (ModelUnavailableError, 503),
+    (JobNotFoundError, 404),
+    (JobNotFinishedError, 409),
+    (QueueFullError, 503),
 ]
 
 
@@ -65,7 +69,9 @@ def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 503: "overloaded"}.get(
+            exc.status_code, "http_error"
+        )
         return problem(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)

@@ -9,15 +9,17 @@ only the pages a model needs) and reaches the models through their DeploymentHan
 
 import asyncio
 import hmac
+import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from importlib import import_module
 from typing import Annotated
 
 import pymupdf
-from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Path, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -28,18 +30,25 @@ from pipeline import ConvertOptions, DocumentGraph, OcrMode, PdfWorker
 from pipeline.convert import convert_bytes
 from pipeline.errors import DocumentTooLargeError
 from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSerializer
+from pipeline.graph import DocumentGraph as Graph
 from pipeline.graph import schema_json
-from pipeline.options import DeepSeekMode, InvalidOptionsError, OcrPrompt
+from pipeline.options import DeepSeekMode, InvalidOptionsError, Limits, OcrPrompt, parse_page_range
+from pipeline.pdf import open_document
+from pipeline.progress import ConvertProgress
 from pipeline.protocols import ModelHealth
 from serve.api import AppStatus, DeploymentInfo, ErrorBody, ModelInfo, OutputFormat, Readiness
 from serve.args import AppArgs
 from serve.errors import install_error_handlers
 from serve.handles import HandleModels
+from serve.jobs.errors import JobNotFinishedError, JobNotFoundError
+from serve.jobs.models import JobAccepted, JobRecord, JobRequest, JobState, JobStatus
+from serve.jobs.runner import JobRunner
+from serve.jobs.store import SqliteJobStore
 from serve.metrics import IngressMetrics
 from serve.settings import Settings
 
 log = logging.getLogger("docgraph.serve")
-INGRESS_DEPENDENCIES = ("pymupdf", "PIL", "numpy", "pydantic", "fastapi", "multipart")
+INGRESS_DEPENDENCIES = ("pymupdf", "PIL", "numpy", "pydantic", "fastapi", "multipart", "sqlite3")
 MULTIPART_OVERHEAD = 64 * 1024
 
 
@@ -70,6 +79,70 @@ install_error_handlers(app, debug=settings().debug)
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422, 500, 503, 504)
 }
+JOB_ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorBody} for code in (400, 401, 404, 409, 500)}
+JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16,64}$", description="The id POST /v1/jobs returned.")]
+SSE_POLL_S = 0.25
+
+
+def convert_options(
+    password: Annotated[str | None, Form(max_length=1024, description="User password, if encrypted.")] = None,
+    pages: Annotated[str | None, Query(max_length=256, description="Page range, e.g. '1-3,7'.")] = None,
+    ocr: Annotated[OcrMode, Query(description="auto: scanned/mixed pages; always; never.")] = OcrMode.AUTO,
+    layout: Annotated[bool, Query(description="Run the layout model (false: text-layer fast path).")] = True,
+    dpi: Annotated[int, Query(ge=36, le=600, description="Render DPI for the models.")] = 144,
+    deepseek_mode: Annotated[
+        DeepSeekMode | None, Query(description="DeepSeek-OCR resolution mode (default: the deployment's).")
+    ] = None,
+    ocr_prompt: Annotated[
+        OcrPrompt | None, Query(description="DeepSeek-OCR prompt: grounded markdown or free OCR.")
+    ] = None,
+) -> ConvertOptions:
+    """The conversion options both /v1/convert and /v1/jobs take."""
+    try:
+        return ConvertOptions(
+            pages=pages,
+            ocr=ocr,
+            layout=layout,
+            dpi=dpi,
+            password=password or None,
+            deepseek_mode=deepseek_mode,
+            ocr_prompt=ocr_prompt,
+        )
+    except ValidationError as exc:
+        raise InvalidOptionsError(f"invalid options: {exc.errors()[0]['msg']}") from exc
+
+
+async def read_upload(request: Request, file: UploadFile, limits: Limits) -> bytes:
+    """The upload's bytes, refused as soon as its declared or actual size passes the limit."""
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > limits.max_bytes + MULTIPART_OVERHEAD or (file.size or 0) > limits.max_bytes:
+        raise DocumentTooLargeError(
+            f"the upload is larger than the limit of {limits.max_bytes} bytes", limit=limits.max_bytes
+        )
+    data = await file.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise DocumentTooLargeError(
+            f"the upload is larger than the limit of {limits.max_bytes} bytes", limit=limits.max_bytes
+        )
+    return data
+
+
+def _count_pages(data: bytes, limits: Limits, options: ConvertOptions) -> int:
+    """Open the PDF once (PyMuPDF thread): a bad upload is refused now, not as a failed job later."""
+    doc = open_document(data, limits=limits, password=options.password)
+    try:
+        return len(parse_page_range(options.pages, doc.page_count))
+    finally:
+        doc.close()
+
+
+def _sse(event: str, data: str) -> bytes:
+    return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+def _job_links(job_id: str) -> dict[str, str]:
+    base = f"/v1/jobs/{job_id}"
+    return {"status_url": base, "result_url": f"{base}/result", "events_url": f"{base}/events"}
 
 
 def _pymupdf_selftest() -> None:
@@ -105,13 +178,16 @@ def _safe_name(name: str | None) -> str | None:
 
 @serve.ingress(app)
 class DocumentIngress:
-    def __init__(self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, args: AppArgs) -> None:
+    async def __init__(self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, args: AppArgs) -> None:
         logging.getLogger("docgraph").setLevel(settings().log_level)
         self._args = args
         self._handles = {"layout": layout, "ocr": ocr}
         self._models = HandleModels(layout, ocr)
         self._worker = PdfWorker()
         self._metrics = IngressMetrics()
+        self._store = SqliteJobStore(args.jobs.store.resolved_path())
+        self._jobs = JobRunner(self._store, args.jobs, self._convert_job)
+        self._jobs.start()  # also the watchdog: resumes jobs whose replica died
 
     def check_health(self) -> None:
         busy = self._worker.busy_for()
@@ -168,41 +244,14 @@ class DocumentIngress:
         self,
         request: Request,
         file: Annotated[UploadFile, File(description="The PDF.")],
-        password: Annotated[str | None, Form(max_length=1024, description="User password, if encrypted.")] = None,
-        pages: Annotated[str | None, Query(max_length=256, description="Page range, e.g. '1-3,7'.")] = None,
-        ocr: Annotated[OcrMode, Query(description="auto: scanned/mixed pages; always; never.")] = OcrMode.AUTO,
-        layout: Annotated[bool, Query(description="Run the layout model (false: text-layer fast path).")] = True,
-        dpi: Annotated[int, Query(ge=36, le=600, description="Render DPI for the models.")] = 144,
+        options: Annotated[ConvertOptions, Depends(convert_options)],
         format: Annotated[OutputFormat, Query(description="json (graph), markdown, zip (+annotated PNGs).")] = (
             OutputFormat.JSON
         ),
-        deepseek_mode: Annotated[
-            DeepSeekMode | None, Query(description="DeepSeek-OCR resolution mode (default: the deployment's).")
-        ] = None,
-        ocr_prompt: Annotated[
-            OcrPrompt | None, Query(description="DeepSeek-OCR prompt: grounded markdown or free OCR.")
-        ] = None,
     ) -> Response:
-        """Convert one PDF synchronously."""
+        """Convert one PDF synchronously (up to ``jobs.sync_max_pages`` pages; larger ones: POST /v1/jobs)."""
         limits = self._args.limits
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > limits.max_bytes + MULTIPART_OVERHEAD or (file.size or 0) > limits.max_bytes:
-            raise DocumentTooLargeError(
-                f"the upload is larger than the limit of {limits.max_bytes} bytes", limit=limits.max_bytes
-            )
-        data = await file.read(limits.max_bytes + 1)
-        try:
-            options = ConvertOptions(
-                pages=pages,
-                ocr=ocr,
-                layout=layout,
-                dpi=dpi,
-                password=password or None,
-                deepseek_mode=deepseek_mode,
-                ocr_prompt=ocr_prompt,
-            )
-        except ValidationError as exc:
-            raise InvalidOptionsError(f"invalid options: {exc.errors()[0]['msg']}") from exc
+        data = await read_upload(request, file, limits)
         self._metrics.started()
         t0, status = time.perf_counter(), "error"
         try:
@@ -214,6 +263,7 @@ class DocumentIngress:
                 limits=limits,
                 filename=_safe_name(file.filename),
                 annotate=format is OutputFormat.ZIP,
+                max_pages=self._args.jobs.sync_max_pages,
             )
             status = result.graph.status.value
             self._metrics.record(result.graph)
@@ -222,7 +272,10 @@ class DocumentIngress:
         graph = result.graph
         log.info(
             "converted %s: %d pages, %d blocks, status %s",
-            graph.document.id[:12], len(graph.pages), len(graph.blocks), graph.status.value,
+            graph.document.id[:12],
+            len(graph.pages),
+            len(graph.blocks),
+            graph.status.value,
         )
         headers = {"X-Docgraph-Status": graph.status.value}
         if format is OutputFormat.MARKDOWN:
@@ -234,6 +287,144 @@ class DocumentIngress:
             return Response(body, media_type="application/zip", headers=headers)
         return Response(JsonSerializer().serialize(graph), media_type="application/json", headers=headers)
 
+    @app.post(
+        "/v1/jobs",
+        tags=["jobs"],
+        status_code=202,
+        dependencies=[Depends(require_api_key)],
+        responses={202: {"model": JobAccepted}, **ERRORS},
+    )
+    async def submit_job(
+        self,
+        request: Request,
+        file: Annotated[UploadFile, File(description="The PDF.")],
+        options: Annotated[ConvertOptions, Depends(convert_options)],
+    ) -> JSONResponse:
+        """Start converting a PDF of any size in the background: 202 with the job's id and links (Location)."""
+        limits = self._args.limits
+        data = await read_upload(request, file, limits)
+        pages_total = await self._worker.run("open", limits.text_timeout_s, _count_pages, data, limits, options)
+        status = await self._jobs.submit(
+            data, JobRequest(options=options, filename=_safe_name(file.filename)), pages_total=pages_total
+        )
+        body = JobAccepted(id=status.id, state=status.state, **_job_links(status.id))
+        return JSONResponse(status_code=202, content=body.model_dump(), headers={"Location": body.status_url})
+
+    @app.get("/v1/jobs/{job_id}", tags=["jobs"], dependencies=[Depends(require_api_key)], responses=JOB_ERRORS)
+    async def job_status(self, job_id: JobId) -> JobStatus:
+        """State, pages total/done/failed, and each page's steps with their timings."""
+        return (await self._job(job_id)).status
+
+    @app.delete(
+        "/v1/jobs/{job_id}",
+        tags=["jobs"],
+        status_code=202,
+        dependencies=[Depends(require_api_key)],
+        responses=JOB_ERRORS,
+    )
+    async def cancel_job(self, job_id: JobId) -> JobStatus:
+        """Cancel a job: queued ones at once; running ones stop (their model calls are abandoned) within ~1 s."""
+        record = await self._jobs.cancel(job_id)
+        if record is None:
+            raise JobNotFoundError(f"no job {job_id} (never existed, or expired)")
+        return record.status
+
+    @app.get(
+        "/v1/jobs/{job_id}/result",
+        tags=["jobs"],
+        dependencies=[Depends(require_api_key)],
+        responses={200: {"model": DocumentGraph, "content": {"text/markdown": {}}}, **JOB_ERRORS},
+    )
+    async def job_result(
+        self,
+        job_id: JobId,
+        format: Annotated[OutputFormat, Query(description="json (graph) or markdown.")] = OutputFormat.JSON,
+    ) -> Response:
+        """The finished job's graph: only once the job is succeeded or partially_succeeded, never before."""
+        if format is OutputFormat.ZIP:
+            raise InvalidOptionsError("a job's result is json or markdown (zip is /v1/convert only)")
+        status = (await self._job(job_id)).status
+        body = await self._store.result(job_id) if status.state.final else None
+        if status.state not in (JobState.SUCCEEDED, JobState.PARTIALLY_SUCCEEDED) or body is None:
+            reason = f": {status.error.message}" if status.error else ""
+            raise JobNotFinishedError(f"job {job_id} is {status.state.value}{reason}", state=status.state.value)
+        headers = {"X-Docgraph-Status": status.state.value}
+        if format is OutputFormat.MARKDOWN:
+            markdown = MarkdownSerializer().serialize(Graph.model_validate_json(body))
+            return PlainTextResponse(markdown, media_type="text/markdown; charset=utf-8", headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
+
+    @app.get(
+        "/v1/jobs/{job_id}/events",
+        tags=["jobs"],
+        dependencies=[Depends(require_api_key)],
+        responses={200: {"content": {"text/event-stream": {}}}, **JOB_ERRORS},
+    )
+    async def job_events(self, job_id: JobId, request: Request) -> StreamingResponse:
+        """Server-sent events: ``page`` (a finished page and its blocks), ``progress`` (counts), ``done`` (status)."""
+        await self._job(job_id)
+        return StreamingResponse(
+            self._job_events(job_id, request),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def _job_events(self, job_id: str, request: Request) -> AsyncIterator[bytes]:
+        seq, last = 0, ""
+        while True:
+            record = await self._store.get(job_id)
+            if record is None:
+                yield _sse("error", json.dumps({"code": "job_not_found", "message": "the job expired or was deleted"}))
+                return
+            for page_seq, body in await self._store.pages_after(job_id, seq):
+                seq = page_seq
+                yield _sse("page", body.decode())
+            s = record.status
+            progress = json.dumps(
+                {
+                    "state": s.state.value,
+                    "pages_total": s.pages_total,
+                    "pages_done": s.pages_done,
+                    "pages_failed": s.pages_failed,
+                    "attempts": s.attempts,
+                }
+            )
+            if progress != last:
+                last = progress
+                yield _sse("progress", progress)
+            if s.state.final:
+                yield _sse("done", s.model_dump_json())
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(SSE_POLL_S)
+
+    async def _job(self, job_id: str) -> JobRecord:
+        record = await self._store.get(job_id)
+        if record is None:
+            raise JobNotFoundError(f"no job {job_id} (never existed, or expired)")
+        return record
+
+    async def _convert_job(self, data: bytes, request: JobRequest, progress: ConvertProgress) -> Graph:
+        limits = self._args.limits.model_copy(update={"document_timeout_s": self._args.jobs.document_timeout_s})
+        self._metrics.started()
+        t0, status = time.perf_counter(), "error"
+        try:
+            result = await convert_bytes(
+                data,
+                worker=self._worker,
+                models=self._models,
+                options=request.options,
+                limits=limits,
+                filename=request.filename,
+                progress=progress,
+            )
+            status = result.graph.status.value
+            self._metrics.record(result.graph)
+            return result.graph
+        finally:
+            self._metrics.finished(status, time.perf_counter() - t0)
+
     async def _ingress_health(self) -> ModelHealth:
         missing = []
         for name in INGRESS_DEPENDENCIES:
@@ -243,6 +434,10 @@ class DocumentIngress:
                 missing.append(f"{name}: {exc}")
         if missing:
             return ModelHealth(name="ingress", ready=False, detail="missing dependencies: " + "; ".join(missing))
+        try:
+            await asyncio.wait_for(self._store.count_active(), settings().ready_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+            return ModelHealth(name="ingress", ready=False, detail=f"job store unusable: {type(exc).__name__}: {exc}")
         try:
             await self._worker.run("selftest", settings().ready_timeout_s, _pymupdf_selftest)
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure

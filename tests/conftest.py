@@ -14,12 +14,17 @@ import pytest
 from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_sample_pdf
 from pipeline.options import Limits
-from serve.args import AppArgs
+from serve.args import AppArgs, JobsConfig, SqliteStoreConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DOCGRAPH_CORPUS", ROOT.parent / "shared" / "corpus" / "public"))
 # The test service gets a small upload limit so that "too large" can be tested without sending 100 MiB.
 TEST_LIMITS = Limits(max_bytes=8 * 1024 * 1024, document_timeout_s=600)
+
+
+def jobs_config_for_tests(store_dir: Path) -> JobsConfig:
+    """Short leases so that a dead replica's jobs are resumed within seconds in the fault tests."""
+    return JobsConfig(store=SqliteStoreConfig(path=str(store_dir / "jobs.sqlite3")), lease_s=4, heartbeat_s=0.5)
 
 
 def corpus_manifest() -> list[dict[str, Any]]:
@@ -57,9 +62,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def service() -> Iterator[EmbeddedService]:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedService]:
     """The real application on a local Ray instance, HTTP on 127.0.0.1."""
-    svc = EmbeddedService(AppArgs(limits=TEST_LIMITS), num_cpus=8)
+    jobs = jobs_config_for_tests(tmp_path_factory.mktemp("jobstore"))
+    svc = EmbeddedService(AppArgs(limits=TEST_LIMITS, jobs=jobs), num_cpus=8)
     svc.start(ready_timeout_s=300)
     _RUNNING.append(svc)
     try:

@@ -1,0 +1,19 @@
+"""Errors of the jobs API (mapped to HTTP in serve/errors.py with the rest)."""
+
+from __future__ import annotations
+
+from pipeline.errors import DocServiceError
+
+
+class JobNotFoundError(DocServiceError):
+    code = "job_not_found"
+
+
+class JobNotFinishedError(DocServiceError):
+    """The job has no result (yet, or ever: failed/cancelled); ``state`` says which."""
+
+    code = "job_not_finished"
+
+
+class QueueFullError(DocServiceError):
+    code = "queue_full"
