@@ -66,6 +66,7 @@ def build_graph(meta: DocumentMeta, outcomes: list[PageOutcome], *, filename: st
                 error=outcome.error,
                 blocks=refs,
                 timings=outcome.timings,
+                attempts=outcome.attempts,
             )
         )
         warnings.extend(Warning(code="page_warning", message=w, page_no=outcome.page_no) for w in outcome.warnings)

@@ -54,6 +54,7 @@ class PageOutcome:
     blocks: list[DraftBlock] = field(default_factory=list)
     timings: StepTimings = field(default_factory=StepTimings)
     warnings: list[str] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=dict)  # model calls per step, where a retry was needed
 
     def fail(self, step: str, exc: BaseException, *, fatal: bool) -> None:
         code = exc.code if isinstance(exc, DocServiceError) else "internal_error"
@@ -170,6 +171,7 @@ async def convert_page(
             image, layout=plan.layout, ocr=plan.ocr, timeout_s=limits.model_timeout_s, ocr_request=ocr_request
         )
         out.timings.layout_s, out.timings.ocr_s = analysis.layout_s, analysis.ocr_s
+        out.attempts = {step: n for step, n in analysis.attempts.items() if n > 1}
         for error in (analysis.layout_error, analysis.ocr_error):
             if error is not None:
                 log.warning("page %d: %s failed: %s", page_no, error.step, error.message)

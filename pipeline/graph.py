@@ -121,6 +121,10 @@ class Page(_Model):
     error: ErrorInfo | None = None
     blocks: list[str] = Field(default_factory=list, description="Block refs in reading order.")
     timings: StepTimings = Field(default_factory=StepTimings)
+    attempts: dict[str, int] = Field(
+        default_factory=dict,
+        description="Model calls per step when more than one was needed (a replica died; the call was retried).",
+    )
 
 
 class DocumentInfo(_Model):

@@ -55,6 +55,9 @@ class Limits(BaseModel):
     render_timeout_s: float = Field(default=20.0, gt=0, description="Deadline for one page's render.")
     model_timeout_s: float = Field(default=120.0, gt=0, description="Deadline for one model call on one page.")
     document_timeout_s: float = Field(default=600.0, gt=0, description="Deadline for a whole conversion (504).")
+    model_retries: int = Field(
+        default=2, ge=0, description="Calls again of a model call whose replica died (within model_timeout_s)."
+    )
     pages_in_flight: int = Field(
         default=8,
         gt=0,

@@ -74,6 +74,9 @@ class PageAnalysis(_Wire):
     ocr_error: ErrorInfo | None = None
     layout_s: float = 0.0
     ocr_s: float = 0.0
+    attempts: dict[str, int] = Field(
+        default_factory=dict, description="Calls made per model (more than 1: a replica died and the call was retried)."
+    )
 
 
 @runtime_checkable

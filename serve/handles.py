@@ -2,25 +2,36 @@
 
 A page image needed by both models is put in the object store once and both calls get the reference
 (Ray resolves a top-level ObjectRef argument in the replica), so the image crosses process boundaries once.
+Model calls are idempotent: when the replica serving one dies, the call is sent again (Serve routes it to a
+live replica), at most ``retries`` more times and within the page's model deadline; the page records how many
+calls it took.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import ray
+from ray.exceptions import ActorUnavailableError, RayActorError
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from pipeline.analysis import analyze_page
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, OcrRequest, OcrResult, PageAnalysis
 
+log = logging.getLogger("docgraph.serve")
+REPLICA_GONE = (RayActorError, ActorUnavailableError)  # the replica died or is unreachable: safe to call again
+RETRY_BACKOFF_S = 0.5
+
 
 class HandleModels:
-    def __init__(self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None) -> None:
+    def __init__(self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, *, retries: int = 2) -> None:
         self._layout = layout
         self._ocr = ocr
+        self._retries = retries
 
     @property
     def has_layout(self) -> bool:
@@ -37,20 +48,36 @@ class HandleModels:
         want_ocr = ocr and self._ocr is not None
         arg: Any = ray.put(image) if want_layout and want_ocr else image
         layout_handle, ocr_handle = self._layout, self._ocr
+        attempts: dict[str, int] = {}
 
         async def run_layout() -> LayoutResult:
             assert layout_handle is not None
-            result: LayoutResult = await _cancel_on_exit(layout_handle.detect.remote(arg))
+            result: LayoutResult = await self._call("layout", attempts, lambda: layout_handle.detect.remote(arg))
             return result
 
         async def run_ocr() -> OcrResult:
             assert ocr_handle is not None
-            result: OcrResult = await _cancel_on_exit(ocr_handle.recognize.remote(arg, ocr_request))
+            result: OcrResult = await self._call("ocr", attempts, lambda: ocr_handle.recognize.remote(arg, ocr_request))
             return result
 
-        return await analyze_page(
+        analysis = await analyze_page(
             layout=run_layout if want_layout else None, ocr=run_ocr if want_ocr else None, timeout_s=timeout_s
         )
+        return analysis.model_copy(update={"attempts": attempts})
+
+    async def _call(self, step: str, attempts: dict[str, int], send: Callable[[], DeploymentResponse]) -> Any:
+        """Call a model, again if its replica died under the call (bounded; the caller's deadline still holds)."""
+        while True:
+            attempts[step] = attempts.get(step, 0) + 1
+            try:
+                return await _cancel_on_exit(send())
+            except REPLICA_GONE as exc:
+                if attempts[step] > self._retries:
+                    raise
+                log.warning(
+                    "%s replica gone (%s); calling again (attempt %d)", step, type(exc).__name__, attempts[step] + 1
+                )
+                await asyncio.sleep(RETRY_BACKOFF_S)
 
 
 async def _cancel_on_exit(response: DeploymentResponse) -> Any:

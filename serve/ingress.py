@@ -182,7 +182,7 @@ class DocumentIngress:
         logging.getLogger("docgraph").setLevel(settings().log_level)
         self._args = args
         self._handles = {"layout": layout, "ocr": ocr}
-        self._models = HandleModels(layout, ocr)
+        self._models = HandleModels(layout, ocr, retries=args.limits.model_retries)
         self._worker = PdfWorker()
         self._metrics = IngressMetrics()
         self._store = SqliteJobStore(args.jobs.store.resolved_path())

@@ -49,6 +49,9 @@ class PageProgress(_Model):
     )
     error: ErrorInfo | None = None
     timings: StepTimings | None = Field(default=None, description="Seconds per step, once the page is done.")
+    attempts: dict[str, int] = Field(
+        default_factory=dict, description="Model calls per step where a retry was needed (a replica died)."
+    )
 
 
 class JobStatus(_Model):

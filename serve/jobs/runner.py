@@ -80,6 +80,7 @@ class JobProgressRecorder:
             if state is StepState.RUNNING:
                 page.steps[name] = StepState.FAILED if name == failed_step else StepState.DONE
         page.state, page.error, page.timings = PAGE_STATE[outcome.status], outcome.error, outcome.timings
+        page.attempts = dict(outcome.attempts)
         self.status.pages_done += 1
         self.status.pages_failed += outcome.status is PageStatus.FAILED
         if self._meta is not None:

@@ -27,7 +27,9 @@ PARAMS = [pytest.param(e, id=e["filename"]) for e in ENTRIES] or [
 
 def post(client: httpx.Client, path: Path, **params: str) -> httpx.Response:
     data = {"password": params.pop("password")} if "password" in params else {}
-    return client.post("/v1/convert", params=params, data=data, files={"file": (path.name, path.read_bytes(), "application/pdf")})
+    return client.post(
+        "/v1/convert", params=params, data=data, files={"file": (path.name, path.read_bytes(), "application/pdf")}
+    )
 
 
 @pytest.mark.parametrize("entry", PARAMS)

@@ -99,5 +99,7 @@ def test_grafana_dashboard_queries_only_series_that_exist() -> None:
         if full.startswith("docgraph_"):
             assert any(f'"{c}"' in ours for c in candidates), f"{name}: not defined in serve/metrics.py"
         else:
-            found = any(f'"{c}"' in serve_src or c.replace("_http_", "_{protocol_name}_") in serve_src for c in candidates)
+            found = any(
+                f'"{c}"' in serve_src or c.replace("_http_", "_{protocol_name}_") in serve_src for c in candidates
+            )
             assert found, f"{name}: not a Ray Serve metric"

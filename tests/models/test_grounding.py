@@ -60,7 +60,12 @@ def test_grid_coordinates_become_pixels_of_the_image_the_model_saw() -> None:
     # x on a 999-wide image is the grid value; y doubles on a 1998-high one
     assert (title.bbox.l, title.bbox.t, title.bbox.r, title.bbox.b) == (118.0, 104.0, 880.0, 192.0)
     assert [b.type for b in result.blocks] == [
-        BlockType.TITLE, BlockType.TEXT, BlockType.FIGURE, BlockType.CAPTION, BlockType.TABLE, BlockType.FORMULA
+        BlockType.TITLE,
+        BlockType.TEXT,
+        BlockType.FIGURE,
+        BlockType.CAPTION,
+        BlockType.TABLE,
+        BlockType.FORMULA,
     ]
     assert title.text == "Quarterly Report"  # the type says heading; the '#' is markdown noise
     assert result.blocks[4].text == "Region | Q3\nNorth & East | 1.2"
@@ -83,7 +88,11 @@ def test_free_ocr_output_is_one_block_over_the_page() -> None:
     ("output", "labels", "issue"),
     [
         # cut off inside a det tag by max_tokens
-        ("<|ref|>text<|/ref|><|det|>[[10, 20, 30, 40]]<|/det|>\nhello\n<|ref|>text<|/ref|><|det|>[[10, 50, 9", ["text", "text"], "det tag not closed"),
+        (
+            "<|ref|>text<|/ref|><|det|>[[10, 20, 30, 40]]<|/det|>\nhello\n<|ref|>text<|/ref|><|det|>[[10, 50, 9",
+            ["text", "text"],
+            "det tag not closed",
+        ),
         # cut off inside the label
         ("<|ref|>text<|/ref|><|det|>[[10, 20, 30, 40]]<|/det|>\nhello\n<|ref|>tab", ["text"], "ref tag not closed"),
         # a box with three numbers, a good box kept
@@ -102,7 +111,9 @@ def test_malformed_output_is_kept_as_far_as_readable(output: str, labels: list[s
 
 
 def test_truncated_box_keeps_block_without_box_and_out_of_range_is_clamped() -> None:
-    page = parse_grounded("<|ref|>text<|/ref|><|det|>[[-5, 20, 1200, 40]]<|/det|>a\n<|ref|>text<|/ref|><|det|>[[10, 50, 9")
+    page = parse_grounded(
+        "<|ref|>text<|/ref|><|det|>[[-5, 20, 1200, 40]]<|/det|>a\n<|ref|>text<|/ref|><|det|>[[10, 50, 9"
+    )
     assert page.blocks[0].boxes == ((0.0, 20.0, 999.0, 40.0),)
     assert page.blocks[1].boxes == ()
 

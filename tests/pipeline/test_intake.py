@@ -95,7 +95,9 @@ def test_render_lowers_dpi_to_fit_the_pixel_budget() -> None:
 
 def test_render_refuses_pages_that_draw_huge_images() -> None:
     src = pymupdf.open(stream=make_text_pdf(1), filetype="pdf")
-    src[0].insert_image(pymupdf.Rect(0, 0, 100, 100), pixmap=pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 300, 300), False))
+    src[0].insert_image(
+        pymupdf.Rect(0, 0, 100, 100), pixmap=pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 300, 300), False)
+    )
     doc = open_document(src.tobytes(), limits=Limits(max_image_pixels=50_000))
     with pytest.raises(PageRenderError) as err:
         doc.render(1, dpi=72)

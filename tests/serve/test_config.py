@@ -18,8 +18,11 @@ def test_serve_config_validates() -> None:
     args = AppArgs.model_validate(app.args)
     assert args.layout is not None and args.ocr is not None
     names = {d.name for d in app.deployments}
-    assert names == {"DocumentIngress", LayoutDeployment.get_deployment_options()["name"],
-                     OcrDeployment.get_deployment_options()["name"]}
+    assert names == {
+        "DocumentIngress",
+        LayoutDeployment.get_deployment_options()["name"],
+        OcrDeployment.get_deployment_options()["name"],
+    }
     assert config["http_options"]["host"] == "127.0.0.1"
 
 

@@ -13,12 +13,12 @@ from docgraph.embedded import EmbeddedService
 pytestmark = pytest.mark.serve
 
 EXPECTED = [
-    'ray_docgraph_pages_total{',
-    'ray_docgraph_stage_seconds_bucket{',
-    'ray_docgraph_documents_total{',
-    'ray_docgraph_documents_in_flight{',
-    'ray_docgraph_model_seconds_bucket{',
-    'ray_serve_deployment_request_counter',  # Serve's own series are there too
+    "ray_docgraph_pages_total{",
+    "ray_docgraph_stage_seconds_bucket{",
+    "ray_docgraph_documents_total{",
+    "ray_docgraph_documents_in_flight{",
+    "ray_docgraph_model_seconds_bucket{",
+    "ray_serve_deployment_request_counter",  # Serve's own series are there too
 ]
 
 
@@ -42,7 +42,7 @@ def test_page_route_status_and_stage_metrics_are_exported(
         time.sleep(2)
     missing = [series for series in EXPECTED if series not in text]
     assert not missing, missing
-    pages = re.findall(r'^ray_docgraph_pages_total\{([^}]*)\} (\S+)', text, re.MULTILINE)
+    pages = re.findall(r"^ray_docgraph_pages_total\{([^}]*)\} (\S+)", text, re.MULTILINE)
     routes = {re.search(r'route="([^"]+)"', tags).group(1) for tags, _ in pages}  # type: ignore[union-attr]
     assert {"layout", "ocr"} <= routes  # the sample has digital pages (layout) and a scanned one (OCR)
     assert all(float(value) >= 1 for _, value in pages)

@@ -30,4 +30,6 @@ def test_placeholder_count_matches_the_processor_in_every_mode(tiny_checkpoint: 
         emitted = int((out["input_ids"] == processor.image_token_id).sum())
         assert num_image_tokens(*size, image_size=image_size, base_size=base_size, crop=crop) == emitted, mode
         counts[mode] = emitted
-    assert counts[DeepSeekMode.TINY] < counts[DeepSeekMode.SMALL] < counts[DeepSeekMode.BASE] < counts[DeepSeekMode.LARGE]
+    assert (
+        counts[DeepSeekMode.TINY] < counts[DeepSeekMode.SMALL] < counts[DeepSeekMode.BASE] < counts[DeepSeekMode.LARGE]
+    )

@@ -45,9 +45,7 @@ def test_ready_means_the_engine_generated(deepseek_url: str) -> None:
     assert ocr["ready"] is True and ocr["detail"] == "loaded and warmed up"
 
 
-def test_scanned_page_goes_through_the_engine_and_the_cut_off_is_reported(
-    deepseek_url: str, sample_pdf: bytes
-) -> None:
+def test_scanned_page_goes_through_the_engine_and_the_cut_off_is_reported(deepseek_url: str, sample_pdf: bytes) -> None:
     r = httpx.post(
         f"{deepseek_url}/v1/convert",
         params={"pages": "3", "deepseek_mode": "tiny"},
