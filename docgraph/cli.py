@@ -76,7 +76,14 @@ def convert(
             service = EmbeddedService().start()
         try:
             failures = _convert_http(
-                files, out, service.url, ocr=ocr, layout=layout, pages=pages, password=password, key=api_key,
+                files,
+                out,
+                service.url,
+                ocr=ocr,
+                layout=layout,
+                pages=pages,
+                password=password,
+                key=api_key,
                 mode=deepseek_mode,
             )
         finally:
@@ -107,7 +114,9 @@ def loadtest(
     requests: Annotated[int, typer.Option(help="Stop after this many documents.")] = 200,
     duration: Annotated[float, typer.Option(help="Stop after this many seconds.")] = 120.0,
     param: Annotated[list[str] | None, typer.Option(help="/v1/convert query parameter, e.g. ocr=always.")] = None,
-    metrics_url: Annotated[str | None, typer.Option(help="Prometheus endpoint (Ray metrics port): OCR tokens/s.")] = None,
+    metrics_url: Annotated[
+        str | None, typer.Option(help="Prometheus endpoint (Ray metrics port): OCR tokens/s.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for report.json and report.png.")] = Path("loadtest-out"),
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow a non-loopback target.")] = False,
     api_key: Annotated[str | None, typer.Option(envvar="DOCGRAPH_API_KEY", help="API key of the service.")] = None,
@@ -194,14 +203,26 @@ def schema() -> None:
 
 def _progress() -> Progress:
     return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
     )
 
 
 def _convert_http(
-    files: list[Path], out: Path, url: str, *, ocr: OcrMode, layout: bool, pages: str | None,
-    password: str | None, key: str | None, mode: DeepSeekMode | None = None,
+    files: list[Path],
+    out: Path,
+    url: str,
+    *,
+    ocr: OcrMode,
+    layout: bool,
+    pages: str | None,
+    password: str | None,
+    key: str | None,
+    mode: DeepSeekMode | None = None,
 ) -> int:
     params: dict[str, str] = {"format": "zip", "ocr": ocr.value, "layout": str(layout).lower()}
     if pages:
@@ -210,13 +231,19 @@ def _convert_http(
         params["deepseek_mode"] = mode.value
     headers = {"X-API-Key": key} if key else {}
     failures = 0
-    with httpx.Client(base_url=url, timeout=httpx.Timeout(900.0, connect=10.0), headers=headers) as client, _progress() as bar:
+    with (
+        httpx.Client(base_url=url, timeout=httpx.Timeout(900.0, connect=10.0), headers=headers) as client,
+        _progress() as bar,
+    ):
         task = bar.add_task("converting", total=len(files))
         for path in files:
             bar.update(task, description=f"converting {path.name}")
             data = {"password": password} if password else {}
             response = client.post(
-                "/v1/convert", params=params, data=data, files={"file": (path.name, path.read_bytes(), "application/pdf")}
+                "/v1/convert",
+                params=params,
+                data=data,
+                files={"file": (path.name, path.read_bytes(), "application/pdf")},
             )
             if response.status_code == 200:
                 _write_bundle(out, path, response.content)
@@ -266,4 +293,6 @@ def _write_bundle(out: Path, source: Path, bundle: bytes) -> None:
             (out / stem).mkdir(exist_ok=True)
         for name in images:
             (out / stem / Path(name).name).write_bytes(zf.read(name))
-    console.print(f"[green]{source.name}[/] → {out / (stem + '.json')}, {out / (stem + '.md')}, {len(images)} page images")
+    console.print(
+        f"[green]{source.name}[/] → {out / (stem + '.json')}, {out / (stem + '.md')}, {len(images)} page images"
+    )

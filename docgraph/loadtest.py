@@ -101,7 +101,9 @@ class Run:
 
 
 def _route_of(body: dict[str, Any]) -> str:
-    routes = ["ocr" if "ocr" in p["route"] else "layout" if "layout" in p["route"] else "text_layer" for p in body["pages"]]
+    routes = [
+        "ocr" if "ocr" in p["route"] else "layout" if "layout" in p["route"] else "text_layer" for p in body["pages"]
+    ]
     return max(routes, key=ROUTE_RANK.__getitem__) if routes else "text_layer"
 
 
@@ -129,7 +131,9 @@ async def run_load(config: LoadTestConfig, *, on_progress: Any = None) -> Run:
     schedule = config.schedule()
     sent = 0
     params = {"format": "json", **config.params}
-    async with httpx.AsyncClient(base_url=config.url, headers=headers, timeout=config.timeout_s, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=config.url, headers=headers, timeout=config.timeout_s, limits=limits
+    ) as client:
         tokens_before = await _ocr_tokens(client, config.metrics_url)
         run.started = time.monotonic()
         deadline = run.started + config.max_duration_s
@@ -236,8 +240,14 @@ def summarize(config: LoadTestConfig, run: Run) -> dict[str, Any]:
         "ocr_tokens_per_s": None if run.tokens is None else round(run.tokens / elapsed, 2),
         "replicas": run.replicas,
         "timeline": [
-            {"start": round(s.start - run.started, 3), "latency": round(s.end - s.start, 3), "status": s.status,
-             "pages": s.pages, "route": s.route, "step": s.step}
+            {
+                "start": round(s.start - run.started, 3),
+                "latency": round(s.end - s.start, 3),
+                "status": s.status,
+                "pages": s.pages,
+                "route": s.route,
+                "step": s.step,
+            }
             for s in sorted(run.samples, key=lambda s: s.end)
         ],  # fmt: skip
     }

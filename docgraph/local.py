@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from models import build_layout_model, build_ocr_model
-from models.config import DeepSeekRemoteConfig, DeepSeekVllmConfig, RapidOcrConfig, YoloLayoutConfig
+from models.config import AnyOcrConfig, RapidOcrConfig, YoloLayoutConfig
 from pipeline import ConvertOptions, DocumentGraph, Limits, PdfWorker
 from pipeline.analysis import analyze_page
 from pipeline.convert import Conversion, convert_bytes
@@ -56,7 +56,7 @@ class LocalConverter:
         self,
         *,
         layout: YoloLayoutConfig | None = YoloLayoutConfig(),
-        ocr: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig | None = RapidOcrConfig(),
+        ocr: AnyOcrConfig | None = RapidOcrConfig(),
         limits: Limits | None = None,
     ) -> None:
         self.limits = limits or Limits()

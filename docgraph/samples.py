@@ -52,9 +52,13 @@ def _figure_page(doc: pymupdf.Document) -> None:
     pix.set_rect(pymupdf.IRect(40, 40, 180, 200), (31, 119, 180))
     pix.set_rect(pymupdf.IRect(220, 80, 360, 160), (255, 127, 14))
     page.insert_image(pymupdf.Rect(106, 100, 506, 340), pixmap=pix)
-    _text(page, 
-        pymupdf.Rect(72, 350, 540, 380), "Figure 1: The ingress fans pages out to the layout and OCR models.",
-        fontsize=9, fontname="heit", align=1,
+    _text(
+        page,
+        pymupdf.Rect(72, 350, 540, 380),
+        "Figure 1: The ingress fans pages out to the layout and OCR models.",
+        fontsize=9,
+        fontname="heit",
+        align=1,
     )
     items = ["Digital pages read the PDF text layer.", "Scanned pages go to OCR.", "Every block keeps its source."]
     for i, item in enumerate(items):

@@ -104,7 +104,20 @@ class DeepSeekRemoteConfig(_DeepSeekOcr):
 
 
 LayoutConfig = YoloLayoutConfig
-OcrConfig = Annotated[RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig, Field(discriminator="backend")]
+
+
+class PluginOcrConfig(_Config):
+    """An OCR backend of your own: ``target`` is ``module:Class``; the class takes ``options`` as keyword
+    arguments and implements ``pipeline.protocols.OcrModel``. Imported in the OCR replica only: if the import
+    fails (a missing dependency), the replica never starts and /readyz says which module and why."""
+
+    backend: Literal["plugin"] = "plugin"
+    target: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="module.path:ClassName")
+    options: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+AnyOcrConfig = RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig | PluginOcrConfig
+OcrConfig = Annotated[AnyOcrConfig, Field(discriminator="backend")]
 
 
 def resolve_weights(spec: str) -> Path:

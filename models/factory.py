@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import numpy as np
 
-from models.config import DeepSeekRemoteConfig, DeepSeekVllmConfig, RapidOcrConfig, YoloLayoutConfig
+from models.config import AnyOcrConfig, DeepSeekRemoteConfig, DeepSeekVllmConfig, PluginOcrConfig, YoloLayoutConfig
+from pipeline.errors import ModelUnavailableError
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutModel, OcrModel, OcrRequest
 
@@ -17,8 +20,10 @@ def build_layout_model(config: YoloLayoutConfig) -> LayoutModel:
     return YoloLayoutModel(config)
 
 
-def build_ocr_model(config: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig) -> OcrModel:
+def build_ocr_model(config: AnyOcrConfig) -> OcrModel:
     """The backend named by ``config.backend``; imports only that backend's libraries."""
+    if isinstance(config, PluginOcrConfig):
+        return _load_plugin(config)
     if isinstance(config, DeepSeekVllmConfig):
         from models.ocr_deepseek_vllm import DeepSeekVllmOcr
 
@@ -30,6 +35,21 @@ def build_ocr_model(config: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemote
     from models.ocr_rapid import RapidOcrModel
 
     return RapidOcrModel(config)
+
+
+def _load_plugin(config: PluginOcrConfig) -> OcrModel:
+    module_name, _, class_name = config.target.partition(":")
+    try:
+        module = import_module(module_name)
+    except ImportError as exc:  # the lesson: a missing dependency is a loud, named failure at start-up
+        raise ModelUnavailableError(
+            f"OCR plugin {config.target}: cannot import {module_name}: {exc}", code="missing_dependency"
+        ) from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ModelUnavailableError(f"OCR plugin {config.target}: {module_name} has no {class_name}")
+    model: OcrModel = cls(**config.options)
+    return model
 
 
 def warm_up(model: LayoutModel) -> None:

@@ -102,7 +102,9 @@ class DeepSeekOcrBase:
         truncated = first.looped
         if first.looped and self.config.retry_truncated:
             retry_mode = RETRY_MODE[mode]
-            log.warning("page %d: OCR output looped/truncated in %s mode; retrying in %s", image.page_no, mode, retry_mode)
+            log.warning(
+                "page %d: OCR output looped/truncated in %s mode; retrying in %s", image.page_no, mode, retry_mode
+            )
             second = await self._generate(image, retry_mode, prompt)
             attempts, tokens = 2, tokens + second.tokens
             truncated = second.looped
@@ -140,13 +142,15 @@ def to_ocr_result(
         text = clean_block_text(block_type.value if block_type else "", gb.text)
         if not gb.boxes:
             if text:  # located nowhere: keep the text on the whole page rather than lose it
-                blocks.append(OcrBlock(bbox=page_box, text=text, type=block_type, label=gb.label or None, confidence=confidence))
+                blocks.append(
+                    OcrBlock(bbox=page_box, text=text, type=block_type, label=gb.label or None, confidence=confidence)
+                )
             continue
-        boxes = [BBox.of(grid_box_to_pixels(b, image.width, image.height)).clip(image.width, image.height) for b in gb.boxes]
+        boxes = [
+            BBox.of(grid_box_to_pixels(b, image.width, image.height)).clip(image.width, image.height) for b in gb.boxes
+        ]
         blocks.append(
-            OcrBlock(
-                bbox=union_all(boxes), text=text, type=block_type, label=gb.label or None, confidence=confidence
-            )
+            OcrBlock(bbox=union_all(boxes), text=text, type=block_type, label=gb.label or None, confidence=confidence)
         )
     return OcrResult(
         model=model,

@@ -33,7 +33,9 @@ class DeepSeekRemoteOcr(DeepSeekOcrBase):
         if config.api_key_env:
             key = os.environ.get(config.api_key_env)
             if not key:
-                raise ModelUnavailableError(f"environment variable {config.api_key_env} (the server's API key) is not set")
+                raise ModelUnavailableError(
+                    f"environment variable {config.api_key_env} (the server's API key) is not set"
+                )
             headers["Authorization"] = f"Bearer {key}"
         self._client = httpx.AsyncClient(
             base_url=config.base_url.rstrip("/"),

@@ -115,7 +115,12 @@ def build_tiny_checkpoint(out: Path) -> Path:
         "tile_tag": "2D",
         "global_view_pos": "head",
         "candidate_resolutions": [[1024, 1024]],
-        "projector_config": {"model_type": "mlp_projector", "projector_type": "linear", "input_dim": 2048, "n_embed": HIDDEN},
+        "projector_config": {
+            "model_type": "mlp_projector",
+            "projector_type": "linear",
+            "input_dim": 2048,
+            "n_embed": HIDDEN,
+        },
         "language_config": language_config(vocab_size),
         "vision_config": {"model_type": "vision", "image_size": 1024, "layers": 2, "width": 64},
         "bos_token_id": 0,

@@ -25,10 +25,16 @@ class SqliteStoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     backend: Literal["sqlite"] = "sqlite"
-    path: str | None = Field(default=None, description="The database file; default: <tmp>/docgraph/jobs.sqlite3.")
+    path: str | None = Field(
+        default=None, description="The database file; default: <tmp>/docgraph/<application>/jobs.sqlite3."
+    )
 
-    def resolved_path(self) -> Path:
-        return Path(self.path) if self.path else Path(tempfile.gettempdir()) / "docgraph" / "jobs.sqlite3"
+    def resolved_path(self, app_name: str) -> Path:
+        """One store per application: two docgraph applications on a node never run each other's jobs."""
+        if self.path:
+            return Path(self.path)
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in app_name) or "default"
+        return Path(tempfile.gettempdir()) / "docgraph" / safe / "jobs.sqlite3"
 
 
 class JobsConfig(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 from ray import serve
 
 from models import build_layout_model, build_ocr_model, warm_up, warm_up_ocr
-from models.config import DeepSeekRemoteConfig, DeepSeekVllmConfig, RapidOcrConfig, YoloLayoutConfig
+from models.config import AnyOcrConfig, DeepSeekRemoteConfig, DeepSeekVllmConfig, YoloLayoutConfig
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, ModelHealth, OcrRequest, OcrResult
 from serve.args import BatchConfig
@@ -63,7 +63,7 @@ class OcrDeployment:
     """One OCR backend per replica. For DeepSeek-OCR on vLLM that is one engine, which batches every page in
     flight on the replica: ``max_ongoing_requests`` follows the engine's ``max_num_seqs`` (app.py)."""
 
-    async def __init__(self, config: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig) -> None:
+    async def __init__(self, config: AnyOcrConfig) -> None:
         self._model = build_ocr_model(config)
         await warm_up_ocr(self._model)  # ready = the model read a page (the engine generated once)
         self._metrics = ModelMetrics("ocr")
@@ -93,7 +93,7 @@ class OcrDeployment:
 
     @staticmethod
     def get_deployment_options(
-        config: RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig | None = None,
+        config: AnyOcrConfig | None = None,
     ) -> dict[str, Any]:
         actor: dict[str, float]
         if isinstance(config, DeepSeekVllmConfig):

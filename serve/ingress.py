@@ -185,7 +185,7 @@ class DocumentIngress:
         self._models = HandleModels(layout, ocr, retries=args.limits.model_retries)
         self._worker = PdfWorker()
         self._metrics = IngressMetrics()
-        self._store = SqliteJobStore(args.jobs.store.resolved_path())
+        self._store = SqliteJobStore(args.jobs.store.resolved_path(serve.get_replica_context().app_name))
         self._jobs = JobRunner(self._store, args.jobs, self._convert_job)
         self._jobs.start()  # also the watchdog: resumes jobs whose replica died
 

@@ -78,7 +78,9 @@ class JobProgressRecorder:
         failed_step = outcome.error.step if outcome.error else None
         for name, state in page.steps.items():
             if state is StepState.RUNNING:
-                page.steps[name] = StepState.FAILED if name == failed_step else StepState.DONE
+                page.steps[name] = StepState.DONE
+        if failed_step in page.steps:  # the step that failed, even where the page went on past it (partial)
+            page.steps[failed_step] = StepState.FAILED
         page.state, page.error, page.timings = PAGE_STATE[outcome.status], outcome.error, outcome.timings
         page.attempts = dict(outcome.attempts)
         self.status.pages_done += 1

@@ -1,0 +1,65 @@
+"""Faults on the real service: replicas killed through Ray while jobs run. Nothing may end stuck or unexplained.
+
+The session service runs with 4 s job leases (tests/conftest.py), so a dead ingress's jobs are resumed quickly.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import ray
+
+from docgraph.embedded import EmbeddedService, wait_ready
+from docgraph.samples import make_text_pdf
+from tests.jobclient import submit, wait_final
+
+pytestmark = [pytest.mark.faults, pytest.mark.serve]
+
+
+def kill_replica(deployment: str) -> str:
+    """Kill one running replica of ``deployment`` (as a crash would: no restart of that actor, no goodbye)."""
+    for entry in ray.util.list_named_actors(all_namespaces=True):
+        name = entry["name"]
+        if name.startswith("SERVE_REPLICA::") and f"#{deployment}#" in name:
+            ray.kill(ray.get_actor(name, namespace=entry["namespace"]), no_restart=True)
+            return str(name)
+    raise AssertionError(f"no running replica of {deployment}")
+
+
+def test_killing_the_layout_replica_while_20_jobs_run(service: EmbeddedService, client: httpx.Client) -> None:
+    ids = [submit(client, make_text_pdf(3), f"doc{n}.pdf").json()["id"] for n in range(20)]
+    deadline = time.monotonic() + 60
+    while sum(client.get(f"/v1/jobs/{i}").json()["pages_done"] for i in ids[:4]) < 2:
+        assert time.monotonic() < deadline, "no job made progress"
+        time.sleep(0.1)
+    kill_replica("LayoutDeployment")
+    with ThreadPoolExecutor(8) as pool:
+        finals = list(pool.map(lambda i: wait_final(client, i, timeout_s=300), ids))
+    for status in finals:
+        assert status["state"] in ("succeeded", "partially_succeeded"), status
+        for page in status["pages"]:
+            assert page["state"] in ("ok", "partial"), page
+            if page["state"] != "ok":
+                assert page["error"] and page["error"]["message"], page  # every affected page says why
+    retried = [p for s in finals for p in s["pages"] if p["attempts"].get("layout", 1) > 1]
+    explained = [p for s in finals for p in s["pages"] if p["state"] == "partial"]
+    assert retried or explained, "the kill hit no call in flight: the test proved nothing"
+    wait_ready(service.url, 120)
+
+
+def test_killing_the_ingress_mid_job(service: EmbeddedService, client: httpx.Client) -> None:
+    job_id = submit(client, make_text_pdf(30)).json()["id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/v1/jobs/{job_id}").json()["state"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    kill_replica("DocumentIngress")
+    status = wait_final(client, job_id, timeout_s=300, tolerate_errors=True)  # read from the new replica
+    assert status["state"] == "succeeded", status
+    assert status["attempts"] == 2, "the new replica's watchdog resumed it"
+    assert status["pages_done"] == 30
+    wait_ready(service.url, 120)
+    assert client.get(f"/v1/jobs/{job_id}/result").status_code == 200
