@@ -15,6 +15,7 @@ import pytest
 from pipeline.graph import DocumentGraph, PageKind
 from tests.conftest import corpus_manifest
 from tests.invariants import assert_graph_invariants
+from tests.jobclient import submit, wait_final
 from tests.textsim import similarity
 
 pytestmark = [pytest.mark.corpus, pytest.mark.serve]
@@ -26,10 +27,17 @@ PARAMS = [pytest.param(e, id=e["filename"]) for e in ENTRIES] or [
 
 
 def post(client: httpx.Client, path: Path, **params: str) -> httpx.Response:
+    """Convert synchronously; a document over the sync page limit goes through /v1/jobs, as a user would."""
     data = {"password": params.pop("password")} if "password" in params else {}
-    return client.post(
-        "/v1/convert", params=params, data=data, files={"file": (path.name, path.read_bytes(), "application/pdf")}
-    )
+    files = {"file": (path.name, path.read_bytes(), "application/pdf")}
+    r = client.post("/v1/convert", params=params, data=data, files=files)
+    if r.status_code == 413 and r.json()["code"] == "use_jobs":
+        accepted = submit(client, path.read_bytes(), path.name, **params, **data)
+        assert accepted.status_code == 202, accepted.text
+        status = wait_final(client, accepted.json()["id"], timeout_s=600)
+        assert status["state"] in ("succeeded", "partially_succeeded"), status
+        r = client.get(f"/v1/jobs/{status['id']}/result")
+    return r
 
 
 @pytest.mark.parametrize("entry", PARAMS)
@@ -99,3 +107,28 @@ def test_markdown_matches_ground_truth(
     score = similarity(r.text, (corpus / truth).read_text())
     print(f"{name}: similarity {score:.3f}")
     assert score >= threshold
+
+
+HOSTILE = [pytest.param(e, id=e["filename"]) for e in ENTRIES if e["kind"] == "hostile"] or [
+    pytest.param(None, marks=pytest.mark.skip(reason="../shared/corpus/public not found (set DOCGRAPH_CORPUS)"))
+]
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize("entry", HOSTILE)
+def test_hostile_file_as_a_job(client: httpx.Client, corpus: Path, entry: dict[str, Any]) -> None:
+    """Refused at submission with the status the sync endpoint gives, or a job that ends with every page explained."""
+    path, expect = corpus / entry["filename"], entry["expect"]
+    r = submit(client, path.read_bytes(), path.name)
+    if r.status_code != 202:
+        assert expect["outcome"] in ("reject", "ok-or-reject") and r.status_code in expect["status"], r.text[:500]
+        assert r.json()["code"] and r.json()["message"]
+    else:
+        assert expect["outcome"] in ("ok", "ok-or-reject"), f"should have been refused: {entry['expect']}"
+        status = wait_final(client, r.json()["id"], timeout_s=300)
+        assert status["state"] in ("succeeded", "partially_succeeded", "failed"), status
+        if status["state"] == "failed":
+            assert expect["outcome"] == "ok-or-reject" and status["error"]["message"], status
+        for page in status["pages"]:
+            assert page["state"] == "ok" or page["error"], page
+    assert client.get("/readyz").status_code == 200, "the service survives hostile input"

@@ -1,0 +1,63 @@
+"""API-key auth, switched on the way production does it (DOCGRAPH_API_KEY in the ingress's environment).
+
+A third application on the session's Serve instance: the ingress alone (no model deployments: the text-layer
+path), its replica started with the key in its runtime_env.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from ray import serve
+
+from docgraph.embedded import EmbeddedService, wait_ready
+from docgraph.samples import make_text_pdf
+from serve.app import INGRESS_OPTIONS
+from serve.args import AppArgs, JobsConfig, SqliteStoreConfig
+from serve.ingress import DocumentIngress
+from tests.jobclient import submit, wait_final
+
+pytestmark = pytest.mark.serve
+KEY = "test-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def secured(service: EmbeddedService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    store = SqliteStoreConfig(path=str(tmp_path_factory.mktemp("secured") / "jobs.sqlite3"))
+    args = AppArgs(layout=None, ocr=None, jobs=JobsConfig(store=store))
+    actor = {**INGRESS_OPTIONS["ray_actor_options"], "runtime_env": {"env_vars": {"DOCGRAPH_API_KEY": KEY}}}
+    app = (
+        serve.deployment(DocumentIngress)
+        .options(**{**INGRESS_OPTIONS, "ray_actor_options": actor})
+        .bind(None, None, args)
+    )
+    serve.run(app, name="secured", route_prefix="/secured", blocking=False)
+    try:
+        wait_ready(f"{service.url}/secured", 120)
+        with httpx.Client(base_url=f"{service.url}/secured", timeout=60) as client:
+            yield client
+    finally:
+        serve.delete("secured")
+
+
+def test_probes_are_open_but_the_api_needs_the_key(secured: httpx.Client) -> None:
+    assert secured.get("/healthz").status_code == 200 and secured.get("/readyz").status_code == 200
+    pdf = make_text_pdf(1)
+    for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}):
+        r = secured.post("/v1/convert", headers=headers, files={"file": ("a.pdf", pdf, "application/pdf")})
+        assert r.status_code == 401 and r.json()["code"] == "unauthorized", (headers, r.text)
+        assert secured.get("/v1/jobs/" + "A" * 32, headers=headers).status_code == 401
+    for headers in ({"X-API-Key": KEY}, {"Authorization": f"Bearer {KEY}"}):
+        r = secured.post("/v1/convert", headers=headers, files={"file": ("a.pdf", pdf, "application/pdf")})
+        assert r.status_code == 200, r.text
+
+
+def test_jobs_need_the_key_and_ids_are_unguessable(secured: httpx.Client) -> None:
+    assert submit(secured, make_text_pdf(1)).status_code == 401
+    secured.headers["X-API-Key"] = KEY
+    ids = {submit(secured, make_text_pdf(1)).json()["id"] for _ in range(20)}
+    assert len(ids) == 20 and all(len(i) == 32 for i in ids)  # 24 random bytes each, URL-safe
+    for job_id in ids:
+        assert wait_final(secured, job_id)["state"] == "succeeded"
