@@ -37,12 +37,29 @@ class SqliteStoreConfig(BaseModel):
         return Path(tempfile.gettempdir()) / "docgraph" / safe / "jobs.sqlite3"
 
 
+class RedisStoreConfig(BaseModel):
+    """The production job store: every ingress replica on every node shares it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["redis"] = "redis"
+    url: str = Field(
+        default="redis://127.0.0.1:6379/0", pattern=r"^rediss?://", description="Redis URL (without a password)."
+    )
+    url_env: str | None = Field(
+        default=None, description="Environment variable holding the full URL (with password): wins over `url`."
+    )
+    prefix: str = Field(default="docgraph", pattern=r"^[\w.-]+$", description="Key prefix; the app name follows it.")
+
+
 class JobsConfig(BaseModel):
     """Async jobs (``/v1/jobs``): where they live, how many run, how long results are kept."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    store: SqliteStoreConfig = Field(default_factory=SqliteStoreConfig)
+    store: SqliteStoreConfig | RedisStoreConfig = Field(
+        default_factory=SqliteStoreConfig, discriminator="backend", description="sqlite (embedded) or redis."
+    )
     sync_max_pages: int = Field(
         default=50, gt=0, description="/v1/convert takes up to this many pages; more answers 413 pointing to /v1/jobs."
     )

@@ -43,7 +43,7 @@ from serve.handles import HandleModels
 from serve.jobs.errors import JobNotFinishedError, JobNotFoundError
 from serve.jobs.models import JobAccepted, JobRecord, JobRequest, JobState, JobStatus
 from serve.jobs.runner import JobRunner
-from serve.jobs.store import SqliteJobStore
+from serve.jobs.store import build_store
 from serve.metrics import IngressMetrics
 from serve.settings import Settings
 
@@ -185,7 +185,7 @@ class DocumentIngress:
         self._models = HandleModels(layout, ocr, retries=args.limits.model_retries)
         self._worker = PdfWorker()
         self._metrics = IngressMetrics()
-        self._store = SqliteJobStore(args.jobs.store.resolved_path(serve.get_replica_context().app_name))
+        self._store = build_store(args.jobs.store, serve.get_replica_context().app_name)
         self._jobs = JobRunner(self._store, args.jobs, self._convert_job)
         self._jobs.start()  # also the watchdog: resumes jobs whose replica died
 

@@ -9,6 +9,7 @@ running a job renews ``lease_until``; a job whose lease ran out has lost its own
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from pipeline.graph import ErrorInfo
+from serve.args import RedisStoreConfig, SqliteStoreConfig
 from serve.jobs.models import JobRecord, JobState
 
 T = TypeVar("T")
@@ -283,3 +285,13 @@ def cancel_now(record: JobRecord, now: float, ttl_s: float) -> None:
     end(
         record, JobState.CANCELLED, now, ttl_s, ErrorInfo(code="cancelled", message="cancelled by DELETE /v1/jobs/{id}")
     )
+
+
+def build_store(config: SqliteStoreConfig | RedisStoreConfig, app_name: str) -> JobStore:
+    """The configured store for one application (its jobs never mix with another application's)."""
+    if isinstance(config, RedisStoreConfig):
+        from serve.jobs.redis_store import RedisJobStore
+
+        url = os.environ.get(config.url_env, "") if config.url_env else ""
+        return RedisJobStore(url or config.url, prefix=f"{config.prefix}:{app_name}")
+    return SqliteJobStore(config.resolved_path(app_name))

@@ -19,11 +19,11 @@ from tests.jobclient import submit, wait_final
 pytestmark = [pytest.mark.faults, pytest.mark.serve]
 
 
-def kill_replica(deployment: str) -> str:
+def kill_replica(deployment: str, app: str = "docgraph") -> str:
     """Kill one running replica of ``deployment`` (as a crash would: no restart of that actor, no goodbye)."""
     for entry in ray.util.list_named_actors(all_namespaces=True):
         name = entry["name"]
-        if name.startswith("SERVE_REPLICA::") and f"#{deployment}#" in name:
+        if name.startswith(f"SERVE_REPLICA::{app}#") and f"#{deployment}#" in name:
             ray.kill(ray.get_actor(name, namespace=entry["namespace"]), no_restart=True)
             return str(name)
     raise AssertionError(f"no running replica of {deployment}")

@@ -21,8 +21,9 @@ from pipeline.progress import ConvertProgress
 from serve.args import JobsConfig, SqliteStoreConfig
 from serve.jobs.errors import QueueFullError
 from serve.jobs.models import JobRecord, JobRequest, JobState, JobStatus, PageState, StepState
+from serve.jobs.redis_store import RedisJobStore
 from serve.jobs.runner import JobRunner
-from serve.jobs.store import SqliteJobStore
+from serve.jobs.store import JobStore
 
 pytestmark = pytest.mark.models
 
@@ -31,12 +32,13 @@ def config(tmp_path: Path, **kw: object) -> JobsConfig:
     return JobsConfig(store=SqliteStoreConfig(path=str(tmp_path / "jobs.sqlite3")), lease_s=1.0, heartbeat_s=0.2, **kw)
 
 
-def with_store(test: Callable[[Path, SqliteJobStore], Awaitable[None]]) -> Callable[[Path], None]:
-    """Run an async test on the event loop with a store on a fresh file (no pytest-asyncio needed)."""
+def with_store(test: Callable[[Path, JobStore], Awaitable[None]]) -> Callable[[Path, Callable[[], JobStore]], None]:
+    """Run an async test on an event loop with a fresh store of each backend (no pytest-asyncio needed)."""
 
-    def run(tmp_path: Path) -> None:
+    def run(tmp_path: Path, make_store: Callable[[], JobStore]) -> None:
         async def main() -> None:
-            store = SqliteJobStore(tmp_path / "jobs.sqlite3")
+            store = make_store()
+            store.reconnect = make_store  # type: ignore[attr-defined]  # a second replica's connection
             try:
                 await test(tmp_path, store)
             finally:
@@ -79,7 +81,7 @@ class PipelineConvert:
         return result.graph
 
 
-async def wait_final(store: SqliteJobStore, job_id: str, timeout_s: float = 30) -> JobRecord:
+async def wait_final(store: JobStore, job_id: str, timeout_s: float = 30) -> JobRecord:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         rec = await store.get(job_id)
@@ -91,7 +93,7 @@ async def wait_final(store: SqliteJobStore, job_id: str, timeout_s: float = 30) 
 
 
 @with_store
-async def test_claim_is_exclusive_and_a_lapsed_lease_is_claimable(tmp_path: Path, store: SqliteJobStore) -> None:
+async def test_claim_is_exclusive_and_a_lapsed_lease_is_claimable(tmp_path: Path, store: JobStore) -> None:
     rec = record()
     await store.create(rec, b"%PDF-1.7")
     now = time.time()
@@ -110,7 +112,7 @@ async def test_claim_is_exclusive_and_a_lapsed_lease_is_claimable(tmp_path: Path
 
 
 @with_store
-async def test_cancel_flag_survives_the_owners_saves(tmp_path: Path, store: SqliteJobStore) -> None:
+async def test_cancel_flag_survives_the_owners_saves(tmp_path: Path, store: JobStore) -> None:
     rec = record()
     await store.create(rec, b"%PDF-1.7")
     now = time.time()
@@ -127,7 +129,7 @@ async def test_cancel_flag_survives_the_owners_saves(tmp_path: Path, store: Sqli
 
 
 @with_store
-async def test_queued_job_is_cancelled_at_once_and_forgets_its_password(tmp_path: Path, store: SqliteJobStore) -> None:
+async def test_queued_job_is_cancelled_at_once_and_forgets_its_password(tmp_path: Path, store: JobStore) -> None:
     rec = record()
     await store.create(rec, b"%PDF-1.7")
     done = await store.request_cancel(rec.status.id, time.time(), ttl_s=60)
@@ -138,24 +140,30 @@ async def test_queued_job_is_cancelled_at_once_and_forgets_its_password(tmp_path
 
 
 @with_store
-async def test_result_and_final_state_land_together_and_expire(tmp_path: Path, store: SqliteJobStore) -> None:
+async def test_result_and_final_state_land_together_and_expire(tmp_path: Path, store: JobStore) -> None:
     rec = record()
     await store.create(rec, b"%PDF-1.7")
     now = time.time()
     mine = await store.claim(rec.status.id, "a", now + 60, now)
     assert mine is not None
     assert await store.result(rec.status.id) is None
-    mine.status.state, mine.status.expires_at, mine.owner = JobState.SUCCEEDED, now + 5, None
+    mine.status.state, mine.owner = JobState.SUCCEEDED, None
+    mine.status.finished_at, mine.status.expires_at = now, now + 1
     assert await store.finish(mine, owner="a", result=b"{}")
     assert await store.result(rec.status.id) == b"{}"
     assert await store.upload(rec.status.id) is None  # nothing left to run
-    assert await store.delete_expired(now + 1) == 0
-    assert await store.delete_expired(now + 10) == 1
+    assert await store.count_active() == 0
+    assert await store.get(rec.status.id) is not None
+    if isinstance(store, RedisJobStore):
+        await asyncio.sleep(1.2)  # Redis expires the keys itself
+    else:
+        assert await store.delete_expired(now + 0.5) == 0
+        assert await store.delete_expired(now + 10) == 1
     assert await store.get(rec.status.id) is None and await store.result(rec.status.id) is None
 
 
 @with_store
-async def test_job_runs_with_per_page_steps_and_page_stream(tmp_path: Path, store: SqliteJobStore) -> None:
+async def test_job_runs_with_per_page_steps_and_page_stream(tmp_path: Path, store: JobStore) -> None:
     runner = JobRunner(store, config(tmp_path), PipelineConvert(), owner="a")
     runner.start()
     try:
@@ -175,7 +183,7 @@ async def test_job_runs_with_per_page_steps_and_page_stream(tmp_path: Path, stor
 
 
 @with_store
-async def test_a_crash_in_the_conversion_is_a_visible_failure(tmp_path: Path, store: SqliteJobStore) -> None:
+async def test_a_crash_in_the_conversion_is_a_visible_failure(tmp_path: Path, store: JobStore) -> None:
     runner = JobRunner(store, config(tmp_path), PipelineConvert(fail=ImportError("No module named 'openai'")))
     runner.start()
     try:
@@ -189,7 +197,7 @@ async def test_a_crash_in_the_conversion_is_a_visible_failure(tmp_path: Path, st
 
 
 @with_store
-async def test_a_dead_owners_job_is_resumed_by_another_replica(tmp_path: Path, store: SqliteJobStore) -> None:
+async def test_a_dead_owners_job_is_resumed_by_another_replica(tmp_path: Path, store: JobStore) -> None:
     cfg = config(tmp_path)
     gate = asyncio.Event()  # never set: the first runner's conversion hangs, then the runner "dies"
     first = JobRunner(store, cfg, PipelineConvert(gate=gate), owner="first")
@@ -203,7 +211,7 @@ async def test_a_dead_owners_job_is_resumed_by_another_replica(tmp_path: Path, s
     await first.stop()  # like a killed replica: no final write, the lease just lapses
     rec = await store.get(status.id)
     assert rec is not None and rec.status.state is JobState.RUNNING and rec.status.attempts == 1
-    second_store = SqliteJobStore(tmp_path / "jobs.sqlite3")  # another process's connection to the same file
+    second_store = store.reconnect()  # type: ignore[attr-defined]  # another process's connection to the same jobs
     second = JobRunner(second_store, cfg, PipelineConvert(), owner="second")
     second.start()
     try:
@@ -215,7 +223,7 @@ async def test_a_dead_owners_job_is_resumed_by_another_replica(tmp_path: Path, s
 
 
 @with_store
-async def test_a_job_that_keeps_killing_its_replica_fails_as_owner_died(tmp_path: Path, store: SqliteJobStore) -> None:
+async def test_a_job_that_keeps_killing_its_replica_fails_as_owner_died(tmp_path: Path, store: JobStore) -> None:
     cfg = config(tmp_path, max_attempts=1)
     first = JobRunner(store, cfg, PipelineConvert(gate=asyncio.Event()), owner="first")
     first.start()
@@ -233,7 +241,7 @@ async def test_a_job_that_keeps_killing_its_replica_fails_as_owner_died(tmp_path
 
 
 @with_store
-async def test_cancel_stops_a_running_job(tmp_path: Path, store: SqliteJobStore) -> None:
+async def test_cancel_stops_a_running_job(tmp_path: Path, store: JobStore) -> None:
     convert = PipelineConvert(gate=asyncio.Event())
     runner = JobRunner(store, config(tmp_path), convert)
     runner.start()
@@ -249,7 +257,7 @@ async def test_cancel_stops_a_running_job(tmp_path: Path, store: SqliteJobStore)
 
 
 @with_store
-async def test_admission_is_bounded(tmp_path: Path, store: SqliteJobStore) -> None:
+async def test_admission_is_bounded(tmp_path: Path, store: JobStore) -> None:
     runner = JobRunner(store, config(tmp_path, max_active=1), PipelineConvert(gate=asyncio.Event()))
     await runner.submit(make_text_pdf(1), JobRequest(options=ConvertOptions()), pages_total=1)
     with pytest.raises(QueueFullError):

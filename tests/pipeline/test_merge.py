@@ -8,7 +8,7 @@ from pipeline.merge import OcrRegion, Region, group_lines, merge_labelled_ocr, m
 from pipeline.page import TextBlock, TextLine
 
 
-def B(l: float, t: float, r: float, b: float) -> BBox:  # noqa: E741, N802
+def B(l: float, t: float, r: float, b: float) -> BBox:
     return BBox(l=l, t=t, r=r, b=b)
 
 

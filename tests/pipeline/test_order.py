@@ -6,7 +6,7 @@ from pipeline.geometry import BBox
 from pipeline.order import reading_order
 
 
-def B(l: float, t: float, r: float, b: float) -> BBox:  # noqa: E741, N802
+def B(l: float, t: float, r: float, b: float) -> BBox:
     return BBox(l=l, t=t, r=r, b=b)
 
 
