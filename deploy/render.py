@@ -65,6 +65,9 @@ spec:
                 resources:
                   limits: {{cpu: "8", memory: 32Gi}}
                   requests: {{cpu: "8", memory: 32Gi}}
+                env: &secrets                   # the ingress reads these (Secret "docgraph": redis-url, api-key)
+                  - {{name: DOCGRAPH_REDIS_URL, valueFrom: {{secretKeyRef: {{name: docgraph, key: redis-url}}}}}}
+                  - {{name: DOCGRAPH_API_KEY, valueFrom: {{secretKeyRef: {{name: docgraph, key: api-key}}}}}}
                 ports:
                   - {{containerPort: 8000, name: serve}}
                   - {{containerPort: 8080, name: metrics}}
@@ -91,6 +94,7 @@ spec:
                 resources:
                   limits: {{cpu: "8", memory: 64Gi, nvidia.com/gpu: "1"}}
                   requests: {{cpu: "8", memory: 64Gi, nvidia.com/gpu: "1"}}
+                env: *secrets
                 ports:
                   - {{containerPort: 8000, name: serve}}
                   - {{containerPort: 8080, name: metrics}}

@@ -37,6 +37,17 @@ def test_rayservice_embeds_the_gpu_profile_exactly() -> None:
     AppArgs.model_validate(schema.applications[0].args)
 
 
+def test_production_jobs_share_redis_and_pods_get_the_secrets() -> None:
+    """Ingress replicas on several nodes must share one job store; its URL and the API key come from a Secret."""
+    profile = ServeDeploySchema.model_validate(_load(ROOT / "serve_config.gpu.yaml"))
+    store = AppArgs.model_validate(profile.applications[0].args).jobs.store
+    assert store.backend == "redis" and store.url_env == "DOCGRAPH_REDIS_URL"
+    manifest = _load(DEPLOY / "kuberay" / "rayservice.yaml")
+    for group in manifest["spec"]["rayClusterConfig"]["workerGroupSpecs"]:  # the ingress may land on either
+        env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in group["template"]["spec"]["containers"][0]["env"]}
+        assert env["DOCGRAPH_REDIS_URL"]["name"] == env["DOCGRAPH_API_KEY"]["name"] == "docgraph"
+
+
 def test_rayservice_cluster_shape() -> None:
     manifest = _load(DEPLOY / "kuberay" / "rayservice.yaml")
     assert (manifest["apiVersion"], manifest["kind"]) == ("ray.io/v1", "RayService")
