@@ -38,6 +38,7 @@ from pipeline.progress import ConvertProgress
 from pipeline.protocols import ModelHealth
 from serve.api import AppStatus, DeploymentInfo, ErrorBody, ModelInfo, OutputFormat, Readiness
 from serve.args import AppArgs
+from serve.bodylimit import BodyLimitMiddleware
 from serve.errors import install_error_handlers
 from serve.handles import HandleModels
 from serve.jobs.errors import JobNotFinishedError, JobNotFoundError
@@ -76,6 +77,7 @@ app = FastAPI(
     description="PDFs in, document graphs out: layout + OCR + the PDF's own text layer, on Ray Serve.",
 )
 install_error_handlers(app, debug=settings().debug)
+app.add_middleware(BodyLimitMiddleware)
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422, 500, 503, 504)
 }
@@ -181,6 +183,7 @@ class DocumentIngress:
     async def __init__(self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, args: AppArgs) -> None:
         logging.getLogger("docgraph").setLevel(settings().log_level)
         self._args = args
+        BodyLimitMiddleware.max_bytes = args.limits.max_bytes + MULTIPART_OVERHEAD
         self._handles = {"layout": layout, "ocr": ocr}
         self._models = HandleModels(layout, ocr, retries=args.limits.model_retries)
         self._worker = PdfWorker()

@@ -65,6 +65,32 @@ def test_bad_requests_get_problem_bodies(client: httpx.Client, sample_pdf: bytes
     assert r.status_code == 400 and r.json()["code"] == "invalid_request"
 
 
+def test_an_oversized_body_is_refused_while_it_streams(client: httpx.Client) -> None:
+    """Chunked (no Content-Length): the ingress stops reading at the cap instead of spooling it all first."""
+    boundary = "docgraphtest"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n%PDF-1.4\n"
+    ).encode()
+    sent = 0
+
+    def body():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        yield head
+        chunk = b"x" * (1 << 20)
+        for _ in range(TEST_LIMITS.max_bytes // len(chunk) + 64):  # 64 MiB past the cap, unless stopped
+            sent += len(chunk)
+            yield chunk
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    for route in ("/v1/convert", "/v1/jobs"):
+        sent = 0
+        r = client.post(route, content=body(), headers=headers)
+        assert r.status_code == 413 and r.json()["code"] == "too_large", r.text[:300]
+    assert client.get("/readyz").status_code == 200
+
+
 def test_concurrent_requests_all_complete(client: httpx.Client) -> None:
     docs = [make_text_pdf(n) for n in (1, 2, 3, 4, 5, 6)]
     with ThreadPoolExecutor(max_workers=6) as pool:
