@@ -66,13 +66,23 @@ class RedisJobStore:
                 except WatchError:
                     continue
 
-    async def create(self, record: JobRecord, upload: bytes) -> None:
-        job_id = record.status.id
+    async def create(self, record: JobRecord, upload: bytes, *, max_active: int | None = None) -> bool:
+        job_id, active = record.status.id, self._k("active")
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._k("job", job_id), mapping={**self._fields(record), "cancel": "0"})
-            pipe.set(self._k("upload", job_id), upload)
-            pipe.zadd(self._k("active"), {job_id: record.status.created_at})
-            await pipe.execute()
+            while True:
+                try:
+                    await pipe.watch(active)  # admission and insertion in one transaction
+                    if max_active is not None and await pipe.zcard(active) >= max_active:
+                        await pipe.unwatch()
+                        return False
+                    pipe.multi()
+                    pipe.hset(self._k("job", job_id), mapping={**self._fields(record), "cancel": "0"})
+                    pipe.set(self._k("upload", job_id), upload)
+                    pipe.zadd(active, {job_id: record.status.created_at})
+                    await pipe.execute()
+                    return True
+                except WatchError:
+                    continue
 
     async def get(self, job_id: str) -> JobRecord | None:
         h = await self._redis.hgetall(self._k("job", job_id))

@@ -146,11 +146,6 @@ class JobRunner:
 
     # --- API-facing --------------------------------------------------------------------------------------------
     async def submit(self, data: bytes, request: JobRequest, *, pages_total: int | None) -> JobStatus:
-        if await self.store.count_active() >= self.config.max_active:
-            raise QueueFullError(
-                f"{self.config.max_active} jobs are already queued or running; retry later",
-                limit=self.config.max_active,
-            )
         now = time.time()
         status = JobStatus(
             id=new_job_id(),
@@ -160,7 +155,12 @@ class JobRunner:
             filename=request.filename,
             pages_total=pages_total,
         )
-        await self.store.create(JobRecord(status=status, request=request), data)
+        record = JobRecord(status=status, request=request)
+        if not await self.store.create(record, data, max_active=self.config.max_active):  # one transaction
+            raise QueueFullError(
+                f"{self.config.max_active} jobs are already queued or running; retry later",
+                limit=self.config.max_active,
+            )
         self._wake.set()
         return status
 

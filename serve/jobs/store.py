@@ -32,7 +32,10 @@ class Saved:
 
 
 class JobStore(Protocol):
-    async def create(self, record: JobRecord, upload: bytes) -> None: ...
+    async def create(self, record: JobRecord, upload: bytes, *, max_active: int | None = None) -> bool:
+        """Add a queued job; False (nothing written) when ``max_active`` jobs are already queued or running."""
+        ...
+
     async def get(self, job_id: str) -> JobRecord | None: ...
     async def save(self, record: JobRecord, *, owner: str | None) -> Saved:
         """Write ``record`` if ``owner`` still owns it (None: only if nobody does); says whether a cancel came."""
@@ -103,19 +106,25 @@ class SqliteJobStore:
         s = record.status
         return s.state.value, record.owner, record.lease_until, s.expires_at, record.model_dump_json()
 
-    async def create(self, record: JobRecord, upload: bytes) -> None:
-        def op(db: sqlite3.Connection) -> None:
+    async def create(self, record: JobRecord, upload: bytes, *, max_active: int | None = None) -> bool:
+        def op(db: sqlite3.Connection) -> bool:
             state, owner, lease, expires, body = self._row(record)
             with db:
                 db.execute("BEGIN IMMEDIATE")
+                if max_active is not None:
+                    active = db.execute("SELECT count(*) FROM jobs WHERE state IN (?, ?)", ACTIVE).fetchone()[0]
+                    if active >= max_active:
+                        db.execute("ROLLBACK")
+                        return False
                 db.execute(
                     "INSERT INTO jobs (id, state, owner, lease_until, expires_at, created_at, record) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (record.status.id, state, owner, lease, expires, record.status.created_at, body),
                 )
                 db.execute("INSERT INTO uploads (id, data) VALUES (?, ?)", (record.status.id, upload))
+                return True
 
-        await self._run(op)
+        return await self._run(op)
 
     @staticmethod
     def _load(body: str, cancel: int) -> JobRecord:

@@ -132,3 +132,24 @@ def test_hostile_file_as_a_job(client: httpx.Client, corpus: Path, entry: dict[s
         for page in status["pages"]:
             assert page["state"] == "ok" or page["error"], page
     assert client.get("/readyz").status_code == 200, "the service survives hostile input"
+
+
+# The ingress holds PyMuPDF, the upload and a window of rendered pages; measured ~0.5 GiB after the corpus.
+INGRESS_RSS_LIMIT = 2 * 1024**3
+
+
+@pytest.mark.fuzz
+def test_ingress_memory_stays_bounded_after_the_hostile_files(client: httpx.Client, corpus: Path) -> None:
+    """Runs after the corpus tests above (file order): bombs and giants left no lasting memory behind."""
+    import psutil
+
+    ingress = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "ServeReplica:docgraph:DocumentIngress" in " ".join(p.info["cmdline"] or [])
+    ]
+    assert ingress, "no ingress replica process found"
+    for proc in ingress:
+        rss = proc.memory_info().rss
+        assert rss < INGRESS_RSS_LIMIT, f"ingress RSS {rss / 2**20:.0f} MiB after the hostile corpus"
+    assert client.get("/readyz").status_code == 200
