@@ -245,7 +245,14 @@ def _convert_http(
                 data=data,
                 files={"file": (path.name, path.read_bytes(), "application/pdf")},
             )
-            if response.status_code == 200:
+            if response.status_code == 413 and response.json().get("code") == "use_jobs":
+                bar.update(task, description=f"{path.name}: too large for one request, running as a job")
+                job_params = {k: v for k, v in params.items() if k != "format"}
+                if _convert_as_job(client, path, job_params, data, out, bar):
+                    bar.advance(task)
+                    continue
+                failures += 1
+            elif response.status_code == 200:
                 _write_bundle(out, path, response.content)
             else:
                 failures += 1
@@ -281,6 +288,34 @@ def _convert_local(
             bar.advance(task)
     converter.close()
     return failures
+
+
+def _convert_as_job(
+    client: httpx.Client, path: Path, params: dict[str, str], data: dict[str, str], out: Path, bar: Progress
+) -> bool:
+    """POST /v1/jobs, show its pages as they finish, then write <name>.json and <name>.md (no page images)."""
+    accepted = client.post("/v1/jobs", params=params, data=data, files={"file": (path.name, path.read_bytes())})
+    if accepted.status_code != 202:
+        console.print(f"[red]{path.name}: HTTP {accepted.status_code}[/] {accepted.text[:500]}")
+        return False
+    job = accepted.json()
+    pages = bar.add_task(f"{path.name}: pages", total=None)
+    while True:
+        status = client.get(job["status_url"]).json()
+        bar.update(pages, total=status["pages_total"], completed=status["pages_done"])
+        if status["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    bar.remove_task(pages)
+    if status["state"] not in ("succeeded", "partially_succeeded"):
+        error = status.get("error") or {}
+        console.print(f"[red]{path.name}: job {status['state']}[/] {error.get('message', '')}")
+        return False
+    (out / f"{path.stem}.json").write_bytes(client.get(job["result_url"]).content)
+    markdown = client.get(job["result_url"], params={"format": "markdown"})
+    (out / f"{path.stem}.md").write_bytes(markdown.content)
+    console.print(f"[green]{path.name}[/] (job {job['id'][:8]}…, {status['state']}) → {out / (path.stem + '.json')}")
+    return True
 
 
 def _write_bundle(out: Path, source: Path, bundle: bytes) -> None:

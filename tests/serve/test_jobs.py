@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_text_pdf
 from pipeline.graph import DocumentGraph
 from serve.args import JobsConfig
@@ -117,3 +119,17 @@ def test_unknown_and_malformed_job_ids(client: httpx.Client) -> None:
     assert client.get("/v1/jobs/..%2F..%2Fetc").status_code in (400, 404)
     assert client.get("/v1/jobs/x").status_code == 400  # too short to be an id: never looked up
     assert client.delete("/v1/jobs/" + "B" * 32).status_code == 404
+
+
+def test_cli_sends_a_large_document_as_a_job(service: EmbeddedService, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from docgraph.cli import cli
+
+    pdf = tmp_path / "long.pdf"
+    pdf.write_bytes(make_text_pdf(SYNC_MAX + 1))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["convert", str(pdf), "--url", service.url, "--out", str(out), "--no-layout"])
+    assert result.exit_code == 0, result.output
+    graph = DocumentGraph.model_validate_json((out / "long.json").read_bytes())
+    assert len(graph.pages) == SYNC_MAX + 1 and "Section 51" in (out / "long.md").read_text()
