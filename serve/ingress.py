@@ -27,7 +27,7 @@ from ray.serve.schema import ApplicationStatusOverview
 
 from docgraph import __version__
 from pipeline import ConvertOptions, DocumentGraph, OcrMode, PdfWorker
-from pipeline.convert import convert_bytes
+from pipeline.convert import Conversion, convert_bytes
 from pipeline.errors import DocumentTooLargeError
 from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSerializer
 from pipeline.graph import DocumentGraph as Graph
@@ -255,23 +255,14 @@ class DocumentIngress:
         """Convert one PDF synchronously (up to ``jobs.sync_max_pages`` pages; larger ones: POST /v1/jobs)."""
         limits = self._args.limits
         data = await read_upload(request, file, limits)
-        self._metrics.started()
-        t0, status = time.perf_counter(), "error"
-        try:
-            result = await convert_bytes(
-                data,
-                worker=self._worker,
-                models=self._models,
-                options=options,
-                limits=limits,
-                filename=_safe_name(file.filename),
-                annotate=format is OutputFormat.ZIP,
-                max_pages=self._args.jobs.sync_max_pages,
-            )
-            status = result.graph.status.value
-            self._metrics.record(result.graph)
-        finally:
-            self._metrics.finished(status, time.perf_counter() - t0)
+        result = await self._conversion(
+            data,
+            options,
+            limits,
+            filename=_safe_name(file.filename),
+            annotate=format is OutputFormat.ZIP,
+            max_pages=self._args.jobs.sync_max_pages,
+        )
         graph = result.graph
         log.info(
             "converted %s: %d pages, %d blocks, status %s",
@@ -410,6 +401,21 @@ class DocumentIngress:
 
     async def _convert_job(self, data: bytes, request: JobRequest, progress: ConvertProgress) -> Graph:
         limits = self._args.limits.model_copy(update={"document_timeout_s": self._args.jobs.document_timeout_s})
+        result = await self._conversion(data, request.options, limits, filename=request.filename, progress=progress)
+        return result.graph
+
+    async def _conversion(
+        self,
+        data: bytes,
+        options: ConvertOptions,
+        limits: Limits,
+        *,
+        filename: str | None,
+        annotate: bool = False,
+        max_pages: int | None = None,
+        progress: ConvertProgress | None = None,
+    ) -> Conversion:
+        """One conversion with this replica's worker and models, counted in the metrics (sync and jobs alike)."""
         self._metrics.started()
         t0, status = time.perf_counter(), "error"
         try:
@@ -417,14 +423,16 @@ class DocumentIngress:
                 data,
                 worker=self._worker,
                 models=self._models,
-                options=request.options,
+                options=options,
                 limits=limits,
-                filename=request.filename,
+                filename=filename,
+                annotate=annotate,
+                max_pages=max_pages,
                 progress=progress,
             )
             status = result.graph.status.value
             self._metrics.record(result.graph)
-            return result.graph
+            return result
         finally:
             self._metrics.finished(status, time.perf_counter() - t0)
 

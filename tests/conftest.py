@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from docgraph.embedded import EmbeddedService
+from docgraph.embedded import EmbeddedService, wait_ready
 from docgraph.samples import make_sample_pdf
 from pipeline.options import Limits
 from serve.args import AppArgs, JobsConfig, SqliteStoreConfig
@@ -124,3 +125,30 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@contextlib.contextmanager
+def ingress_only_app(
+    service: EmbeddedService, name: str, jobs: JobsConfig, *, env: dict[str, str] | None = None
+) -> Iterator[httpx.Client]:
+    """Another application on the session's Serve instance: the ingress alone (text-layer path, no model
+    replicas), with its own jobs config and, optionally, environment variables in its replica."""
+    from ray import serve
+
+    from serve.app import INGRESS_OPTIONS
+    from serve.ingress import DocumentIngress
+
+    actor = dict(INGRESS_OPTIONS["ray_actor_options"])
+    if env:
+        actor["runtime_env"] = {"env_vars": env}
+    options = {**INGRESS_OPTIONS, "ray_actor_options": actor}
+    app = (
+        serve.deployment(DocumentIngress).options(**options).bind(None, None, AppArgs(layout=None, ocr=None, jobs=jobs))
+    )
+    serve.run(app, name=name, route_prefix=f"/{name}", blocking=False)
+    try:
+        wait_ready(f"{service.url}/{name}", 120)
+        with httpx.Client(base_url=f"{service.url}/{name}", timeout=120) as client:
+            yield client
+    finally:
+        serve.delete(name)

@@ -138,18 +138,23 @@ class SqliteJobStore:
         )
         return self._load(*row) if row else None
 
+    def _update_if_owned(self, db: sqlite3.Connection, record: JobRecord, owner: str | None) -> bool:
+        """Write the record if ``owner`` holds the job and it is not final (the compare-and-set of owners)."""
+        state, new_owner, lease, expires, body = self._row(record)
+        cur = db.execute(
+            "UPDATE jobs SET state = ?, owner = ?, lease_until = ?, expires_at = ?, record = ? "
+            "WHERE id = ? AND owner IS ? AND state IN (?, ?)",
+            (state, new_owner, lease, expires, body, record.status.id, owner, *ACTIVE),
+        )
+        return cur.rowcount == 1
+
     async def save(self, record: JobRecord, *, owner: str | None) -> Saved:
         def op(db: sqlite3.Connection) -> Saved:
-            state, new_owner, lease, expires, body = self._row(record)
             with db:
                 db.execute("BEGIN IMMEDIATE")
-                cur = db.execute(
-                    "UPDATE jobs SET state = ?, owner = ?, lease_until = ?, expires_at = ?, record = ? "
-                    "WHERE id = ? AND owner IS ? AND state IN (?, ?)",
-                    (state, new_owner, lease, expires, body, record.status.id, owner, *ACTIVE),
-                )
+                owned = self._update_if_owned(db, record, owner)
                 row = db.execute("SELECT cancel FROM jobs WHERE id = ?", (record.status.id,)).fetchone()
-            return Saved(owned=cur.rowcount == 1, cancel_requested=bool(row and row[0]))
+            return Saved(owned=owned, cancel_requested=bool(row and row[0]))
 
         return await self._run(op)
 
@@ -194,15 +199,9 @@ class SqliteJobStore:
 
     async def finish(self, record: JobRecord, *, owner: str | None, result: bytes | None) -> bool:
         def op(db: sqlite3.Connection) -> bool:
-            state, new_owner, lease, expires, body = self._row(record)
             with db:
                 db.execute("BEGIN IMMEDIATE")
-                cur = db.execute(
-                    "UPDATE jobs SET state = ?, owner = ?, lease_until = ?, expires_at = ?, record = ? "
-                    "WHERE id = ? AND owner IS ? AND state IN (?, ?)",
-                    (state, new_owner, lease, expires, body, record.status.id, owner, *ACTIVE),
-                )
-                if cur.rowcount != 1:
+                if not self._update_if_owned(db, record, owner):
                     db.execute("ROLLBACK")
                     return False
                 if result is not None:

@@ -11,13 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from ray import serve
 
-from docgraph.embedded import EmbeddedService, wait_ready
+from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_text_pdf
-from serve.app import INGRESS_OPTIONS
-from serve.args import AppArgs, JobsConfig, SqliteStoreConfig
-from serve.ingress import DocumentIngress
+from serve.args import JobsConfig, SqliteStoreConfig
+from tests.conftest import ingress_only_app
 from tests.jobclient import submit, wait_final
 
 pytestmark = [pytest.mark.faults, pytest.mark.serve]
@@ -27,15 +25,8 @@ APP, MAX_ACTIVE, CLIENTS = "overload", 6, 24
 @pytest.fixture(scope="module")
 def small(service: EmbeddedService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     store = SqliteStoreConfig(path=str(tmp_path_factory.mktemp(APP) / "jobs.sqlite3"))
-    args = AppArgs(layout=None, ocr=None, jobs=JobsConfig(store=store, max_active=MAX_ACTIVE, max_running=1))
-    app = serve.deployment(DocumentIngress).options(**INGRESS_OPTIONS).bind(None, None, args)
-    serve.run(app, name=APP, route_prefix=f"/{APP}", blocking=False)
-    try:
-        wait_ready(f"{service.url}/{APP}", 120)
-        with httpx.Client(base_url=f"{service.url}/{APP}", timeout=120) as client:
-            yield client
-    finally:
-        serve.delete(APP)
+    with ingress_only_app(service, APP, JobsConfig(store=store, max_active=MAX_ACTIVE, max_running=1)) as client:
+        yield client
 
 
 def test_more_jobs_than_capacity(small: httpx.Client) -> None:

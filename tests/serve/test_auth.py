@@ -10,13 +10,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from ray import serve
 
-from docgraph.embedded import EmbeddedService, wait_ready
+from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_text_pdf
-from serve.app import INGRESS_OPTIONS
-from serve.args import AppArgs, JobsConfig, SqliteStoreConfig
-from serve.ingress import DocumentIngress
+from serve.args import JobsConfig, SqliteStoreConfig
+from tests.conftest import ingress_only_app
 from tests.jobclient import submit, wait_final
 
 pytestmark = pytest.mark.serve
@@ -26,20 +24,8 @@ KEY = "test-key-0123456789abcdef"
 @pytest.fixture(scope="module")
 def secured(service: EmbeddedService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     store = SqliteStoreConfig(path=str(tmp_path_factory.mktemp("secured") / "jobs.sqlite3"))
-    args = AppArgs(layout=None, ocr=None, jobs=JobsConfig(store=store))
-    actor = {**INGRESS_OPTIONS["ray_actor_options"], "runtime_env": {"env_vars": {"DOCGRAPH_API_KEY": KEY}}}
-    app = (
-        serve.deployment(DocumentIngress)
-        .options(**{**INGRESS_OPTIONS, "ray_actor_options": actor})
-        .bind(None, None, args)
-    )
-    serve.run(app, name="secured", route_prefix="/secured", blocking=False)
-    try:
-        wait_ready(f"{service.url}/secured", 120)
-        with httpx.Client(base_url=f"{service.url}/secured", timeout=60) as client:
-            yield client
-    finally:
-        serve.delete("secured")
+    with ingress_only_app(service, "secured", JobsConfig(store=store), env={"DOCGRAPH_API_KEY": KEY}) as client:
+        yield client
 
 
 def test_probes_are_open_but_the_api_needs_the_key(secured: httpx.Client) -> None:

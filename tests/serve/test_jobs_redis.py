@@ -10,13 +10,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis
-from ray import serve
 
 from docgraph.embedded import EmbeddedService, wait_ready
 from docgraph.samples import make_text_pdf
-from serve.app import INGRESS_OPTIONS
-from serve.args import AppArgs, JobsConfig, RedisStoreConfig
-from serve.ingress import DocumentIngress
+from serve.args import JobsConfig, RedisStoreConfig
+from tests.conftest import ingress_only_app
 from tests.faults.test_faults import kill_replica
 from tests.jobclient import submit, wait_final
 
@@ -26,15 +24,8 @@ APP = "redisjobs"
 
 @pytest.fixture(scope="module")
 def on_redis(service: EmbeddedService, redis_url: str) -> Iterator[httpx.Client]:
-    args = AppArgs(layout=None, ocr=None, jobs=JobsConfig(store=RedisStoreConfig(url=redis_url), lease_s=4))
-    app = serve.deployment(DocumentIngress).options(**INGRESS_OPTIONS).bind(None, None, args)
-    serve.run(app, name=APP, route_prefix=f"/{APP}", blocking=False)
-    try:
-        wait_ready(f"{service.url}/{APP}", 120)
-        with httpx.Client(base_url=f"{service.url}/{APP}", timeout=60) as client:
-            yield client
-    finally:
-        serve.delete(APP)
+    with ingress_only_app(service, APP, JobsConfig(store=RedisStoreConfig(url=redis_url), lease_s=4)) as client:
+        yield client
 
 
 def test_job_state_lives_in_redis_and_survives_the_ingress(on_redis: httpx.Client, redis_url: str) -> None:
