@@ -8,6 +8,7 @@ counts the bytes of bodies without one (chunked): at the cap it stops reading an
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 Scope = dict[str, Any]
@@ -55,8 +56,6 @@ class BodyLimitMiddleware:
 
 
 async def _refuse(send: Any, limit: int) -> None:
-    import json
-
     body = json.dumps(
         {
             "code": "too_large",

@@ -9,31 +9,25 @@ only the pages a model needs) and reaches the models through their DeploymentHan
 
 import asyncio
 import hmac
-import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from functools import lru_cache
 from importlib import import_module
 from typing import Annotated
 
 import pymupdf
-from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Path, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Header, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from ray.serve.schema import ApplicationStatusOverview
 
 from docgraph import __version__
-from pipeline import ConvertOptions, DocumentGraph, OcrMode, PdfWorker
+from pipeline import ConvertOptions, DocumentGraph, PdfWorker
 from pipeline.convert import Conversion, convert_bytes
-from pipeline.errors import DocumentTooLargeError
 from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSerializer
-from pipeline.graph import DocumentGraph as Graph
 from pipeline.graph import schema_json
-from pipeline.options import DeepSeekMode, InvalidOptionsError, Limits, OcrPrompt, parse_page_range
-from pipeline.pdf import open_document
+from pipeline.options import InvalidOptionsError, Limits
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import ModelHealth
 from serve.api import AppStatus, DeploymentInfo, ErrorBody, ModelInfo, OutputFormat, Readiness
@@ -41,7 +35,9 @@ from serve.args import AppArgs
 from serve.bodylimit import BodyLimitMiddleware
 from serve.errors import install_error_handlers
 from serve.handles import HandleModels
+from serve.intake import MULTIPART_OVERHEAD, convert_options, count_pages, read_upload, safe_name
 from serve.jobs.errors import JobNotFinishedError, JobNotFoundError
+from serve.jobs.events import job_events
 from serve.jobs.models import JobAccepted, JobRecord, JobRequest, JobState, JobStatus
 from serve.jobs.runner import JobRunner
 from serve.jobs.store import build_store
@@ -50,7 +46,6 @@ from serve.settings import Settings
 
 log = logging.getLogger("docgraph.serve")
 INGRESS_DEPENDENCIES = ("pymupdf", "PIL", "numpy", "pydantic", "fastapi", "multipart", "sqlite3")
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 @lru_cache(maxsize=1)
@@ -83,63 +78,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 JOB_ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorBody} for code in (400, 401, 404, 409, 500)}
 JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16,64}$", description="The id POST /v1/jobs returned.")]
-SSE_POLL_S = 0.25
-
-
-def convert_options(
-    password: Annotated[str | None, Form(max_length=1024, description="User password, if encrypted.")] = None,
-    pages: Annotated[str | None, Query(max_length=256, description="Page range, e.g. '1-3,7'.")] = None,
-    ocr: Annotated[OcrMode, Query(description="auto: scanned/mixed pages; always; never.")] = OcrMode.AUTO,
-    layout: Annotated[bool, Query(description="Run the layout model (false: text-layer fast path).")] = True,
-    dpi: Annotated[int, Query(ge=36, le=600, description="Render DPI for the models.")] = 144,
-    deepseek_mode: Annotated[
-        DeepSeekMode | None, Query(description="DeepSeek-OCR resolution mode (default: the deployment's).")
-    ] = None,
-    ocr_prompt: Annotated[
-        OcrPrompt | None, Query(description="DeepSeek-OCR prompt: grounded markdown or free OCR.")
-    ] = None,
-) -> ConvertOptions:
-    """The conversion options both /v1/convert and /v1/jobs take."""
-    try:
-        return ConvertOptions(
-            pages=pages,
-            ocr=ocr,
-            layout=layout,
-            dpi=dpi,
-            password=password or None,
-            deepseek_mode=deepseek_mode,
-            ocr_prompt=ocr_prompt,
-        )
-    except ValidationError as exc:
-        raise InvalidOptionsError(f"invalid options: {exc.errors()[0]['msg']}") from exc
-
-
-async def read_upload(request: Request, file: UploadFile, limits: Limits) -> bytes:
-    """The upload's bytes, refused as soon as its declared or actual size passes the limit."""
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limits.max_bytes + MULTIPART_OVERHEAD or (file.size or 0) > limits.max_bytes:
-        raise DocumentTooLargeError(
-            f"the upload is larger than the limit of {limits.max_bytes} bytes", limit=limits.max_bytes
-        )
-    data = await file.read(limits.max_bytes + 1)
-    if len(data) > limits.max_bytes:
-        raise DocumentTooLargeError(
-            f"the upload is larger than the limit of {limits.max_bytes} bytes", limit=limits.max_bytes
-        )
-    return data
-
-
-def _count_pages(data: bytes, limits: Limits, options: ConvertOptions) -> int:
-    """Open the PDF once (PyMuPDF thread): a bad upload is refused now, not as a failed job later."""
-    doc = open_document(data, limits=limits, password=options.password)
-    try:
-        return len(parse_page_range(options.pages, doc.page_count))
-    finally:
-        doc.close()
-
-
-def _sse(event: str, data: str) -> bytes:
-    return f"event: {event}\ndata: {data}\n\n".encode()
 
 
 def _job_links(job_id: str) -> dict[str, str]:
@@ -170,20 +108,12 @@ def _deployment_status(name: str) -> str:
         return ""
 
 
-def _safe_name(name: str | None) -> str | None:
-    """The client's filename is only ever echoed back, never used as a path; keep it short and printable."""
-    if not name:
-        return None
-    cleaned = "".join(c for c in name.replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable())
-    return cleaned[:255] or None
-
-
 @serve.ingress(app)
 class DocumentIngress:
     async def __init__(self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, args: AppArgs) -> None:
         logging.getLogger("docgraph").setLevel(settings().log_level)
         self._args = args
-        BodyLimitMiddleware.max_bytes = args.limits.max_bytes + MULTIPART_OVERHEAD
+        BodyLimitMiddleware.max_bytes = args.limits.max_bytes + MULTIPART_OVERHEAD  # framing of the form
         self._handles = {"layout": layout, "ocr": ocr}
         self._models = HandleModels(layout, ocr, retries=args.limits.model_retries)
         self._worker = PdfWorker()
@@ -254,12 +184,12 @@ class DocumentIngress:
     ) -> Response:
         """Convert one PDF synchronously (up to ``jobs.sync_max_pages`` pages; larger ones: POST /v1/jobs)."""
         limits = self._args.limits
-        data = await read_upload(request, file, limits)
+        data = await read_upload(file, limits)
         result = await self._conversion(
             data,
             options,
             limits,
-            filename=_safe_name(file.filename),
+            filename=safe_name(file.filename),
             annotate=format is OutputFormat.ZIP,
             max_pages=self._args.jobs.sync_max_pages,
         )
@@ -296,10 +226,10 @@ class DocumentIngress:
     ) -> JSONResponse:
         """Start converting a PDF of any size in the background: 202 with the job's id and links (Location)."""
         limits = self._args.limits
-        data = await read_upload(request, file, limits)
-        pages_total = await self._worker.run("open", limits.text_timeout_s, _count_pages, data, limits, options)
+        data = await read_upload(file, limits)
+        pages_total = await self._worker.run("open", limits.text_timeout_s, count_pages, data, limits, options)
         status = await self._jobs.submit(
-            data, JobRequest(options=options, filename=_safe_name(file.filename)), pages_total=pages_total
+            data, JobRequest(options=options, filename=safe_name(file.filename)), pages_total=pages_total
         )
         body = JobAccepted(id=status.id, state=status.state, **_job_links(status.id))
         return JSONResponse(status_code=202, content=body.model_dump(), headers={"Location": body.status_url})
@@ -344,7 +274,7 @@ class DocumentIngress:
             raise JobNotFinishedError(f"job {job_id} is {status.state.value}{reason}", state=status.state.value)
         headers = {"X-Docgraph-Status": status.state.value}
         if format is OutputFormat.MARKDOWN:
-            markdown = MarkdownSerializer().serialize(Graph.model_validate_json(body))
+            markdown = MarkdownSerializer().serialize(DocumentGraph.model_validate_json(body))
             return PlainTextResponse(markdown, media_type="text/markdown; charset=utf-8", headers=headers)
         return Response(body, media_type="application/json", headers=headers)
 
@@ -358,40 +288,10 @@ class DocumentIngress:
         """Server-sent events: ``page`` (a finished page and its blocks), ``progress`` (counts), ``done`` (status)."""
         await self._job(job_id)
         return StreamingResponse(
-            self._job_events(job_id, request),
+            job_events(self._store, job_id, request.is_disconnected),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-
-    async def _job_events(self, job_id: str, request: Request) -> AsyncIterator[bytes]:
-        seq, last = 0, ""
-        while True:
-            record = await self._store.get(job_id)
-            if record is None:
-                yield _sse("error", json.dumps({"code": "job_not_found", "message": "the job expired or was deleted"}))
-                return
-            for page_seq, body in await self._store.pages_after(job_id, seq):
-                seq = page_seq
-                yield _sse("page", body.decode())
-            s = record.status
-            progress = json.dumps(
-                {
-                    "state": s.state.value,
-                    "pages_total": s.pages_total,
-                    "pages_done": s.pages_done,
-                    "pages_failed": s.pages_failed,
-                    "attempts": s.attempts,
-                }
-            )
-            if progress != last:
-                last = progress
-                yield _sse("progress", progress)
-            if s.state.final:
-                yield _sse("done", s.model_dump_json())
-                return
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(SSE_POLL_S)
 
     async def _job(self, job_id: str) -> JobRecord:
         record = await self._store.get(job_id)
@@ -399,7 +299,7 @@ class DocumentIngress:
             raise JobNotFoundError(f"no job {job_id} (never existed, or expired)")
         return record
 
-    async def _convert_job(self, data: bytes, request: JobRequest, progress: ConvertProgress) -> Graph:
+    async def _convert_job(self, data: bytes, request: JobRequest, progress: ConvertProgress) -> DocumentGraph:
         limits = self._args.limits.model_copy(update={"document_timeout_s": self._args.jobs.document_timeout_s})
         result = await self._conversion(data, request.options, limits, filename=request.filename, progress=progress)
         return result.graph

@@ -38,7 +38,6 @@ def with_store(test: Callable[[Path, JobStore], Awaitable[None]]) -> Callable[[P
     def run(tmp_path: Path, make_store: Callable[[], JobStore]) -> None:
         async def main() -> None:
             store = make_store()
-            store.reconnect = make_store  # type: ignore[attr-defined]  # a second replica's connection
             try:
                 await test(tmp_path, store)
             finally:
@@ -196,8 +195,19 @@ async def test_a_crash_in_the_conversion_is_a_visible_failure(tmp_path: Path, st
     assert rec.status.error.code == "internal_error"
 
 
-@with_store
-async def test_a_dead_owners_job_is_resumed_by_another_replica(tmp_path: Path, store: JobStore) -> None:
+def test_a_dead_owners_job_is_resumed_by_another_replica(tmp_path: Path, make_store: Callable[[], JobStore]) -> None:
+    async def main() -> None:
+        store, second_store = make_store(), make_store()  # two replicas' own connections to the same jobs
+        try:
+            await resume_after_death(tmp_path, store, second_store)
+        finally:
+            await store.close()
+            await second_store.close()
+
+    asyncio.run(main())
+
+
+async def resume_after_death(tmp_path: Path, store: JobStore, second_store: JobStore) -> None:
     cfg = config(tmp_path)
     gate = asyncio.Event()  # never set: the first runner's conversion hangs, then the runner "dies"
     first = JobRunner(store, cfg, PipelineConvert(gate=gate), owner="first")
@@ -211,14 +221,12 @@ async def test_a_dead_owners_job_is_resumed_by_another_replica(tmp_path: Path, s
     await first.stop()  # like a killed replica: no final write, the lease just lapses
     rec = await store.get(status.id)
     assert rec is not None and rec.status.state is JobState.RUNNING and rec.status.attempts == 1
-    second_store = store.reconnect()  # type: ignore[attr-defined]  # another process's connection to the same jobs
     second = JobRunner(second_store, cfg, PipelineConvert(), owner="second")
     second.start()
     try:
         rec = await wait_final(second_store, status.id)
     finally:
         await second.stop()
-        await second_store.close()
     assert rec.status.state is JobState.SUCCEEDED and rec.status.attempts == 2
 
 

@@ -1,0 +1,48 @@
+"""Server-sent events of one job: its finished pages as they come, progress counts, then the final status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from serve.jobs.store import JobStore
+
+POLL_S = 0.25
+
+
+def sse(event: str, data: str) -> bytes:
+    return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+async def job_events(store: JobStore, job_id: str, client_gone: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:
+    """``page`` for each finished page (replayed from the start), ``progress`` when the counts change, ``done``
+    with the final status; ``error`` if the job disappears (expired). Ends when the client goes."""
+    seq, last = 0, ""
+    while True:
+        record = await store.get(job_id)
+        if record is None:
+            yield sse("error", json.dumps({"code": "job_not_found", "message": "the job expired or was deleted"}))
+            return
+        for page_seq, body in await store.pages_after(job_id, seq):
+            seq = page_seq
+            yield sse("page", body.decode())
+        s = record.status
+        progress = json.dumps(
+            {
+                "state": s.state.value,
+                "pages_total": s.pages_total,
+                "pages_done": s.pages_done,
+                "pages_failed": s.pages_failed,
+                "attempts": s.attempts,
+            }
+        )
+        if progress != last:
+            last = progress
+            yield sse("progress", progress)
+        if s.state.final:
+            yield sse("done", s.model_dump_json())
+            return
+        if await client_gone():
+            return
+        await asyncio.sleep(POLL_S)
