@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 GPU_PROFILE = ROOT / "serve_config.gpu.yaml"
 MANIFEST = ROOT / "deploy" / "kuberay" / "rayservice.yaml"
 RAY_VERSION = "2.60.0"
-IMAGE = "registry.example.com/docgraph-gpu:0.1.0"  # built FROM rayproject/ray:2.60.0-py311-gpu + pip install '.[gpu]' + weights under /models
+# built FROM rayproject/ray:2.60.0-py311-gpu + pip install --require-hashes --no-deps -r requirements/gpu.lock
+# + pip install --no-deps . + weights under /models
+IMAGE = "registry.example.com/docgraph-gpu:0.1.0"
 
 TEMPLATE = """\
 # KubeRay RayService for docgraph: head + CPU worker group (ingress) + GPU worker group (layout + DeepSeek-OCR),

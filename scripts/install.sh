@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install docgraph into the current Python environment from the locks in requirements/ (ADR 0004): every
+# distribution at the exact version and hash that was tested, nothing resolved at install time.
+#
+#   bash scripts/install.sh         # the runtime (requirements/cpu.lock): the embedded default, CPU models
+#   bash scripts/install.sh test    # + test tools, ruff, mypy, vLLM's CPU build (requirements/test.lock), redis-server
+#
+# Use a virtual environment (python3 -m venv .venv && . .venv/bin/activate) or a container: the locks pin pip's
+# whole world, and --no-deps means pip does not second-guess them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-runtime}" in
+  runtime) lock=requirements/cpu.lock ;;
+  test) lock=requirements/test.lock ;;
+  *) echo "usage: bash scripts/install.sh [runtime|test]" >&2; exit 2 ;;
+esac
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+python3 -m pip install --require-hashes --no-deps -r "$lock"
+# The project itself: its dependencies came from the lock, its build backend (setuptools) too.
+python3 -m pip install --no-deps --no-build-isolation -e .
+python3 scripts/lockcheck.py pip-check
+if [ "${1:-runtime}" = test ]; then
+  bash scripts/install-redis.sh
+fi
