@@ -29,8 +29,9 @@ print(json.dumps({{"pages": len(g.pages), "seconds": time.perf_counter() - t0,
 
 
 def measure(path: str, pages: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT)), path, pages],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD.format(root=str(ROOT)), path, pages], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -38,12 +39,15 @@ def main() -> None:
     geo = str(CORPUS / "GeoTopo-komprimiert.pdf")
     small = measure(geo, "1-5")
     large = measure(geo, "")
-    report("memory", {
-        "5 pages: peak RSS MiB (models loaded MiB)": f"{small['peak_mib']:.0f} ({small['loaded_mib']:.0f})",
-        "117 pages: peak RSS MiB (models loaded MiB)": f"{large['peak_mib']:.0f} ({large['loaded_mib']:.0f})",
-        "117 pages: seconds": round(large["seconds"], 1),
-        "ratio peak 117 / 5 pages": round(large["peak_mib"] / small["peak_mib"], 3),
-    })
+    report(
+        "memory",
+        {
+            "5 pages: peak RSS MiB (models loaded MiB)": f"{small['peak_mib']:.0f} ({small['loaded_mib']:.0f})",
+            "117 pages: peak RSS MiB (models loaded MiB)": f"{large['peak_mib']:.0f} ({large['loaded_mib']:.0f})",
+            "117 pages: seconds": round(large["seconds"], 1),
+            "ratio peak 117 / 5 pages": round(large["peak_mib"] / small["peak_mib"], 3),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from models.config import (
     DeepSeekRemoteConfig,
     DeepSeekVllmConfig,
-    LayoutConfig,
     OcrConfig,
     RapidOcrConfig,
     YoloLayoutConfig,
@@ -14,7 +13,6 @@ from models.factory import build_layout_model, build_ocr_model, warm_up, warm_up
 __all__ = [
     "DeepSeekRemoteConfig",
     "DeepSeekVllmConfig",
-    "LayoutConfig",
     "OcrConfig",
     "RapidOcrConfig",
     "YoloLayoutConfig",

@@ -86,7 +86,10 @@ class DeepSeekVllmConfig(_DeepSeekOcr):
     )
     env: dict[str, str] = Field(
         default_factory=dict,
-        description="Environment for vLLM, set before it is imported (VLLM_CPU_KVCACHE_SPACE, VLLM_ENABLE_V1_MULTIPROCESSING...).",
+        description=(
+            "Environment for vLLM, set before it is imported "
+            "(VLLM_CPU_KVCACHE_SPACE, VLLM_ENABLE_V1_MULTIPROCESSING...)."
+        ),
     )
 
 
@@ -101,9 +104,6 @@ class DeepSeekRemoteConfig(_DeepSeekOcr):
     api_key_env: str | None = Field(default=None, description="Environment variable that holds the server's API key.")
     timeout_s: float = Field(default=600.0, gt=0, description="Deadline for one page's completion.")
     max_connections: int = Field(default=64, gt=0, description="Concurrent requests to the server.")
-
-
-LayoutConfig = YoloLayoutConfig
 
 
 class PluginOcrConfig(_Config):

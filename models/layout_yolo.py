@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from importlib.metadata import version
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ class YoloLayoutModel:
     """Implements ``pipeline.protocols.LayoutModel``."""
 
     def __init__(self, config: YoloLayoutConfig) -> None:
-        from ultralytics import YOLO  # heavy import (torch): only where the model is loaded
+        from ultralytics.models.yolo import YOLO  # heavy import (torch): only where the model is loaded
 
         self.config = config
         self.weights = resolve_weights(config.weights)
@@ -45,7 +46,9 @@ class YoloLayoutModel:
         self._model.predict(
             np.zeros((32, 32, 3), np.uint8), imgsz=self.config.imgsz, device=self.config.device, verbose=False
         )
-        backend = self._model.predictor.model.backend  # type: ignore[union-attr]  # built by the first predict
+        predictor = self._model.predictor
+        assert predictor is not None and predictor.model is not None  # both built by the first predict
+        backend = predictor.model.backend
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.config.threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.config.spinning else "0")
@@ -57,7 +60,7 @@ class YoloLayoutModel:
 
     def predict(self, images: list[PageImage]) -> list[LayoutResult]:
         bgr = [np.ascontiguousarray(img.pixels[:, :, ::-1]) for img in images]
-        kwargs: dict[str, object] = {
+        kwargs: dict[str, Any] = {
             "imgsz": self.config.imgsz,
             "conf": self.config.conf,
             "iou": self.config.iou,
@@ -66,10 +69,11 @@ class YoloLayoutModel:
         }
         if self.config.half:
             kwargs["half"] = True
+        results: list[Any]
         if self._static_batch:
-            results = [self._model.predict(arr, **kwargs)[0] for arr in bgr]
+            results = [next(iter(self._model.predict(arr, **kwargs))) for arr in bgr]
         else:
-            results = self._model.predict(bgr, **kwargs)
+            results = list(self._model.predict(bgr, **kwargs))
         return [self._to_result(r, img) for r, img in zip(results, images, strict=True)]
 
     def _to_result(self, result: object, image: PageImage) -> LayoutResult:

@@ -7,7 +7,7 @@ Loop defence: DeepSeek-OCR sometimes repeats itself until ``max_tokens`` (users 
 n-gram guard (sent with every request) makes that rarer; a page whose generation still ends at the token
 cap, or ends in a repeating run, is generated once more in another mode; if that one loops too, the better
 of the two (more parsed blocks) is kept and the result says ``truncated``. Never dropped silently: the page
-then carries a warning and a ``partial`` status (pipeline/convert.py).
+then carries a warning, and a ``partial`` status where the OCR text is the page's text (pipeline/convert.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pipeline.protocols import OcrBlock, OcrRequest, OcrResult
 
 log = logging.getLogger("docgraph.models")
 
-IMAGE_TOKEN = "<image>"
+IMAGE_TOKEN = "<image>"  # noqa: S105 - the prompt's image placeholder, not a secret
 # the text after the image placeholder (upstream prompts)
 PROMPT_TEXT = {
     OcrPrompt.GROUNDED: "<|grounding|>Convert the document to markdown.",

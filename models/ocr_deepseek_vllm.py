@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from typing import Any
 
 from models.config import DeepSeekVllmConfig
 from models.ocr_deepseek import DeepSeekOcrBase, Generation, full_prompt, mode_kwargs
@@ -68,6 +67,7 @@ class DeepSeekVllmOcr(DeepSeekOcrBase):
     async def _generate(self, image: PageImage, mode: DeepSeekMode, prompt: OcrPrompt) -> Generation:
         from PIL import Image
         from vllm import SamplingParams
+        from vllm.inputs import TextPrompt
 
         params = SamplingParams(
             temperature=0.0,
@@ -76,7 +76,7 @@ class DeepSeekVllmOcr(DeepSeekOcrBase):
             logprobs=0,  # the sampled token's log-probability: the page's confidence
             extra_args=self.sampling_extra_args(),
         )
-        request: dict[str, Any] = {
+        request: TextPrompt = {
             "prompt": full_prompt(prompt),
             "multi_modal_data": {"image": Image.fromarray(image.pixels)},
             "mm_processor_kwargs": mode_kwargs(mode),

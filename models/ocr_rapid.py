@@ -32,9 +32,13 @@ class RapidOcrModel:
 
     def read(self, image: PageImage) -> OcrResult:
         bgr = np.ascontiguousarray(image.pixels[:, :, ::-1])
+        from rapidocr.utils.output import RapidOCROutput
+
         out = self._engine(bgr)
+        # detection + recognition both on (the engine's defaults): the full pipeline's output type
+        assert isinstance(out, RapidOCROutput), type(out)
         blocks: list[OcrBlock] = []
-        if out.boxes is not None and out.txts is not None:
+        if out.boxes is not None and out.txts is not None and out.scores is not None:
             for quad, text, score in zip(out.boxes, out.txts, out.scores, strict=True):
                 pts = np.asarray(quad, dtype=float)
                 box = BBox.of((pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()))

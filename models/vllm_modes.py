@@ -14,11 +14,10 @@ in-replica backend also calls it directly before building its engine. Modes are 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-_registered = False
 
 
 def num_image_tokens(width: int, height: int, *, image_size: int, base_size: int, crop: bool) -> int:
@@ -28,7 +27,7 @@ def num_image_tokens(width: int, height: int, *, image_size: int, base_size: int
     patch, downsample = 16, 4
     tiles_w = tiles_h = 1
     if crop and not (width <= image_size and height <= image_size):
-        tiles_w, tiles_h = count_tiles(width, height, image_size=image_size)  # type: ignore[no-untyped-call]
+        tiles_w, tiles_h = count_tiles(width, height, image_size=image_size)  # type: ignore[no-untyped-call]  # vLLM's is unannotated
     h = w = math.ceil((base_size // patch) / downsample)
     h2 = w2 = math.ceil((image_size // patch) / downsample)
     tokens = h * (w + 1)
@@ -37,11 +36,9 @@ def num_image_tokens(width: int, height: int, *, image_size: int, base_size: int
     return tokens + 1
 
 
+@functools.cache  # idempotent: vLLM calls plugins in every process, the replica may call it again
 def register() -> None:
-    """Install the mode-aware processor for ``DeepseekOCRForCausalLM`` (idempotent)."""
-    global _registered
-    if _registered:
-        return
+    """Install the mode-aware processor for ``DeepseekOCRForCausalLM``."""
     from vllm.model_executor.models import deepseek_ocr as ds
     from vllm.multimodal import MULTIMODAL_REGISTRY
     from vllm.multimodal.parse import ImageEmbeddingItems, ImageProcessorItems
@@ -58,9 +55,9 @@ def register() -> None:
         def _get_prompt_updates(
             self, mm_items: Any, hf_processor_mm_kwargs: Mapping[str, object], out_mm_kwargs: Any
         ) -> Sequence[Any]:
-            kwargs = dict(hf_processor_mm_kwargs)
-            image_size = int(kwargs.get("image_size", IMAGE_SIZE))  # type: ignore[call-overload]
-            base_size = int(kwargs.get("base_size", BASE_SIZE))  # type: ignore[call-overload]
+            kwargs: dict[str, Any] = dict(hf_processor_mm_kwargs)  # ints from mode_kwargs (models/ocr_deepseek.py)
+            image_size = int(kwargs.get("image_size", IMAGE_SIZE))
+            base_size = int(kwargs.get("base_size", BASE_SIZE))
             crop = bool(kwargs.get("crop_mode", CROP_MODE))
             hf_processor = self.info.get_hf_processor(**kwargs)
             image_token_id = hf_processor.image_token_id
@@ -81,4 +78,3 @@ def register() -> None:
     MULTIMODAL_REGISTRY.register_processor(
         ModeAwareProcessor, info=ModeAwareInfo, dummy_inputs=ds.DeepseekOCRDummyInputsBuilder
     )(ds.DeepseekOCRForCausalLM)
-    _registered = True

@@ -4,6 +4,7 @@ from pipeline.convert import convert_document
 from pipeline.graph import Block, BlockType, DocumentGraph, Page, PageKind, PageStatus, Source
 from pipeline.options import ConvertOptions, Limits, OcrMode
 from pipeline.pdf import PdfDocument, open_document
+from pipeline.steps import Step
 from pipeline.worker import PdfWorker
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "PdfDocument",
     "PdfWorker",
     "Source",
+    "Step",
     "convert_document",
     "open_document",
 ]

@@ -12,9 +12,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from pipeline.errors import DocServiceError
+from pipeline.errors import DocgraphError
 from pipeline.graph import ErrorInfo
 from pipeline.protocols import LayoutResult, OcrResult, PageAnalysis
+from pipeline.steps import Step
 
 log = logging.getLogger("docgraph.pipeline")
 T = TypeVar("T")
@@ -26,7 +27,7 @@ async def analyze_page(
     ocr: Callable[[], Awaitable[OcrResult]] | None,
     timeout_s: float,
 ) -> PageAnalysis:
-    async def timed(step: str, call: Callable[[], Awaitable[T]]) -> tuple[T | None, ErrorInfo | None, float]:
+    async def timed(step: Step, call: Callable[[], Awaitable[T]]) -> tuple[T | None, ErrorInfo | None, float]:
         t0 = time.perf_counter()
         try:
             return await asyncio.wait_for(call(), timeout_s), None, time.perf_counter() - t0
@@ -34,7 +35,7 @@ async def analyze_page(
             error = ErrorInfo(code="step_timeout", message=f"{step} took longer than {timeout_s:g} s", step=step)
         except Exception as exc:
             log.exception("%s call failed", step)
-            code = exc.code if isinstance(exc, DocServiceError) else "model_failed"
+            code = exc.code if isinstance(exc, DocgraphError) else "model_failed"
             error = ErrorInfo(code=code, message=f"{type(exc).__name__}: {_short(exc)}", step=step)
         return None, error, time.perf_counter() - t0
 
@@ -42,8 +43,8 @@ async def analyze_page(
         return None, None, 0.0
 
     (lay, lay_err, lay_s), (text, ocr_err, ocr_s) = await asyncio.gather(
-        timed("layout", layout) if layout else skipped(),
-        timed("ocr", ocr) if ocr else skipped(),
+        timed(Step.LAYOUT, layout) if layout else skipped(),
+        timed(Step.OCR, ocr) if ocr else skipped(),
     )
     return PageAnalysis(layout=lay, ocr=text, layout_error=lay_err, ocr_error=ocr_err, layout_s=lay_s, ocr_s=ocr_s)
 

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pipeline.graph import (
     Block,
     DocumentGraph,
     DocumentInfo,
     DocumentStatus,
     Edge,
+    GraphWarning,
     Page,
     PageStatus,
-    Warning,
 )
-
-if TYPE_CHECKING:
-    from pipeline.convert import PageOutcome
-    from pipeline.pdf import DocumentMeta
+from pipeline.outcome import PageOutcome
+from pipeline.pdf import DocumentMeta
 
 DOCUMENT_REF = "#/document"
 
@@ -26,7 +22,7 @@ def build_graph(meta: DocumentMeta, outcomes: list[PageOutcome], *, filename: st
     pages: list[Page] = []
     blocks: list[Block] = []
     edges: list[Edge] = []
-    warnings = [Warning(code="repaired", message=w) for w in meta.warnings]
+    warnings = [GraphWarning(code="repaired", message=w) for w in meta.warnings]
     for index, outcome in enumerate(sorted(outcomes, key=lambda o: o.page_no)):
         page_ref = f"#/pages/{index}"
         edges.append(Edge(kind="contains", source=DOCUMENT_REF, target=page_ref))
@@ -69,11 +65,11 @@ def build_graph(meta: DocumentMeta, outcomes: list[PageOutcome], *, filename: st
                 attempts=outcome.attempts,
             )
         )
-        warnings.extend(Warning(code="page_warning", message=w, page_no=outcome.page_no) for w in outcome.warnings)
+        warnings.extend(GraphWarning(code="page_warning", message=w, page_no=outcome.page_no) for w in outcome.warnings)
         if outcome.error is not None:
             verb = "failed" if outcome.status is PageStatus.FAILED else "is partial"
             warnings.append(
-                Warning(
+                GraphWarning(
                     code=outcome.error.code,
                     message=f"page {outcome.page_no} {verb}: {outcome.error.message}",
                     page_no=outcome.page_no,

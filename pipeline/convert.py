@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 
 from pipeline.build import build_graph
 from pipeline.errors import (
-    DocServiceError,
     DocumentTimeoutError,
     PageError,
     TooManyPagesError,
     UnusableDocumentError,
 )
 from pipeline.export.annotate import AnnotatedPageRenderer
-from pipeline.graph import DocumentGraph, ErrorInfo, PageKind, PageStatus, Source, StepTimings
+from pipeline.graph import DocumentGraph, ErrorInfo, PageStatus, Source
 from pipeline.merge import (
+    TEXT_LAYER_MODEL,
     DraftBlock,
     OcrRegion,
     Region,
@@ -33,33 +33,16 @@ from pipeline.merge import (
     merge_page,
 )
 from pipeline.options import ConvertOptions, Limits, parse_page_range
+from pipeline.outcome import PageOutcome
 from pipeline.page import PageGeometry, PageImage, TextBlock, TextLine
 from pipeline.pdf import PdfDocument, open_document
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
-from pipeline.route import SCAN_IMAGE_COVERAGE, classify_page, plan_page
+from pipeline.route import SCAN_IMAGE_COVERAGE, PagePlan, classify_page, plan_page
+from pipeline.steps import Step
 from pipeline.worker import PdfWorker
 
 log = logging.getLogger("docgraph.pipeline")
-
-
-@dataclass(slots=True)
-class PageOutcome:
-    page_no: int
-    geometry: PageGeometry | None = None
-    kind: PageKind | None = None
-    route: list[str] = field(default_factory=list)
-    status: PageStatus = PageStatus.OK
-    error: ErrorInfo | None = None
-    blocks: list[DraftBlock] = field(default_factory=list)
-    timings: StepTimings = field(default_factory=StepTimings)
-    warnings: list[str] = field(default_factory=list)
-    attempts: dict[str, int] = field(default_factory=dict)  # model calls per step, where a retry was needed
-
-    def fail(self, step: str, exc: BaseException, *, fatal: bool) -> None:
-        code = exc.code if isinstance(exc, DocServiceError) else "internal_error"
-        self.error = ErrorInfo(code=code, message=str(exc) or type(exc).__name__, step=step)
-        self.status = PageStatus.FAILED if fatal else PageStatus.PARTIAL
 
 
 async def convert_document(
@@ -104,7 +87,7 @@ async def convert_document(
     for page_no, task in tasks.items():
         if task in pending or task.cancelled():
             outcome = PageOutcome(page_no=page_no)
-            outcome.fail("document", DocumentTimeoutError("the document deadline passed first"), fatal=True)
+            outcome.fail(Step.DOCUMENT, DocumentTimeoutError("the document deadline passed first"), fatal=True)
             outcomes.append(outcome)
             if progress is not None:
                 progress.page_done(outcome)
@@ -130,21 +113,21 @@ async def convert_page(
     out = PageOutcome(page_no=page_no)
     limits = doc.limits
 
-    def start(*steps: str) -> None:  # recorded before the step can fail
+    def start(*steps: Step) -> None:  # recorded before the step can fail
         out.route.extend(steps)
         if progress is not None:
             for step in steps:
                 progress.step(page_no, step)
 
     try:
-        start("text")
+        start(Step.TEXT)
         t0 = time.perf_counter()
-        out.geometry = await worker.run("text", limits.text_timeout_s, doc.geometry, page_no)
-        layer = await worker.run("text", limits.text_timeout_s, doc.text_layer, page_no)
+        out.geometry = await worker.run(Step.TEXT, limits.text_timeout_s, doc.geometry, page_no)
+        layer = await worker.run(Step.TEXT, limits.text_timeout_s, doc.text_layer, page_no)
         out.timings.text_s = time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001 - any failure of this page is reported on this page
         log.warning("page %d: text layer failed: %s", page_no, exc)
-        out.fail("text", exc, fatal=True)
+        out.fail(Step.TEXT, exc, fatal=True)
         return out
     out.kind = classify_page(layer)
     plan = plan_page(out.kind, options, has_layout=models.has_layout, has_ocr=models.has_ocr)
@@ -152,20 +135,20 @@ async def convert_page(
     analysis = PageAnalysis()
     image: PageImage | None = None
     if plan.needs_image:
-        start("render")
+        start(Step.RENDER)
         t0 = time.perf_counter()
         try:
-            image, warning = await worker.run("render", limits.render_timeout_s, doc.render, page_no, options.dpi)
+            image, warning = await worker.run(Step.RENDER, limits.render_timeout_s, doc.render, page_no, options.dpi)
             if warning:
                 out.warnings.append(warning)
         except PageError as exc:
             log.warning("page %d: render failed: %s", page_no, exc)
-            out.fail("render", exc, fatal=out.kind is not PageKind.DIGITAL)
+            out.fail(Step.RENDER, exc, fatal=not plan.text_layer_usable)
             if out.status is PageStatus.FAILED:
                 return out
         out.timings.render_s = time.perf_counter() - t0
     if image is not None:
-        start(*(step for step, on in (("layout", plan.layout), ("ocr", plan.ocr)) if on))
+        start(*(step for step, on in ((Step.LAYOUT, plan.layout), (Step.OCR, plan.ocr)) if on))
         ocr_request = OcrRequest(mode=options.deepseek_mode, prompt=options.ocr_prompt)
         analysis = await models.analyze(
             image, layout=plan.layout, ocr=plan.ocr, timeout_s=limits.model_timeout_s, ocr_request=ocr_request
@@ -177,13 +160,13 @@ async def convert_page(
                 log.warning("page %d: %s failed: %s", page_no, error.step, error.message)
                 out.error, out.status = error, PageStatus.PARTIAL
         if analysis.ocr is not None:
-            _note_ocr_quality(out, analysis.ocr)
+            _note_ocr_quality(out, analysis.ocr, plan)
 
-    start("merge")
+    start(Step.MERGE)
     t0 = time.perf_counter()
-    out.blocks = _merge(layer.blocks, image, analysis, out.kind, out.geometry)
+    out.blocks = _merge(layer.blocks, image, analysis, plan, out.geometry)
     out.timings.merge_s = time.perf_counter() - t0
-    if out.kind is not PageKind.DIGITAL and plan.ocr and analysis.ocr is None and analysis.layout is None:
+    if plan.text_source is Source.OCR and analysis.ocr is None and analysis.layout is None:
         out.status = PageStatus.FAILED  # a scan with neither text nor regions: nothing was converted
     return out
 
@@ -211,7 +194,9 @@ async def convert_bytes(
     ``max_pages`` bounds the pages this call may convert (the sync endpoint's limit): more raises
     ``TooManyPagesError`` before any page is converted.
     """
-    doc = await worker.run("open", limits.text_timeout_s, open_document, data, limits=limits, password=options.password)
+    doc = await worker.run(
+        Step.OPEN, limits.text_timeout_s, open_document, data, limits=limits, password=options.password
+    )
     try:
         if max_pages is not None:
             selected = len(parse_page_range(options.pages, doc.page_count))
@@ -232,15 +217,15 @@ async def convert_bytes(
                 if page.status is PageStatus.FAILED:
                     continue
                 png, zoom = await worker.run(
-                    "annotate", limits.render_timeout_s, doc.render_display_png, page.page_no, min(options.dpi, 144)
+                    Step.ANNOTATE, limits.render_timeout_s, doc.render_display_png, page.page_no, min(options.dpi, 144)
                 )
                 result.annotated[page.page_no] = renderer.render(graph, page.page_no, png, zoom)
         return result
     finally:
-        await worker.run("close", limits.text_timeout_s, doc.close)
+        await worker.run(Step.CLOSE, limits.text_timeout_s, doc.close)
 
 
-def _note_ocr_quality(out: PageOutcome, ocr: OcrResult) -> None:
+def _note_ocr_quality(out: PageOutcome, ocr: OcrResult, plan: PagePlan) -> None:
     """A looping/cut-off generation is never passed off as complete: warning always, ``partial`` where the
     OCR text is the page's text."""
     if ocr.truncated:
@@ -249,9 +234,9 @@ def _note_ocr_quality(out: PageOutcome, ocr: OcrResult) -> None:
             "the page's OCR text may be incomplete"
         )
         out.warnings.append(message)
-        if out.kind is not PageKind.DIGITAL:
+        if plan.text_source is Source.OCR:
             out.status = PageStatus.PARTIAL
-            out.error = out.error or ErrorInfo(code="ocr_truncated", message=message, step="ocr")
+            out.error = out.error or ErrorInfo(code="ocr_truncated", message=message, step=Step.OCR)
     elif ocr.attempts > 1:
         out.warnings.append(f"OCR output looped once; the page was read again in {ocr.mode} mode")
     if ocr.issues:
@@ -262,7 +247,7 @@ def _merge(
     layer_blocks: tuple[TextBlock, ...],
     image: PageImage | None,
     analysis: PageAnalysis,
-    kind: PageKind,
+    plan: PagePlan,
     geometry: PageGeometry,
 ) -> list[DraftBlock]:
     regions = None
@@ -273,7 +258,7 @@ def _merge(
             )
             for r in analysis.layout.regions
         ]
-    if image is not None and analysis.ocr is not None and kind is not PageKind.DIGITAL and _labelled(analysis.ocr):
+    if image is not None and analysis.ocr is not None and plan.text_source is Source.OCR and _labelled(analysis.ocr):
         ocr = [
             OcrRegion(b.type, b.label, image.box_to_points(b.bbox), b.text, b.confidence, i)
             for i, b in enumerate(analysis.ocr.blocks)
@@ -286,13 +271,14 @@ def _merge(
             for b in analysis.ocr.blocks
             if b.text.strip()
         ]
-    if analysis.ocr is not None and kind is not PageKind.DIGITAL:
+    if analysis.ocr is not None and plan.text_source is Source.OCR:
         # the scan itself is not a figure; smaller pictures placed on the page are
         page_area = geometry.width * geometry.height
         images = [b for b in layer_blocks if b.is_image and b.bbox.area < SCAN_IMAGE_COVERAGE * page_area]
         groups = group_lines(ocr_lines) + images
         return merge_page(groups, text_source=Source.OCR, text_model=analysis.ocr.model, regions=regions)
-    blocks = merge_page(list(layer_blocks), text_source=Source.TEXT_LAYER, text_model="pymupdf", regions=regions)
+    # the text layer's text (also where OCR text was planned but OCR failed); OCR, if any, is evidence
+    blocks = merge_page(list(layer_blocks), text_source=Source.TEXT_LAYER, text_model=TEXT_LAYER_MODEL, regions=regions)
     if analysis.ocr is not None:
         attach_ocr_evidence(blocks, ocr_lines, analysis.ocr.model)
     return blocks

@@ -2,7 +2,7 @@
 
 Hierarchy (every exception carries a stable ``code`` and keyword-only context)::
 
-    DocServiceError
+    DocgraphError
     ├── InvalidDocumentError        the upload cannot be used as a document
     │   ├── EmptyDocumentError      zero bytes                          (HTTP 400)
     │   ├── NotAPdfError            the bytes are not a PDF             (HTTP 415)
@@ -24,7 +24,7 @@ Hierarchy (every exception carries a stable ``code`` and keyword-only context)::
 from __future__ import annotations
 
 
-class DocServiceError(Exception):
+class DocgraphError(Exception):
     """Base of every error the pipeline raises on purpose."""
 
     code: str = "internal_error"
@@ -41,11 +41,11 @@ class DocServiceError(Exception):
         return (_rebuild, (type(self), self.message, self.code, self.context))
 
 
-def _rebuild(cls: type[DocServiceError], message: str, code: str, context: dict[str, object]) -> DocServiceError:
+def _rebuild(cls: type[DocgraphError], message: str, code: str, context: dict[str, object]) -> DocgraphError:
     return cls(message, code=code, **context)
 
 
-class InvalidDocumentError(DocServiceError):
+class InvalidDocumentError(DocgraphError):
     code = "invalid_document"
 
 
@@ -79,7 +79,7 @@ class UnusableDocumentError(InvalidDocumentError):
     code = "unusable_document"
 
 
-class PageError(DocServiceError):
+class PageError(DocgraphError):
     code = "page_failed"
 
 
@@ -95,9 +95,9 @@ class StepTimeoutError(PageError):
     code = "step_timeout"
 
 
-class DocumentTimeoutError(DocServiceError):
+class DocumentTimeoutError(DocgraphError):
     code = "document_timeout"
 
 
-class ModelUnavailableError(DocServiceError):
+class ModelUnavailableError(DocgraphError):
     code = "model_unavailable"

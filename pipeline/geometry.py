@@ -1,8 +1,11 @@
-"""Boxes and coordinate conversions.
+"""``BBox``: the one box type, origin top-left, of model results, of every pipeline step and of the graph.
 
-Every box in the graph is in PDF points with the origin at the page's top-left corner, on the page as
-displayed (after ``/Rotate``), which is also how PyMuPDF reports text and how rendered images are laid out.
-Model outputs arrive in image pixels (or on DeepSeek-OCR's 0-999 grid) and are converted here, once.
+Its unit and space depend on where it is (``pipeline.page`` describes the spaces): model results are in pixels
+of the rendered page image (DeepSeek-OCR's 0-999 grid is turned into pixels in ``models.grounding``);
+``PageImage.box_to_points`` turns them into PDF points of the page's content space (the unrotated page, as
+PyMuPDF reports text and renders pages for the models), where the text layer, merge and reading order work;
+``pipeline.build`` maps every box once to display space (the page as shown, after ``/Rotate``), which is what
+every box in the graph is in.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ class BBox(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    l: float = Field(description="Left edge.")
+    l: float = Field(description="Left edge.")  # noqa: E741 - the schema's name (l, t, r, b as in docling)
     t: float = Field(description="Top edge.")
     r: float = Field(description="Right edge.")
     b: float = Field(description="Bottom edge.")
@@ -81,14 +84,3 @@ def union_all(boxes: list[BBox]) -> BBox:
     for box in boxes[1:]:
         out = out.union(box)
     return out
-
-
-def pixels_to_points(box: BBox, *, dpi: float) -> BBox:
-    """A box in pixels of an image rendered at ``dpi`` → PDF points (72 per inch)."""
-    f = 72.0 / dpi
-    return box.scale(f, f)
-
-
-def grid_to_points(box: BBox, *, page_width: float, page_height: float, grid: float = 999.0) -> BBox:
-    """A box on a ``0..grid`` normalised grid of the page image → PDF points."""
-    return box.scale(page_width / grid, page_height / grid).clip(page_width, page_height)

@@ -2,8 +2,9 @@
 
 Shape (docling-core style): flat typed pools (``pages``, ``blocks``) plus ``edges`` between string refs
 (``#/document``, ``#/pages/0``, ``#/blocks/12``). ``contains`` edges give the tree, ``next`` edges the
-reading order inside each page. Every box is in PDF points, origin top-left (``BBox.origin``). The root
-states ``schema_name`` and ``schema_version``; ``schema_json()`` publishes the JSON Schema.
+reading order inside each page. Every box is in PDF points, origin top-left (``BBox.origin``) of the page as
+displayed (after ``/Rotate``). The root states ``schema_name`` and ``schema_version``; ``schema_json()``
+publishes the JSON Schema.
 
 Nothing is dropped silently: a page that failed is still in ``pages`` with ``status="failed"`` and its
 ``error``; the document's ``status`` is ``partial`` whenever any page is not ``ok``, and ``warnings`` say why.
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.geometry import BBox
+from pipeline.steps import Step
 
-SCHEMA_NAME = "docgraph.DocumentGraph"
+SCHEMA_NAME: Final = "docgraph.DocumentGraph"
 SCHEMA_VERSION = "1.0.0"
 
 
@@ -68,10 +70,13 @@ class _Model(BaseModel):
 class ErrorInfo(_Model):
     code: str = Field(description="Stable machine-readable code, e.g. 'render_failed', 'step_timeout'.")
     message: str = Field(description="Human-readable reason.")
-    step: str | None = Field(default=None, description="Pipeline step that failed: text, render, layout, ocr, merge.")
+    step: Step | None = Field(
+        default=None,
+        description="Pipeline step that failed: text, render, layout, ocr, merge (document: its deadline passed).",
+    )
 
 
-class Warning(_Model):
+class GraphWarning(_Model):
     code: str
     message: str
     page_no: int | None = Field(default=None, description="1-based page the warning is about, if any.")
@@ -80,7 +85,7 @@ class Warning(_Model):
 class Provenance(_Model):
     source: Source = Field(description="What produced this evidence.")
     model: str | None = Field(default=None, description="Model name@version, or 'pymupdf' for the text layer.")
-    bbox: BBox = Field(description="The box this source reported, in PDF points, origin top-left.")
+    bbox: BBox = Field(description="The box this source reported, in PDF points, origin top-left as displayed.")
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     label: str | None = Field(default=None, description="The source's own label before normalisation.")
     text: str | None = Field(
@@ -92,7 +97,7 @@ class Block(_Model):
     id: str = Field(description="Ref of this block: '#/blocks/<index>'.")
     type: BlockType
     page_no: int = Field(ge=1, description="1-based page number.")
-    bbox: BBox = Field(description="PDF points, origin top-left, inside the page.")
+    bbox: BBox = Field(description="PDF points, origin top-left of the page as displayed, inside the page.")
     text: str = Field(description="Text in reading order ('' for figures without text).")
     source: Source = Field(description="Where the text came from (layout when the block has no text).")
     model: str | None = Field(default=None, description="Model that typed or read the block.")
@@ -116,12 +121,15 @@ class Page(_Model):
     height: float = Field(description="Height in PDF points as displayed (after /Rotate).")
     rotation: int = Field(description="The page's /Rotate in degrees.")
     kind: PageKind | None = Field(default=None, description="Classification from the text layer and image coverage.")
-    route: list[str] = Field(default_factory=list, description="Steps that ran: text, render, layout, ocr, merge.")
+    route: list[Step] = Field(
+        default_factory=list,
+        description="Steps started, in order (a failed one too): text, render, layout, ocr, merge.",
+    )
     status: PageStatus
     error: ErrorInfo | None = None
     blocks: list[str] = Field(default_factory=list, description="Block refs in reading order.")
     timings: StepTimings = Field(default_factory=StepTimings)
-    attempts: dict[str, int] = Field(
+    attempts: dict[Step, int] = Field(
         default_factory=dict,
         description="Model calls per step when more than one was needed (a replica died; the call was retried).",
     )
@@ -151,7 +159,7 @@ class DocumentGraph(_Model):
     pages: list[Page]
     blocks: list[Block]
     edges: list[Edge]
-    warnings: list[Warning] = Field(default_factory=list)
+    warnings: list[GraphWarning] = Field(default_factory=list)
 
     def page_blocks(self, page_no: int) -> list[Block]:
         """Blocks of one page, in reading order."""

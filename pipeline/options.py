@@ -67,17 +67,21 @@ class Limits(BaseModel):
 
 
 class ConvertOptions(BaseModel):
-    """What a caller may choose per request."""
+    """What a caller may choose per request: the one declaration of the options. The HTTP API's parameters
+    (serve/intake.py: query parameters, ``password`` a form field) and the CLI's ``convert`` options
+    (docgraph/cli.py) are made from these fields: their names, types, defaults, constraints and descriptions."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pages: str | None = Field(default=None, description="1-based page range, e.g. '1-3,7'; all pages if unset.")
-    ocr: OcrMode = Field(default=OcrMode.AUTO, description="When to run OCR.")
-    layout: bool = Field(default=True, description="Run the layout model; off = text-layer fast path.")
-    dpi: int = Field(default=144, ge=36, le=600, description="Render resolution for the models.")
-    password: str | None = Field(default=None, max_length=1024, description="User password of an encrypted PDF.")
+    pages: str | None = Field(
+        default=None, max_length=256, description="1-based page range, e.g. '1-3,7'; all pages if unset."
+    )
+    ocr: OcrMode = Field(default=OcrMode.AUTO, description="auto: OCR scanned/mixed pages; always; never.")
+    layout: bool = Field(default=True, description="Run the layout model (false: text-layer fast path).")
+    dpi: int = Field(default=144, ge=36, le=600, description="Render DPI for the models.")
+    password: str | None = Field(default=None, max_length=1024, description="User password, if encrypted.")
     deepseek_mode: DeepSeekMode | None = Field(
-        default=None, description="DeepSeek-OCR resolution mode for this request; the deployment's default if unset."
+        default=None, description="DeepSeek-OCR resolution mode (default: the deployment's)."
     )
     ocr_prompt: OcrPrompt | None = Field(
         default=None, description="DeepSeek-OCR prompt: grounded markdown (default) or free OCR."

@@ -1,8 +1,10 @@
 """In-process values describing one page: its geometry, text layer and rendered image.
 
-Two coordinate spaces exist and only ``PageGeometry`` converts between them:
+Two coordinate spaces exist, both in PDF points with the origin top-left, and only ``PageGeometry`` converts
+between them:
 - *content space*: the unrotated page (what PyMuPDF's text extraction reports; text in /Rotate'd pages is
-  upright here), in PDF points, origin top-left. All processing (models, merge, reading order) runs here.
+  upright here). All processing runs here: pages are rendered in it for the models (whose pixel boxes
+  ``PageImage.box_to_points`` turns into content-space points), and merge and reading order work in it.
 - *display space*: the page as a viewer shows it (after /Rotate). Every bbox in the graph is in display space.
 """
 
@@ -22,7 +24,7 @@ class PageGeometry:
     width: float  # content space, points
     height: float
     rotation: int  # /Rotate in degrees: 0, 90, 180, 270
-    display_width: float
+    display_width: float  # display space, points
     display_height: float
     to_display: tuple[float, float, float, float, float, float]  # affine matrix content → display
 
@@ -43,7 +45,6 @@ class TextLine:
     bbox: BBox
     text: str
     size: float = 0.0  # font size in points (0 when unknown, e.g. OCR)
-    bold: bool = False
     confidence: float = 1.0
 
 
@@ -68,10 +69,6 @@ class TextLayer:
     image_coverage: float  # share of the page covered by images
     vector_coverage: float  # share of the page covered by paths (vector-drawn content)
     garbled_ratio: float  # share of characters that are U+FFFD or private-use (a broken text layer)
-
-    @property
-    def lines(self) -> list[TextLine]:
-        return [line for block in self.blocks for line in block.lines]
 
 
 @dataclass(frozen=True, slots=True)

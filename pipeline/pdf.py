@@ -32,7 +32,7 @@ from pipeline.textlayer import extract_text_layer
 PDF_MAGIC = b"%PDF-"
 MAGIC_WINDOW = 1024  # the header may follow up to 1 KiB of junk (PDF 32000-1 §7.5.2, implementation note)
 
-pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF warnings go to our logs through warnings(), not stderr
+pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF's messages stay off stderr (in TOOLS.mupdf_warnings(), unread)
 
 
 def check_upload(data: bytes, limits: Limits) -> None:
@@ -129,7 +129,8 @@ class PdfDocument:
         return pix.tobytes("png"), zoom
 
     def _page(self, page_no: int) -> pymupdf.Page:
-        return self._doc.load_page(page_no - 1)
+        page: pymupdf.Page = self._doc.load_page(page_no - 1)
+        return page
 
     def _check_images(self, page: pymupdf.Page) -> None:
         """Refuse to render a page that draws an image whose decoded size would exceed the budget."""

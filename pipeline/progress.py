@@ -7,19 +7,19 @@ raise: the job runner keeps them in memory and writes them to its store on its o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from pipeline.convert import PageOutcome
-    from pipeline.pdf import DocumentMeta
+from pipeline.outcome import PageOutcome
+from pipeline.pdf import DocumentMeta
+from pipeline.steps import Step
 
 
 class ConvertProgress(Protocol):
     def opened(self, meta: DocumentMeta, page_nos: list[int]) -> None:
         """The document opened and these pages will be converted."""
 
-    def step(self, page_no: int, step: str) -> None:
+    def step(self, page_no: int, step: Step) -> None:
         """``step`` (text, render, layout, ocr, merge) of ``page_no`` is about to start."""
 
     def page_done(self, outcome: PageOutcome) -> None:
-        """``page_no`` has its outcome (ok, partial or failed, with the reason)."""
+        """Page ``outcome.page_no`` has its outcome (ok, partial or failed, with the reason)."""

@@ -15,6 +15,7 @@ from pipeline.geometry import BBox
 from pipeline.graph import BlockType, ErrorInfo
 from pipeline.options import DeepSeekMode, OcrPrompt
 from pipeline.page import PageImage
+from pipeline.steps import Step
 
 
 class _Wire(BaseModel):
@@ -74,7 +75,7 @@ class PageAnalysis(_Wire):
     ocr_error: ErrorInfo | None = None
     layout_s: float = 0.0
     ocr_s: float = 0.0
-    attempts: dict[str, int] = Field(
+    attempts: dict[Step, int] = Field(
         default_factory=dict, description="Calls made per model (more than 1: a replica died and the call was retried)."
     )
 

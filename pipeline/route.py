@@ -1,15 +1,16 @@
-"""Per-page classification (digital / scanned / mixed / empty) and the route a page takes.
+"""Per-page classification (digital / scanned / mixed / empty) and the plan a page follows.
 
-Routing (ADR-0010 of the seeds): digital pages read the text layer and need no OCR unless asked;
-scanned and mixed pages go to OCR; the layout model types regions on every page unless turned off.
-Only a page whose route needs a model is rendered.
+Routing: digital pages read the text layer and need no OCR unless asked (then OCR only adds evidence);
+scanned and mixed pages go to OCR, whose text becomes the page's text; the layout model types regions on every
+non-empty page unless turned off. Only a page whose plan needs a model is rendered. The plan is decided once,
+here; the converter follows it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.graph import PageKind
+from pipeline.graph import PageKind, Source
 from pipeline.options import ConvertOptions, OcrMode
 from pipeline.page import TextLayer
 
@@ -34,8 +35,19 @@ def classify_page(layer: TextLayer) -> PageKind:
 
 @dataclass(frozen=True, slots=True)
 class PagePlan:
+    """What one page goes through, and whose text it keeps.
+
+    ``text_source`` is ``Source.OCR`` on a scanned or mixed page that gets OCR: the OCR text is the page's text,
+    and the scan image it was read from is not a figure (smaller images placed on the page are). Otherwise it is
+    ``Source.TEXT_LAYER``, and OCR, where it runs (``ocr=always`` on a digital page), only adds evidence. A page
+    planned for OCR text whose OCR fails falls back to its text layer. ``text_layer_usable`` is False on scanned
+    and mixed pages: without the rendered image nothing of them converts, so a failed render fails the page.
+    """
+
     layout: bool
     ocr: bool
+    text_source: Source
+    text_layer_usable: bool
 
     @property
     def needs_image(self) -> bool:
@@ -44,8 +56,12 @@ class PagePlan:
 
 def plan_page(kind: PageKind, options: ConvertOptions, *, has_layout: bool, has_ocr: bool) -> PagePlan:
     if kind is PageKind.EMPTY:
-        return PagePlan(layout=False, ocr=False)
-    ocr = has_ocr and (
-        options.ocr is OcrMode.ALWAYS or (options.ocr is OcrMode.AUTO and kind in (PageKind.SCANNED, PageKind.MIXED))
+        return PagePlan(layout=False, ocr=False, text_source=Source.TEXT_LAYER, text_layer_usable=True)
+    scan = kind in (PageKind.SCANNED, PageKind.MIXED)
+    ocr = has_ocr and (options.ocr is OcrMode.ALWAYS or (options.ocr is OcrMode.AUTO and scan))
+    return PagePlan(
+        layout=has_layout and options.layout,
+        ocr=ocr,
+        text_source=Source.OCR if ocr and scan else Source.TEXT_LAYER,
+        text_layer_usable=not scan,
     )
-    return PagePlan(layout=has_layout and options.layout, ocr=ocr)

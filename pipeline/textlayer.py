@@ -12,7 +12,6 @@ from pipeline.geometry import BBox
 from pipeline.page import TextBlock, TextLayer, TextLine
 
 TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
-BOLD_FLAG = 16
 COVERAGE_GRID = 128  # cells per side of the raster that measures how much of the page a kind of content covers
 
 
@@ -38,7 +37,6 @@ def extract_text_layer(page: pymupdf.Page) -> TextLayer:
                     bbox=BBox.of(line["bbox"]).clip(width, height),
                     text=text,
                     size=max(float(s.get("size", 0.0)) for s in spans),
-                    bold=all(int(s.get("flags", 0)) & BOLD_FLAG for s in spans),
                 )
             )
         if lines:
@@ -60,9 +58,12 @@ def extract_text_layer(page: pymupdf.Page) -> TextLayer:
             image_boxes.append(box)
         elif kind.endswith(("-path", "-shade")):
             path_boxes.append(box)
-    for box in _merge_overlapping(image_boxes):
-        if box.area >= 0.002 * width * height:  # skip bullets and rules drawn as tiny images
-            blocks.append(TextBlock(bbox=box, lines=(), is_image=True))
+    min_figure_area = 0.002 * width * height  # skip bullets and rules drawn as tiny images
+    blocks.extend(
+        TextBlock(bbox=box, lines=(), is_image=True)
+        for box in _merge_overlapping(image_boxes)
+        if box.area >= min_figure_area
+    )
 
     visible_area = _coverage(text_boxes, width, height)
     invisible_area = _coverage(invisible_boxes, width, height)

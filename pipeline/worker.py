@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from pipeline.errors import StepTimeoutError
+from pipeline.steps import Step
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -27,7 +28,7 @@ class PdfWorker:
         self._lock = threading.Lock()
         self._busy_since: float | None = None
 
-    async def run(self, step: str, timeout_s: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def run(self, step: Step, timeout_s: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, self._timed, fn, args, kwargs)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.errors import (
     CorruptDocumentError,
-    DocServiceError,
+    DocgraphError,
     DocumentTimeoutError,
     DocumentTooLargeError,
     EmptyDocumentError,
@@ -27,7 +28,7 @@ from serve.jobs.errors import JobNotFinishedError, JobNotFoundError, QueueFullEr
 
 log = logging.getLogger("docgraph.serve")
 
-STATUS: list[tuple[type[DocServiceError], int]] = [  # first match wins: subclasses before bases
+STATUS: list[tuple[type[DocgraphError], int]] = [  # first match wins: subclasses before bases
     (EmptyDocumentError, 400),
     (CorruptDocumentError, 400),
     (InvalidOptionsError, 400),
@@ -44,19 +45,19 @@ STATUS: list[tuple[type[DocServiceError], int]] = [  # first match wins: subclas
 ]
 
 
-def status_for(exc: DocServiceError) -> int:
+def status_for(exc: DocgraphError) -> int:
     return next((status for cls, status in STATUS if isinstance(exc, cls)), 500)
 
 
-def problem(status: int, code: str, message: str, details: dict[str, object] | None = None) -> JSONResponse:
-    body = ErrorBody(code=code, message=message, details=details or {})
+def problem(status: int, code: str, message: str, details: Mapping[str, object] | None = None) -> JSONResponse:
+    body = ErrorBody(code=code, message=message, details=dict(details or {}))
     headers = {"Retry-After": "5"} if status in (429, 503) else None
     return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
 
 
 def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
-    @app.exception_handler(DocServiceError)
-    async def _domain(_: Request, exc: DocServiceError) -> JSONResponse:
+    @app.exception_handler(DocgraphError)
+    async def _domain(_: Request, exc: DocgraphError) -> JSONResponse:
         status = status_for(exc)
         log.info("request failed: %s %s (%s)", status, exc.code, exc.message)
         details = {k: v for k, v in exc.context.items() if isinstance(v, str | int | float | bool)}
@@ -76,6 +77,6 @@ def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
+        log.error("unexpected error", exc_info=exc)
         message = f"{type(exc).__name__}: {exc}" if debug else "internal error; see the service logs"
         return problem(500, "internal_error", message)

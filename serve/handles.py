@@ -21,6 +21,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponse
 from pipeline.analysis import analyze_page
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, OcrRequest, OcrResult, PageAnalysis
+from pipeline.steps import Step
 
 log = logging.getLogger("docgraph.serve")
 REPLICA_GONE = (RayActorError, ActorUnavailableError)  # the replica died or is unreachable: safe to call again
@@ -48,16 +49,18 @@ class HandleModels:
         want_ocr = ocr and self._ocr is not None
         arg: Any = ray.put(image) if want_layout and want_ocr else image
         layout_handle, ocr_handle = self._layout, self._ocr
-        attempts: dict[str, int] = {}
+        attempts: dict[Step, int] = {}
 
         async def run_layout() -> LayoutResult:
             assert layout_handle is not None
-            result: LayoutResult = await self._call("layout", attempts, lambda: layout_handle.detect.remote(arg))
+            result: LayoutResult = await self._call(Step.LAYOUT, attempts, lambda: layout_handle.detect.remote(arg))
             return result
 
         async def run_ocr() -> OcrResult:
             assert ocr_handle is not None
-            result: OcrResult = await self._call("ocr", attempts, lambda: ocr_handle.recognize.remote(arg, ocr_request))
+            result: OcrResult = await self._call(
+                Step.OCR, attempts, lambda: ocr_handle.recognize.remote(arg, ocr_request)
+            )
             return result
 
         analysis = await analyze_page(
@@ -65,7 +68,9 @@ class HandleModels:
         )
         return analysis.model_copy(update={"attempts": attempts})
 
-    async def _call(self, step: str, attempts: dict[str, int], send: Callable[[], DeploymentResponse]) -> Any:
+    async def _call(
+        self, step: Step, attempts: dict[Step, int], send: Callable[[], DeploymentResponse[Any] | Any]
+    ) -> Any:
         """Call a model, again if its replica died under the call (bounded; the caller's deadline still holds)."""
         while True:
             attempts[step] = attempts.get(step, 0) + 1

@@ -12,29 +12,32 @@ from __future__ import annotations
 from ray.serve.metrics import Counter, Gauge, Histogram
 
 from pipeline.graph import DocumentGraph
+from pipeline.steps import Step
 
 SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0]
-STAGES = ("text", "render", "layout", "ocr", "merge")
+STAGES = (Step.TEXT, Step.RENDER, Step.LAYOUT, Step.OCR, Step.MERGE)  # the steps with a time in StepTimings
 
 
-def page_route(route: list[str]) -> str:
+def page_route(route: list[Step]) -> str:
     """The page's path for metrics: ``ocr`` if OCR ran, else ``layout`` if the layout model ran, else the
     text-layer fast path."""
-    if "ocr" in route:
-        return "ocr"
-    if "layout" in route:
-        return "layout"
+    if Step.OCR in route:
+        return Step.OCR.value
+    if Step.LAYOUT in route:
+        return Step.LAYOUT.value
     return "text_layer"
 
 
 class IngressMetrics:
     def __init__(self) -> None:
         self.pages = Counter(
-            "docgraph_pages_total", "Pages converted, by route and final status.", tag_keys=("route", "status")
+            "docgraph_pages_total",
+            "Pages converted, by route and final status.",
+            tag_keys=("route", "status"),  # type: ignore[arg-type]  # Ray annotates Tuple[str]; it takes any number
         )
         self.page_failures = Counter(
             "docgraph_page_failures_total", "Pages that failed or are partial, by step and code.",
-            tag_keys=("step", "code"),
+            tag_keys=("step", "code"),  # type: ignore[arg-type]  # Ray annotates Tuple[str]; it takes any number
         )  # fmt: skip
         self.stage_seconds = Histogram(
             "docgraph_stage_seconds", "Per-page time in each pipeline stage.", boundaries=SECONDS, tag_keys=("stage",)
@@ -61,10 +64,11 @@ class IngressMetrics:
         for page in graph.pages:
             self.pages.inc(tags={"route": page_route(page.route), "status": page.status.value})
             if page.error is not None:
-                self.page_failures.inc(tags={"step": page.error.step or "unknown", "code": page.error.code})
+                step = page.error.step.value if page.error.step else "unknown"
+                self.page_failures.inc(tags={"step": step, "code": page.error.code})
             for stage in STAGES:
                 if stage in page.route:
-                    self.stage_seconds.observe(getattr(page.timings, f"{stage}_s"), tags={"stage": stage})
+                    self.stage_seconds.observe(getattr(page.timings, f"{stage}_s"), tags={"stage": stage.value})
 
 
 class ModelMetrics:

@@ -27,8 +27,6 @@ COLORS: dict[BlockType, tuple[int, int, int]] = {
 
 
 class AnnotatedPageRenderer:
-    media_type = "image/png"
-
     def render(self, graph: DocumentGraph, page_no: int, page_png: bytes, zoom: float) -> bytes:
         """Draw ``graph``'s blocks of ``page_no`` on the displayed page image rendered at ``zoom``."""
         image = Image.open(io.BytesIO(page_png)).convert("RGB")
@@ -38,11 +36,11 @@ class AnnotatedPageRenderer:
         for block in graph.page_blocks(page_no):
             color = COLORS.get(block.type, (0, 0, 0))
             box = (block.bbox.l * zoom, block.bbox.t * zoom, block.bbox.r * zoom, block.bbox.b * zoom)
-            draw.rectangle(box, outline=color + (255,), fill=color + (28,), width=width)
+            draw.rectangle(box, outline=(*color, 255), fill=(*color, 28), width=width)
             label = f"{block.order} {block.type.value} {block.confidence:.2f}"
             tl = draw.textbbox((box[0], box[1]), label, font=font)
             ty = max(0.0, box[1] - (tl[3] - tl[1]) - 2)
-            draw.rectangle((box[0], ty, box[0] + (tl[2] - tl[0]) + 4, ty + (tl[3] - tl[1]) + 2), fill=color + (220,))
+            draw.rectangle((box[0], ty, box[0] + (tl[2] - tl[0]) + 4, ty + (tl[3] - tl[1]) + 2), fill=(*color, 220))
             draw.text((box[0] + 2, ty), label, fill=(255, 255, 255), font=font)
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=False)

@@ -11,8 +11,6 @@ from pipeline.graph import DocumentGraph
 
 
 class ZipBundleSerializer:
-    media_type = "application/zip"
-
     def serialize(self, graph: DocumentGraph, annotated: dict[int, bytes]) -> bytes:
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -6,7 +6,5 @@ from pipeline.graph import DocumentGraph
 
 
 class JsonSerializer:
-    media_type = "application/json"
-
     def serialize(self, graph: DocumentGraph, *, indent: int | None = None) -> str:
         return graph.model_dump_json(indent=indent)

@@ -12,8 +12,6 @@ FURNITURE = frozenset({BlockType.PAGE_HEADER, BlockType.PAGE_FOOTER})
 
 
 class MarkdownSerializer:
-    media_type = "text/markdown"
-
     def serialize(self, graph: DocumentGraph) -> str:
         pages = []
         for page in graph.pages:
@@ -22,7 +20,7 @@ class MarkdownSerializer:
         return PAGE_SEPARATOR.join(pages).strip() + "\n"
 
     @staticmethod
-    def block(block: Block) -> str:
+    def block(block: Block) -> str:  # noqa: PLR0911 - one return per block type
         text = block.text.strip()
         match block.type:
             case BlockType.TITLE:

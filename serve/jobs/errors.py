@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pipeline.errors import DocServiceError
+from pipeline.errors import DocgraphError
 
 
-class JobNotFoundError(DocServiceError):
+class JobNotFoundError(DocgraphError):
     code = "job_not_found"
 
 
-class JobNotFinishedError(DocServiceError):
+class JobNotFinishedError(DocgraphError):
     """The job has no result (yet, or ever: failed/cancelled); ``state`` says which."""
 
     code = "job_not_finished"
 
 
-class QueueFullError(DocServiceError):
+class QueueFullError(DocgraphError):
     code = "queue_full"

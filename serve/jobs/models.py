@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.graph import Block, ErrorInfo, Page, StepTimings
 from pipeline.options import ConvertOptions
+from pipeline.steps import Step
 
 
 class JobState(StrEnum):
@@ -44,12 +45,12 @@ class _Model(BaseModel):
 class PageProgress(_Model):
     page_no: int
     state: PageState = PageState.PENDING
-    steps: dict[str, StepState] = Field(
+    steps: dict[Step, StepState] = Field(
         default_factory=dict, description="Steps in the order they started: text, render, layout, ocr, merge."
     )
     error: ErrorInfo | None = None
     timings: StepTimings | None = Field(default=None, description="Seconds per step, once the page is done.")
-    attempts: dict[str, int] = Field(
+    attempts: dict[Step, int] = Field(
         default_factory=dict, description="Model calls per step where a retry was needed (a replica died)."
     )
 

@@ -17,12 +17,13 @@ import time
 from collections.abc import Awaitable, Callable
 
 from pipeline.build import build_graph
-from pipeline.convert import PageOutcome
-from pipeline.errors import DocServiceError
+from pipeline.errors import DocgraphError
 from pipeline.export import JsonSerializer
 from pipeline.graph import DocumentGraph, DocumentStatus, ErrorInfo, PageStatus
+from pipeline.outcome import PageOutcome
 from pipeline.pdf import DocumentMeta
 from pipeline.progress import ConvertProgress
+from pipeline.steps import MODEL_STEPS, Step
 from serve.args import JobsConfig
 from serve.jobs.errors import QueueFullError
 from serve.jobs.models import (
@@ -62,11 +63,10 @@ class JobProgressRecorder:
         self._index = {p.page_no: p for p in self.status.pages}
         self.status.pages_total = len(page_nos)
 
-    def step(self, page_no: int, step: str) -> None:
+    def step(self, page_no: int, step: Step) -> None:
         page = self._index[page_no]
-        concurrent = {"layout", "ocr"}  # the models run side by side: starting one does not end the other
-        for name, state in page.steps.items():
-            if state is StepState.RUNNING and not (name in concurrent and step in concurrent):
+        for name, state in page.steps.items():  # the models run side by side: starting one does not end the other
+            if state is StepState.RUNNING and not (name in MODEL_STEPS and step in MODEL_STEPS):
                 page.steps[name] = StepState.DONE
         page.steps[step] = StepState.RUNNING
         page.state = PageState.RUNNING
@@ -206,7 +206,7 @@ class JobRunner:
                 raise
         except Exception as exc:
             log.exception("job %s failed", job_id)
-            code = exc.code if isinstance(exc, DocServiceError) else "internal_error"
+            code = exc.code if isinstance(exc, DocgraphError) else "internal_error"
             await self._end(record, JobState.FAILED, error=ErrorInfo(code=code, message=str(exc) or type(exc).__name__))
         finally:
             self._tasks.pop(job_id, None)
@@ -216,10 +216,10 @@ class JobRunner:
     async def _convert_and_finish(self, record: JobRecord) -> None:
         data = await self.store.upload(record.status.id)
         if data is None:
-            raise DocServiceError("the job's upload is no longer in the store", code="upload_missing")
+            raise DocgraphError("the job's upload is no longer in the store", code="upload_missing")
         recorder = JobProgressRecorder(record.status, record.request.filename)
         work = asyncio.ensure_future(self._convert(data, record.request, recorder))
-        heartbeat = asyncio.ensure_future(self._heartbeat(record, recorder, work))
+        heartbeat = asyncio.ensure_future(self._heartbeat(record, recorder))
         try:
             graph = await work  # cancelling this task cancels `work`, and with it every model call in flight
         finally:
@@ -230,7 +230,7 @@ class JobRunner:
         state = JobState.SUCCEEDED if graph.status is DocumentStatus.COMPLETE else JobState.PARTIALLY_SUCCEEDED
         await self._end(record, state, result=JsonSerializer().serialize(graph).encode())
 
-    async def _heartbeat(self, record: JobRecord, recorder: JobProgressRecorder, work: asyncio.Future[object]) -> None:
+    async def _heartbeat(self, record: JobRecord, recorder: JobProgressRecorder) -> None:
         while True:
             await asyncio.sleep(self.config.heartbeat_s)
             record.lease_until = time.time() + self.config.lease_s

@@ -14,6 +14,7 @@ from pipeline import ConvertOptions, OcrMode
 from pipeline.export import MarkdownSerializer, ZipBundleSerializer
 from pipeline.graph import BlockType, DocumentStatus, PageKind, PageStatus, Source, schema_json
 from pipeline.options import Limits
+from pipeline.steps import Step
 from tests.conftest import ROOT
 from tests.invariants import assert_graph_invariants
 from tests.textsim import similarity
@@ -24,8 +25,8 @@ def test_sample_routes_each_page_by_its_kind(local_converter: Any, sample_pdf: b
     assert_graph_invariants(graph)
     assert graph.status is DocumentStatus.COMPLETE
     assert [p.kind for p in graph.pages] == [PageKind.DIGITAL, PageKind.DIGITAL, PageKind.SCANNED]
-    assert graph.pages[0].route == ["text", "render", "layout", "merge"]
-    assert graph.pages[2].route == ["text", "render", "layout", "ocr", "merge"]
+    assert graph.pages[0].route == [Step.TEXT, Step.RENDER, Step.LAYOUT, Step.MERGE]
+    assert graph.pages[2].route == [Step.TEXT, Step.RENDER, Step.LAYOUT, Step.OCR, Step.MERGE]
     types = {b.type for b in graph.page_blocks(1)}
     assert {BlockType.TABLE, BlockType.TEXT} <= types
     assert {b.source for b in graph.page_blocks(3) if b.text} == {Source.OCR}
@@ -38,9 +39,9 @@ def test_sample_routes_each_page_by_its_kind(local_converter: Any, sample_pdf: b
 def test_fast_path_renders_nothing(local_converter: Any) -> None:
     graph = local_converter.convert_sync(make_text_pdf(10), ConvertOptions(layout=False))
     assert_graph_invariants(graph)
-    assert all(p.route == ["text", "merge"] for p in graph.pages)
+    assert all(p.route == [Step.TEXT, Step.MERGE] for p in graph.pages)
     assert all(b.source is Source.TEXT_LAYER for b in graph.blocks)
-    assert [b.text for b in graph.page_blocks(3)][0] == "Section 3"
+    assert next(b.text for b in graph.page_blocks(3)) == "Section 3"
 
 
 def test_ocr_always_keeps_text_layer_text_and_adds_ocr_evidence(local_converter: Any) -> None:
@@ -64,8 +65,8 @@ def test_a_failing_page_is_reported_and_the_rest_completes(local_converter: Any,
     assert graph.status is DocumentStatus.PARTIAL
     assert [p.status for p in graph.pages] == [PageStatus.OK, PageStatus.OK, PageStatus.FAILED]
     failed = graph.pages[2]
-    assert failed.error is not None and failed.error.code == "page_too_large" and failed.error.step == "render"
-    assert failed.route == ["text", "render"]  # the step that failed was recorded before it ran
+    assert failed.error is not None and failed.error.code == "page_too_large" and failed.error.step is Step.RENDER
+    assert failed.route == [Step.TEXT, Step.RENDER]  # the step that failed was recorded before it ran
     assert any(w.page_no == 3 for w in graph.warnings)
 
 

@@ -18,6 +18,7 @@ from pipeline.graph import BlockType, PageStatus, Source
 from pipeline.options import DeepSeekMode
 from pipeline.page import TextBlock
 from pipeline.pdf import open_document
+from pipeline.steps import Step
 from tests.conftest import TEST_LIMITS
 from tests.invariants import assert_graph_invariants
 from tests.scripted import ScriptedDeepSeek
@@ -68,7 +69,7 @@ def test_grounded_blocks_land_where_the_text_is_on_the_page(sample_pdf: bytes, p
     graph = convert(model, sample_pdf, deepseek_mode=DeepSeekMode.BASE)
     assert_graph_invariants(graph)
     page = graph.pages[0]
-    assert page.status is PageStatus.OK and page.route == ["text", "render", "ocr", "merge"]
+    assert page.status is PageStatus.OK and page.route == [Step.TEXT, Step.RENDER, Step.OCR, Step.MERGE]
     assert model.modes == [DeepSeekMode.BASE]  # the request's mode reached the backend
     out = graph.page_blocks(3)
     assert len(out) == len(blocks)

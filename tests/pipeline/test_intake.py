@@ -52,7 +52,10 @@ def test_too_many_pages() -> None:
 
 
 def test_zero_page_pdf_is_unusable() -> None:
-    data = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF"
+    data = (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+        b"trailer<</Root 1 0 R>>\n%%EOF"
+    )
     with pytest.raises(UnusableDocumentError) as err:
         open_document(data, limits=LIMITS)
     assert err.value.code == "no_pages"

@@ -62,7 +62,7 @@ def test_table_text_reads_row_by_row() -> None:
     cells = [
         line(t, B(x, y, x + 50, y + 10))
         for y, row in ((100, ("a", "b")), (120, ("c", "d")))
-        for x, t in zip((80, 200), row)
+        for x, t in zip((80, 200), row, strict=True)
     ]
     blocks = merge_page(
         [TextBlock(B(80, 100, 250, 130), tuple(cells))],
