@@ -1,3 +1,5 @@
 """docgraph: PDFs in, document graphs out, on Ray Serve. This package holds the CLI and the in-process runner."""
 
-__version__ = "0.1.0"
+from pipeline.version import VERSION as __version__
+
+__all__ = ["__version__"]

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import json
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from pipeline.options import DeepSeekMode, OcrMode
+from pipeline.options import ConvertOptions
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="PDFs in, document graphs out.")
 console = Console(stderr=True)
@@ -22,6 +26,37 @@ console = Console(stderr=True)
 
 def main() -> None:
     cli()
+
+
+def with_convert_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Offer each ``ConvertOptions`` field as an option of ``command`` (its name, type, default and description;
+    an enum's choices), and hand them to it as one checked ``options: ConvertOptions``."""
+    fields = ConvertOptions.model_fields
+
+    @functools.wraps(command)
+    def run(**kwargs: Any) -> None:
+        values = {name: kwargs.pop(name) for name in fields}
+        try:
+            options = ConvertOptions(**values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            hint = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else None
+            raise typer.BadParameter(error["msg"], param_hint=hint) from exc
+        command(**kwargs, options=options)
+
+    own = inspect.signature(command, eval_str=True).parameters.values()
+    derived = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=field.default,
+            annotation=Annotated[field.annotation, typer.Option(help=field.description)],
+        )
+        for name, field in fields.items()
+    ]
+    # typer reads options from the signature: ConvertOptions' fields, declared once
+    run.__signature__ = inspect.Signature([p for p in own if p.name != "options"] + derived)  # type: ignore[attr-defined]
+    return run
 
 
 @cli.command()
@@ -46,46 +81,30 @@ def serve(
 
 
 @cli.command()
+@with_convert_options
 def convert(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="PDF files.")],
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
     url: Annotated[str | None, typer.Option(help="A running docgraph service; default: start an embedded one.")] = None,
     local: Annotated[bool, typer.Option("--local", help="In-process pipeline, no Ray.")] = False,
-    ocr: Annotated[OcrMode, typer.Option(help="auto | always | never")] = OcrMode.AUTO,
-    layout: Annotated[bool, typer.Option(help="Run the layout model (--no-layout: text-layer fast path).")] = True,
-    pages: Annotated[str | None, typer.Option(help="Page range, e.g. '1-3,7'.")] = None,
-    password: Annotated[str | None, typer.Option(help="Password of encrypted PDFs.")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="DOCGRAPH_API_KEY", help="API key of the service.")] = None,
-    deepseek_mode: Annotated[
-        DeepSeekMode | None, typer.Option(help="DeepSeek-OCR mode: tiny | small | base | large | gundam.")
-    ] = None,
+    *,
+    options: ConvertOptions,
 ) -> None:
     """Convert PDFs, writing <name>.json, <name>.md and <name>/page-NNNN.png (annotated) into OUT."""
     out.mkdir(parents=True, exist_ok=True)
     failures = 0
     if local:
-        failures = _convert_local(files, out, ocr=ocr, layout=layout, pages=pages, password=password)
+        failures = _convert_local(files, out, options)
     elif url:
-        failures = _convert_http(
-            files, out, url, ocr=ocr, layout=layout, pages=pages, password=password, key=api_key, mode=deepseek_mode
-        )
+        failures = _convert_http(files, out, url, options, key=api_key)
     else:
         from docgraph.embedded import EmbeddedService
 
         with console.status("starting the embedded docgraph service (local Ray, CPU models)..."):
             service = EmbeddedService().start()
         try:
-            failures = _convert_http(
-                files,
-                out,
-                service.url,
-                ocr=ocr,
-                layout=layout,
-                pages=pages,
-                password=password,
-                key=api_key,
-                mode=deepseek_mode,
-            )
+            failures = _convert_http(files, out, service.url, options, key=api_key)
         finally:
             service.stop()
     if failures:
@@ -127,7 +146,15 @@ def loadtest(
     from rich.live import Live
     from rich.table import Table
 
-    from docgraph.loadtest import LoadTestConfig, RemoteTargetError, check_target, run_load, summarize, write_report
+    from docgraph.loadtest import (
+        LoadTestConfig,
+        RemoteTargetError,
+        Run,
+        check_target,
+        run_load,
+        summarize,
+        write_report,
+    )
 
     if concurrency is None and rate is None:
         concurrency = 4
@@ -143,7 +170,7 @@ def loadtest(
         console.print(f"[red]refused:[/] {exc}")
         raise typer.Exit(code=2) from exc
 
-    def table(run, step, level, sent):  # type: ignore[no-untyped-def]
+    def table(run: Run, step: int, level: float, sent: int) -> Table:
         report = summarize(config, run)
         t = Table(title=f"docgraph loadtest → {url}  (step {step + 1}, level {level:g}, sent {sent})")
         for col in ("done", "pages/s", "docs/s", "p50 s", "p95 s", "503", "errors"):
@@ -212,23 +239,14 @@ def _progress() -> Progress:
     )
 
 
-def _convert_http(
-    files: list[Path],
-    out: Path,
-    url: str,
-    *,
-    ocr: OcrMode,
-    layout: bool,
-    pages: str | None,
-    password: str | None,
-    key: str | None,
-    mode: DeepSeekMode | None = None,
-) -> int:
-    params: dict[str, str] = {"format": "zip", "ocr": ocr.value, "layout": str(layout).lower()}
-    if pages:
-        params["pages"] = pages
-    if mode:
-        params["deepseek_mode"] = mode.value
+def _query(options: ConvertOptions) -> dict[str, str]:
+    """The options as /v1/convert's and /v1/jobs' query parameters (the password goes in the form)."""
+    values = options.model_dump(mode="json", exclude={"password"}, exclude_none=True)
+    return {name: value if isinstance(value, str) else json.dumps(value) for name, value in values.items()}
+
+
+def _convert_http(files: list[Path], out: Path, url: str, options: ConvertOptions, *, key: str | None) -> int:
+    params = {"format": "zip", **_query(options)}
     headers = {"X-API-Key": key} if key else {}
     failures = 0
     with (
@@ -238,7 +256,7 @@ def _convert_http(
         task = bar.add_task("converting", total=len(files))
         for path in files:
             bar.update(task, description=f"converting {path.name}")
-            data = {"password": password} if password else {}
+            data = {"password": options.password} if options.password else {}
             response = client.post(
                 "/v1/convert",
                 params=params,
@@ -261,19 +279,15 @@ def _convert_http(
     return failures
 
 
-def _convert_local(
-    files: list[Path], out: Path, *, ocr: OcrMode, layout: bool, pages: str | None, password: str | None
-) -> int:
+def _convert_local(files: list[Path], out: Path, options: ConvertOptions) -> int:
     import asyncio
 
     from docgraph.local import LocalConverter
-    from pipeline import ConvertOptions
-    from pipeline.errors import DocServiceError
+    from pipeline.errors import DocgraphError
     from pipeline.export import ZipBundleSerializer
 
     with console.status("loading models..."):
         converter = LocalConverter()
-    options = ConvertOptions(ocr=ocr, layout=layout, pages=pages, password=password)
     failures = 0
     with _progress() as bar:
         task = bar.add_task("converting", total=len(files))
@@ -282,7 +296,7 @@ def _convert_local(
             try:
                 result = asyncio.run(converter.convert(path.read_bytes(), options, filename=path.name, annotate=True))
                 _write_bundle(out, path, ZipBundleSerializer().serialize(result.graph, result.annotated))
-            except DocServiceError as exc:
+            except DocgraphError as exc:
                 failures += 1
                 console.print(f"[red]{path.name}: {exc.code}[/] {exc.message}")
             bar.advance(task)

@@ -20,6 +20,7 @@ import random
 import socket
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def check_target(url: str, *, allow_remote: bool) -> None:
     if allow_remote:
         return
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except socket.gaierror as exc:
         raise RemoteTargetError(f"cannot resolve {host!r}: {exc}") from exc
     remote = [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_loopback]
@@ -121,8 +122,15 @@ async def _ocr_tokens(client: httpx.AsyncClient, metrics_url: str | None) -> flo
     return total
 
 
-async def run_load(config: LoadTestConfig, *, on_progress: Any = None) -> Run:
-    """Send the load; ``on_progress(run, step, level)`` is called about once a second."""
+ProgressCallback = Callable[[Run, int, float, int], None]
+
+
+async def run_load(  # noqa: PLR0912, PLR0915 - one closed/open-loop driver whose steps share its state
+    config: LoadTestConfig, *, on_progress: ProgressCallback | None = None
+) -> Run:
+    """Send the load; ``on_progress(run, step, level, sent)`` (``step``: its index in the schedule, ``level``:
+    its concurrency or rate, ``sent``: documents sent so far) is called about once a second while documents
+    are being sent, and once more after the run (with the schedule's last step and level)."""
     check_target(config.url, allow_remote=config.allow_remote)
     docs = [(p.name, p.read_bytes()) for p in config.files]
     headers = {"X-API-Key": config.api_key} if config.api_key else {}
@@ -139,7 +147,7 @@ async def run_load(config: LoadTestConfig, *, on_progress: Any = None) -> Run:
         deadline = run.started + config.max_duration_s
 
         async def one(step: int) -> None:
-            name, data = random.choice(docs)
+            name, data = random.choice(docs)  # noqa: S311 - picks a test document, nothing secret
             t0 = time.monotonic()
             try:
                 r = await client.post("/v1/convert", params=params, files={"file": (name, data, "application/pdf")})
@@ -249,7 +257,7 @@ def summarize(config: LoadTestConfig, run: Run) -> dict[str, Any]:
                 "step": s.step,
             }
             for s in sorted(run.samples, key=lambda s: s.end)
-        ],  # fmt: skip
+        ],
     }
 
 

@@ -11,7 +11,7 @@ from pipeline import ConvertOptions, DocumentGraph, Limits, PdfWorker
 from pipeline.analysis import analyze_page
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.page import PageImage
-from pipeline.protocols import LayoutModel, OcrModel, OcrRequest, PageAnalysis
+from pipeline.protocols import LayoutModel, LayoutResult, OcrModel, OcrRequest, OcrResult, PageAnalysis
 
 
 @dataclass
@@ -34,11 +34,11 @@ class LocalModels:
     ) -> PageAnalysis:
         lay_model, ocr_model = self.layout, self.ocr
 
-        async def run_layout():  # type: ignore[no-untyped-def]
+        async def run_layout() -> LayoutResult:
             assert lay_model is not None
             return (await asyncio.to_thread(lay_model.predict, [image]))[0]
 
-        async def run_ocr():  # type: ignore[no-untyped-def]
+        async def run_ocr() -> OcrResult:
             assert ocr_model is not None
             return await ocr_model.recognize(image, ocr_request)
 
@@ -49,14 +49,18 @@ class LocalModels:
         )
 
 
+DEFAULT_LAYOUT = YoloLayoutConfig()  # frozen configs: one shared default is safe
+DEFAULT_OCR = RapidOcrConfig()
+
+
 class LocalConverter:
     """Convert PDFs in this process with the default CPU backends (or the ones given)."""
 
     def __init__(
         self,
         *,
-        layout: YoloLayoutConfig | None = YoloLayoutConfig(),
-        ocr: AnyOcrConfig | None = RapidOcrConfig(),
+        layout: YoloLayoutConfig | None = DEFAULT_LAYOUT,
+        ocr: AnyOcrConfig | None = DEFAULT_OCR,
         limits: Limits | None = None,
     ) -> None:
         self.limits = limits or Limits()

@@ -18,7 +18,7 @@ TITLE = "Sample Report on Document Graphs"
 
 def _text(page: pymupdf.Page, rect: pymupdf.Rect, text: str, **kw: object) -> None:
     """insert_textbox, but loud: PyMuPDF silently drops text that does not fit its box."""
-    if page.insert_textbox(rect, text, **kw) < 0:  # type: ignore[arg-type]
+    if page.insert_textbox(rect, text, **kw) < 0:  # type: ignore[arg-type]  # PyMuPDF's kwargs are untyped
         raise ValueError(f"sample text does not fit {rect}: {text[:40]!r}")
 
 

@@ -26,15 +26,15 @@ INGRESS_OPTIONS: dict[str, Any] = {
 
 def build_app(args: AppArgs) -> Application:
     layout = (
-        serve.deployment(LayoutDeployment)
-        .options(**LayoutDeployment.get_deployment_options())
-        .bind(args.layout, args.layout_batch)
+        serve.deployment(**LayoutDeployment.get_deployment_options())(LayoutDeployment).bind(
+            args.layout, args.layout_batch
+        )
         if args.layout is not None
         else None
     )
     ocr = (
-        serve.deployment(OcrDeployment).options(**OcrDeployment.get_deployment_options(args.ocr)).bind(args.ocr)
+        serve.deployment(**OcrDeployment.get_deployment_options(args.ocr))(OcrDeployment).bind(args.ocr)
         if args.ocr is not None
         else None
     )
-    return serve.deployment(DocumentIngress).options(**INGRESS_OPTIONS).bind(layout, ocr, args)
+    return serve.deployment(**INGRESS_OPTIONS)(DocumentIngress).bind(layout, ocr, args)

@@ -2,8 +2,8 @@
 
 FastAPI reads a multipart form completely before the endpoint runs, so a size check in the endpoint comes
 after the bytes arrived. This ASGI middleware refuses a declared ``Content-Length`` over the cap at once and
-counts the bytes of bodies without one (chunked): at the cap it stops reading and answers 413 itself. The cap comes from the app's
-``limits.max_bytes`` (set by the ingress when it starts) plus room for the multipart framing.
+counts the bytes of bodies without one (chunked): at the cap it stops reading and answers 413 itself. The cap
+comes from the app's ``limits.max_bytes`` (set by the ingress when it starts) plus room for the multipart framing.
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ class LayoutDeployment:
     def __init__(self, config: YoloLayoutConfig, batch: BatchConfig) -> None:
         self._model = build_layout_model(config)
         warm_up(self._model)
-        self.detect_batch.set_max_batch_size(batch.max_batch_size)
-        self.detect_batch.set_batch_wait_timeout_s(batch.batch_wait_timeout_s)
+        # serve.batch's wrapper has these setters; its annotations return the plain coroutine function
+        self.detect_batch.set_max_batch_size(batch.max_batch_size)  # type: ignore[attr-defined]  # see above
+        self.detect_batch.set_batch_wait_timeout_s(batch.batch_wait_timeout_s)  # type: ignore[attr-defined]  # see above
         self._metrics = ModelMetrics("layout")
         log.info("layout model ready: %s", self._model.name)
 
@@ -63,7 +64,7 @@ class OcrDeployment:
     """One OCR backend per replica. For DeepSeek-OCR on vLLM that is one engine, which batches every page in
     flight on the replica: ``max_ongoing_requests`` follows the engine's ``max_num_seqs`` (app.py)."""
 
-    async def __init__(self, config: AnyOcrConfig) -> None:
+    async def __init__(self, config: AnyOcrConfig) -> None:  # type: ignore[misc]  # Serve awaits async constructors
         self._model = build_ocr_model(config)
         await warm_up_ocr(self._model)  # ready = the model read a page (the engine generated once)
         self._metrics = ModelMetrics("ocr")

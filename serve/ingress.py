@@ -13,16 +13,15 @@ import logging
 import time
 from functools import lru_cache
 from importlib import import_module
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import pymupdf
-from fastapi import Depends, FastAPI, File, Header, HTTPException, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Header, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from ray.serve.schema import ApplicationStatusOverview
 
-from docgraph import __version__
 from pipeline import ConvertOptions, DocumentGraph, PdfWorker
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSerializer
@@ -30,21 +29,24 @@ from pipeline.graph import schema_json
 from pipeline.options import InvalidOptionsError, Limits
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import ModelHealth
+from pipeline.steps import Step
+from pipeline.version import VERSION
 from serve.api import AppStatus, DeploymentInfo, ErrorBody, ModelInfo, OutputFormat, Readiness
 from serve.args import AppArgs
 from serve.bodylimit import BodyLimitMiddleware
 from serve.errors import install_error_handlers
 from serve.handles import HandleModels
 from serve.intake import MULTIPART_OVERHEAD, convert_options, count_pages, read_upload, safe_name
+from serve.jobs.backends import build_store
 from serve.jobs.errors import JobNotFinishedError, JobNotFoundError
 from serve.jobs.events import job_events
 from serve.jobs.models import JobAccepted, JobRecord, JobRequest, JobState, JobStatus
 from serve.jobs.runner import JobRunner
-from serve.jobs.store import build_store
 from serve.metrics import IngressMetrics
 from serve.settings import Settings
 
 log = logging.getLogger("docgraph.serve")
+T = TypeVar("T")
 INGRESS_DEPENDENCIES = ("pymupdf", "PIL", "numpy", "pydantic", "fastapi", "multipart", "sqlite3")
 
 
@@ -68,11 +70,17 @@ async def require_api_key(
 
 app = FastAPI(
     title="docgraph",
-    version=__version__,
+    version=VERSION,
     description="PDFs in, document graphs out: layout + OCR + the PDF's own text layer, on Ray Serve.",
 )
 install_error_handlers(app, debug=settings().debug)
 app.add_middleware(BodyLimitMiddleware)
+# Every /v1 route is declared on this router, so none can be public by accident; the health probes are on `app`.
+v1 = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(require_api_key)],
+    responses={401: {"model": ErrorBody, "description": "Missing or wrong API key (when one is configured)."}},
+)
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422, 500, 503, 504)
 }
@@ -102,15 +110,25 @@ def _own_app_status() -> tuple[str, ApplicationStatusOverview | None]:
 def _deployment_status(name: str) -> str:
     """Serve's own word on a deployment (its constructor's traceback when it failed), for /readyz."""
     try:
-        overview = _own_app_status()[1].deployments[name]  # type: ignore[union-attr]
+        overview = _own_app_status()[1].deployments[name]  # type: ignore[union-attr]  # None raises: caught below
         return f"[{overview.status.value}] {overview.message}".strip()[:2000]
     except Exception:  # noqa: BLE001 - best effort: readiness already says not ready
         return ""
 
 
+def _mount_v1(cls: type[T]) -> type[T]:
+    """Mount the /v1 router once the class body has declared its routes, before serve.ingress (applied next)
+    turns the routes ``app`` holds into the class's methods."""
+    app.include_router(v1)
+    return cls
+
+
 @serve.ingress(app)
+@_mount_v1
 class DocumentIngress:
-    async def __init__(self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, args: AppArgs) -> None:
+    async def __init__(  # type: ignore[misc]  # Serve awaits async constructors
+        self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, args: AppArgs
+    ) -> None:
         logging.getLogger("docgraph").setLevel(settings().log_level)
         self._args = args
         BodyLimitMiddleware.max_bytes = args.limits.max_bytes + MULTIPART_OVERHEAD  # framing of the form
@@ -142,7 +160,7 @@ class DocumentIngress:
         body = Readiness(ready=all(c.ready for c in components), components=components)
         return JSONResponse(status_code=200 if body.ready else 503, content=body.model_dump())
 
-    @app.get("/v1/models", tags=["meta"], dependencies=[Depends(require_api_key)])
+    @v1.get("/models", tags=["meta"])
     async def list_models(self) -> list[ModelInfo]:
         out = []
         for role, handle in self._handles.items():
@@ -151,31 +169,29 @@ class DocumentIngress:
                 out.append(ModelInfo(role=role, name=health.name, ready=health.ready))
         return out
 
-    @app.get("/v1/deployments", tags=["meta"], dependencies=[Depends(require_api_key)])
+    @v1.get("/deployments", tags=["meta"])
     async def deployments(self) -> AppStatus:
         """Replicas running per deployment of this application, as Serve reports them (load tests chart it)."""
         app_name, app_status = await asyncio.to_thread(_own_app_status)
         infos = []
         if app_status is not None:
             for name, dep in sorted(app_status.deployments.items()):
-                running = int(dep.replica_states.get("RUNNING", 0))
+                running = sum(n for state, n in dep.replica_states.items() if state == "RUNNING")  # a str enum
                 infos.append(DeploymentInfo(name=name, status=str(dep.status.value), replicas=running))
         return AppStatus(app=app_name, deployments=infos)
 
-    @app.get("/v1/schema", tags=["meta"])
+    @v1.get("/schema", tags=["meta"])
     async def graph_schema(self) -> Response:
         """The JSON Schema of the DocumentGraph that /v1/convert returns."""
         return Response(content=schema_json(), media_type="application/schema+json")
 
-    @app.post(
-        "/v1/convert",
+    @v1.post(
+        "/convert",
         tags=["convert"],
-        dependencies=[Depends(require_api_key)],
         responses={200: {"model": DocumentGraph, "content": {"text/markdown": {}, "application/zip": {}}}, **ERRORS},
     )
     async def convert(
         self,
-        request: Request,
         file: Annotated[UploadFile, File(description="The PDF.")],
         options: Annotated[ConvertOptions, Depends(convert_options)],
         format: Annotated[OutputFormat, Query(description="json (graph), markdown, zip (+annotated PNGs).")] = (
@@ -211,41 +227,28 @@ class DocumentIngress:
             return Response(body, media_type="application/zip", headers=headers)
         return Response(JsonSerializer().serialize(graph), media_type="application/json", headers=headers)
 
-    @app.post(
-        "/v1/jobs",
-        tags=["jobs"],
-        status_code=202,
-        dependencies=[Depends(require_api_key)],
-        responses={202: {"model": JobAccepted}, **ERRORS},
-    )
+    @v1.post("/jobs", tags=["jobs"], status_code=202, responses={202: {"model": JobAccepted}, **ERRORS})
     async def submit_job(
         self,
-        request: Request,
         file: Annotated[UploadFile, File(description="The PDF.")],
         options: Annotated[ConvertOptions, Depends(convert_options)],
     ) -> JSONResponse:
         """Start converting a PDF of any size in the background: 202 with the job's id and links (Location)."""
         limits = self._args.limits
         data = await read_upload(file, limits)
-        pages_total = await self._worker.run("open", limits.text_timeout_s, count_pages, data, limits, options)
+        pages_total = await self._worker.run(Step.OPEN, limits.text_timeout_s, count_pages, data, limits, options)
         status = await self._jobs.submit(
             data, JobRequest(options=options, filename=safe_name(file.filename)), pages_total=pages_total
         )
         body = JobAccepted(id=status.id, state=status.state, **_job_links(status.id))
         return JSONResponse(status_code=202, content=body.model_dump(), headers={"Location": body.status_url})
 
-    @app.get("/v1/jobs/{job_id}", tags=["jobs"], dependencies=[Depends(require_api_key)], responses=JOB_ERRORS)
+    @v1.get("/jobs/{job_id}", tags=["jobs"], responses=JOB_ERRORS)
     async def job_status(self, job_id: JobId) -> JobStatus:
         """State, pages total/done/failed, and each page's steps with their timings."""
         return (await self._job(job_id)).status
 
-    @app.delete(
-        "/v1/jobs/{job_id}",
-        tags=["jobs"],
-        status_code=202,
-        dependencies=[Depends(require_api_key)],
-        responses=JOB_ERRORS,
-    )
+    @v1.delete("/jobs/{job_id}", tags=["jobs"], status_code=202, responses=JOB_ERRORS)
     async def cancel_job(self, job_id: JobId) -> JobStatus:
         """Cancel a job: queued ones at once; running ones stop (their model calls are abandoned) within ~1 s."""
         record = await self._jobs.cancel(job_id)
@@ -253,10 +256,9 @@ class DocumentIngress:
             raise JobNotFoundError(f"no job {job_id} (never existed, or expired)")
         return record.status
 
-    @app.get(
-        "/v1/jobs/{job_id}/result",
+    @v1.get(
+        "/jobs/{job_id}/result",
         tags=["jobs"],
-        dependencies=[Depends(require_api_key)],
         responses={200: {"model": DocumentGraph, "content": {"text/markdown": {}}}, **JOB_ERRORS},
     )
     async def job_result(
@@ -278,10 +280,9 @@ class DocumentIngress:
             return PlainTextResponse(markdown, media_type="text/markdown; charset=utf-8", headers=headers)
         return Response(body, media_type="application/json", headers=headers)
 
-    @app.get(
-        "/v1/jobs/{job_id}/events",
+    @v1.get(
+        "/jobs/{job_id}/events",
         tags=["jobs"],
-        dependencies=[Depends(require_api_key)],
         responses={200: {"content": {"text/event-stream": {}}}, **JOB_ERRORS},
     )
     async def job_events(self, job_id: JobId, request: Request) -> StreamingResponse:
@@ -350,7 +351,7 @@ class DocumentIngress:
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure
             return ModelHealth(name="ingress", ready=False, detail=f"job store unusable: {type(exc).__name__}: {exc}")
         try:
-            await self._worker.run("selftest", settings().ready_timeout_s, _pymupdf_selftest)
+            await self._worker.run(Step.SELFTEST, settings().ready_timeout_s, _pymupdf_selftest)
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure
             return ModelHealth(name="ingress", ready=False, detail=f"PyMuPDF self-test failed: {exc}")
         return ModelHealth(name="ingress", ready=True, detail=f"pymupdf {pymupdf.__version__}")

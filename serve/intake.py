@@ -4,47 +4,53 @@ Shared by ``/v1/convert`` and ``/v1/jobs``; kept out of serve/ingress.py (whose 
 that it is imported, not copied, into the replica.
 """
 
-# No `from __future__ import annotations`: FastAPI reads `convert_options`' annotations at run time.
+# No `from __future__ import annotations`: FastAPI reads `convert_options`' signature at run time.
 
-from typing import Annotated
+import inspect
+from typing import Annotated, Any
 
 from fastapi import Form, Query, UploadFile
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
-from pipeline import ConvertOptions, OcrMode
+from pipeline import ConvertOptions
 from pipeline.errors import DocumentTooLargeError
-from pipeline.options import DeepSeekMode, InvalidOptionsError, Limits, OcrPrompt, parse_page_range
+from pipeline.options import InvalidOptionsError, Limits, parse_page_range
 from pipeline.pdf import open_document
 
 MULTIPART_OVERHEAD = 64 * 1024  # room for the form's framing above limits.max_bytes (serve/bodylimit.py)
+FORM_FIELDS = frozenset({"password"})  # in the form beside the file, never in the URL (URLs end up in logs)
 
 
-def convert_options(
-    password: Annotated[str | None, Form(max_length=1024, description="User password, if encrypted.")] = None,
-    pages: Annotated[str | None, Query(max_length=256, description="Page range, e.g. '1-3,7'.")] = None,
-    ocr: Annotated[OcrMode, Query(description="auto: scanned/mixed pages; always; never.")] = OcrMode.AUTO,
-    layout: Annotated[bool, Query(description="Run the layout model (false: text-layer fast path).")] = True,
-    dpi: Annotated[int, Query(ge=36, le=600, description="Render DPI for the models.")] = 144,
-    deepseek_mode: Annotated[
-        DeepSeekMode | None, Query(description="DeepSeek-OCR resolution mode (default: the deployment's).")
-    ] = None,
-    ocr_prompt: Annotated[
-        OcrPrompt | None, Query(description="DeepSeek-OCR prompt: grounded markdown or free OCR.")
-    ] = None,
-) -> ConvertOptions:
-    """The conversion options both /v1/convert and /v1/jobs take."""
+def _http_parameter(name: str, field: FieldInfo) -> inspect.Parameter:
+    """A ``ConvertOptions`` field as an HTTP parameter of the same name, type, default, constraints and text."""
+    source = Form if name in FORM_FIELDS else Query
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=field.default,
+        annotation=Annotated[(field.annotation, *field.metadata, source(description=field.description))],
+    )
+
+
+def convert_options(**values: Any) -> ConvertOptions:
+    """The conversion options both /v1/convert and /v1/jobs take: one parameter per ``ConvertOptions`` field.
+
+    FastAPI checks each parameter's type and constraints (400 ``invalid_request``); the model's own checks
+    (the page range's syntax) answer 400 ``invalid_options``.
+    """
+    values["password"] = values["password"] or None  # an empty form field: no password
     try:
-        return ConvertOptions(
-            pages=pages,
-            ocr=ocr,
-            layout=layout,
-            dpi=dpi,
-            password=password or None,
-            deepseek_mode=deepseek_mode,
-            ocr_prompt=ocr_prompt,
-        )
+        return ConvertOptions(**values)
     except ValidationError as exc:
         raise InvalidOptionsError(f"invalid options: {exc.errors()[0]['msg']}") from exc
+
+
+# FastAPI reads a dependency's parameters from its signature: these are ConvertOptions' fields, declared once.
+convert_options.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # functions take __signature__
+    [_http_parameter(name, field) for name, field in ConvertOptions.model_fields.items()],
+    return_annotation=ConvertOptions,
+)
 
 
 async def read_upload(file: UploadFile, limits: Limits) -> bytes:

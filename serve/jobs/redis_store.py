@@ -1,8 +1,9 @@
 """The production job store: Redis, shared by every ingress replica on every node.
 
-Same contract as ``SqliteJobStore`` (serve/jobs/store.py). Compare-and-set steps (claim, save, finish, cancel)
-are optimistic transactions (WATCH the job's hash, check, MULTI/EXEC, retry when another replica wrote first).
-Finished jobs expire through Redis's own key TTLs. Keys, under ``<prefix>:<application>:``::
+Same contract (``JobStore``, serve/jobs/store.py) as ``SqliteJobStore`` (serve/jobs/sqlite_store.py).
+Compare-and-set steps (claim, save, finish, cancel) are optimistic transactions (WATCH the job's hash, check,
+MULTI/EXEC, retry when another replica wrote first). Finished jobs expire through Redis's own key TTLs. Keys,
+under ``<prefix>:<application>:``::
 
     job:<id>      hash: record (JSON), state, owner, lease_until, cancel
     upload:<id>   the PDF, until the job is final
@@ -13,18 +14,28 @@ Finished jobs expire through Redis's own key TTLs. Keys, under ``<prefix>:<appli
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
+from redis.typing import EncodableT
 
 from serve.jobs.models import JobRecord, JobState
-from serve.jobs.store import Saved, cancel_now
+from serve.jobs.store import ACTIVE, Cancel, Saved, StoredRecord, load_record, request_cancel_on
 
 T = TypeVar("T")
-ACTIVE = {JobState.QUEUED.value, JobState.RUNNING.value}
+Hash = dict[bytes, bytes]
+
+
+def _b(value: bytes | str) -> bytes:
+    """redis-py types replies as ``bytes | str`` (it depends on ``decode_responses``); this client never decodes."""
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def _hash(raw: Mapping[Any, Any]) -> Hash:
+    return {_b(k): _b(v) for k, v in raw.items()}
 
 
 class RedisJobStore:
@@ -36,28 +47,28 @@ class RedisJobStore:
         return f"{self._p}{kind}:{job_id}" if job_id else f"{self._p}{kind}"
 
     @staticmethod
-    def _fields(record: JobRecord) -> dict[str, Any]:
+    def _fields(record: JobRecord) -> dict[EncodableT, EncodableT]:
+        stored = StoredRecord.of(record)  # no expires_at field: the keys carry TTLs
         return {
-            "record": record.model_dump_json(),
-            "state": record.status.state.value,
-            "owner": record.owner or "",
-            "lease_until": record.lease_until,
+            "record": stored.document,
+            "state": stored.state,
+            "owner": stored.owner or "",
+            "lease_until": stored.lease_until,
         }
 
     @staticmethod
-    def _load(h: dict[bytes, bytes]) -> JobRecord:
-        record = JobRecord.model_validate_json(h[b"record"])
-        record.status.cancel_requested = h.get(b"cancel") == b"1"
-        return record
+    def _load(h: Hash) -> JobRecord:
+        """A job's hash as a record."""
+        return load_record(h[b"record"], cancel=h.get(b"cancel") == b"1")
 
-    async def _cas(self, job_id: str, step: Callable[[dict[bytes, bytes], Pipeline], Awaitable[T]]) -> T:
+    async def _cas(self, job_id: str, step: Callable[[Hash, Pipeline], Awaitable[T]]) -> T:
         """Run ``step`` with the job's hash read under WATCH; it queues writes after ``pipe.multi()``."""
         key = self._k("job", job_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     await pipe.watch(key)
-                    result = await step(await pipe.hgetall(key), pipe)
+                    result = await step(_hash(await pipe.hgetall(key)), pipe)
                     if pipe.explicit_transaction:
                         await pipe.execute()
                     else:
@@ -85,11 +96,11 @@ class RedisJobStore:
                     continue
 
     async def get(self, job_id: str) -> JobRecord | None:
-        h = await self._redis.hgetall(self._k("job", job_id))
+        h = _hash(await self._redis.hgetall(self._k("job", job_id)))
         return self._load(h) if h else None
 
     async def save(self, record: JobRecord, *, owner: str | None) -> Saved:
-        async def step(h: dict[bytes, bytes], pipe: Pipeline) -> Saved:
+        async def step(h: Hash, pipe: Pipeline) -> Saved:
             owned = bool(h) and h[b"owner"].decode() == (owner or "") and h[b"state"].decode() in ACTIVE
             if owned:
                 pipe.multi()
@@ -99,7 +110,7 @@ class RedisJobStore:
         return await self._cas(record.status.id, step)
 
     async def claim(self, job_id: str, owner: str, lease_until: float, now: float) -> JobRecord | None:
-        async def step(h: dict[bytes, bytes], pipe: Pipeline) -> JobRecord | None:
+        async def step(h: Hash, pipe: Pipeline) -> JobRecord | None:
             if not h:
                 return None
             state, lease = h[b"state"].decode(), float(h[b"lease_until"])
@@ -114,7 +125,8 @@ class RedisJobStore:
         return await self._cas(job_id, step)
 
     async def claimable(self, now: float, limit: int) -> list[str]:
-        ids = [i.decode() for i in await self._redis.zrange(self._k("active"), 0, -1)]
+        members: list[Any] = await self._redis.zrange(self._k("active"), 0, -1)  # without scores: bare members
+        ids = [_b(i).decode() for i in members]
         out: list[str] = []
         for job_id in ids:
             state, lease = await self._redis.hmget(self._k("job", job_id), ["state", "lease_until"])
@@ -133,14 +145,14 @@ class RedisJobStore:
         return int(await self._redis.zcard(self._k("active")))
 
     async def upload(self, job_id: str) -> bytes | None:
-        data: bytes | None = await self._redis.get(self._k("upload", job_id))
-        return data
+        data = await self._redis.get(self._k("upload", job_id))
+        return None if data is None else _b(data)
 
     async def finish(self, record: JobRecord, *, owner: str | None, result: bytes | None) -> bool:
         job_id = record.status.id
         ttl_ms = max(1, int(((record.status.expires_at or 0) - (record.status.finished_at or 0)) * 1000))
 
-        async def step(h: dict[bytes, bytes], pipe: Pipeline) -> bool:
+        async def step(h: Hash, pipe: Pipeline) -> bool:
             if not h or h[b"owner"].decode() != (owner or "") or h[b"state"].decode() not in ACTIVE:
                 return False
             pipe.multi()
@@ -160,31 +172,29 @@ class RedisJobStore:
         pipe.pexpire(self._k("pages", job_id), ttl_ms)
 
     async def result(self, job_id: str) -> bytes | None:
-        data: bytes | None = await self._redis.get(self._k("result", job_id))
-        return data
+        data = await self._redis.get(self._k("result", job_id))
+        return None if data is None else _b(data)
 
     async def add_page(self, job_id: str, body: bytes) -> None:
         await self._redis.rpush(self._k("pages", job_id), body)
 
     async def pages_after(self, job_id: str, seq: int) -> list[tuple[int, bytes]]:
         bodies = await self._redis.lrange(self._k("pages", job_id), seq, -1)
-        return [(seq + n + 1, body) for n, body in enumerate(bodies)]
+        return [(seq + n + 1, _b(body)) for n, body in enumerate(bodies)]
 
     async def clear_pages(self, job_id: str) -> None:
         await self._redis.delete(self._k("pages", job_id))
 
     async def request_cancel(self, job_id: str, now: float, ttl_s: float) -> JobRecord | None:
-        async def step(h: dict[bytes, bytes], pipe: Pipeline) -> JobRecord | None:
+        async def step(h: Hash, pipe: Pipeline) -> JobRecord | None:
             if not h:
                 return None
             record = self._load(h)
-            if record.status.state.final:
+            outcome = request_cancel_on(record, now, ttl_s)
+            if outcome is Cancel.FINAL:
                 return record
-            record.status.cancel_requested = True
-            record.status.updated_at = now
             pipe.multi()
-            if record.status.state is JobState.QUEUED or record.lease_until < now:
-                cancel_now(record, now, ttl_s)
+            if outcome is Cancel.ENDED:
                 self._finish(pipe, record, None, int(ttl_s * 1000))
             else:
                 pipe.hset(self._k("job", job_id), mapping=self._fields(record))
@@ -193,7 +203,7 @@ class RedisJobStore:
 
         return await self._cas(job_id, step)
 
-    async def delete_expired(self, now: float) -> int:
+    async def delete_expired(self, now: float) -> int:  # `now` unused: the JobStore signature
         return 0  # finished jobs carry Redis TTLs: Redis deletes them itself
 
     async def close(self) -> None:

@@ -2,18 +2,20 @@
 
 ``ray.cluster_utils.AutoscalingCluster`` does the same but reads a base config that the pip wheel lacks and
 runs ``ray stop --force`` (every Ray process on the machine, the test session's included). This starts the
-head the same way (``ray start --head --autoscaling-config=...`` with ``RAY_FAKE_CLUSTER=1``) with a complete
-config of its own, its own temp dir and ports on 127.0.0.1, and stops exactly its own processes: every
-process whose environment carries this cluster's marker (the head's processes, the fake nodes' raylets and
-their workers all inherit it).
+head the same way (``ray start --head --autoscaling-config=...`` with ``RAY_FAKE_CLUSTER=1``, through this
+interpreter's Ray) with a complete config of its own, its own temp dir and ports on 127.0.0.1, and stops
+exactly its own processes: every process whose environment carries this cluster's marker (the head's
+processes, the fake nodes' raylets and their workers all inherit it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -84,8 +86,10 @@ class FakeGpuCluster:
         config_path = self.workdir / "fake_cluster.json"
         config_path.write_text(json.dumps(self.config))
         head_cpus = self.config["available_node_types"]["ray.head.default"]["resources"]["CPU"]
+        # this interpreter's Ray CLI (`ray` on PATH may be another environment's, or absent: venv not activated)
         cmd = [
-            "ray", "start", "--head", f"--port={self.port}", "--node-ip-address=127.0.0.1",
+            sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={self.port}",
+            "--node-ip-address=127.0.0.1",
             f"--num-cpus={head_cpus}", "--num-gpus=0", "--include-dashboard=false",
             f"--temp-dir={self.temp_dir}", f"--autoscaling-config={config_path}",
             f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
@@ -112,10 +116,8 @@ class FakeGpuCluster:
     def stop(self, timeout_s: float = 30.0) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for pid in self.pids():
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
             deadline = time.monotonic() + timeout_s
             while self.pids() and time.monotonic() < deadline:
                 time.sleep(0.5)

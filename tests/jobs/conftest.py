@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from serve.args import RedisStoreConfig, SqliteStoreConfig
-from serve.jobs.store import JobStore, build_store
+from serve.jobs.backends import build_store
+from serve.jobs.store import JobStore
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -18,6 +18,7 @@ from pipeline import ConvertOptions, Limits, PdfWorker
 from pipeline.convert import convert_bytes
 from pipeline.graph import DocumentGraph
 from pipeline.progress import ConvertProgress
+from pipeline.steps import Step
 from serve.args import JobsConfig, SqliteStoreConfig
 from serve.jobs.errors import QueueFullError
 from serve.jobs.models import JobRecord, JobRequest, JobState, JobStatus, PageState, StepState
@@ -175,7 +176,7 @@ async def test_job_runs_with_per_page_steps_and_page_stream(tmp_path: Path, stor
     assert (s.pages_total, s.pages_done, s.pages_failed) == (3, 3, 0)
     for page in s.pages:
         assert page.state is PageState.OK and page.timings is not None
-        assert list(page.steps) == ["text", "merge"] and set(page.steps.values()) == {StepState.DONE}
+        assert list(page.steps) == [Step.TEXT, Step.MERGE] and set(page.steps.values()) == {StepState.DONE}
     graph = DocumentGraph.model_validate_json(await store.result(s.id) or b"")
     assert len(graph.pages) == 3
     assert len(await store.pages_after(s.id, 0)) == 3
@@ -255,7 +256,7 @@ async def test_cancel_stops_a_running_job(tmp_path: Path, store: JobStore) -> No
     runner.start()
     try:
         status = await runner.submit(make_text_pdf(1), JobRequest(options=ConvertOptions()), pages_total=1)
-        while convert.calls == 0:
+        while convert.calls == 0:  # noqa: ASYNC110 - polls a counter the converter bumps; no event to wait on
             await asyncio.sleep(0.05)
         await runner.cancel(status.id)
         rec = await wait_final(store, status.id)

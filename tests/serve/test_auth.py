@@ -6,19 +6,34 @@ path), its replica started with the key in its runtime_env.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
 from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_text_pdf
 from serve.args import JobsConfig, SqliteStoreConfig
+from serve.ingress import app
 from tests.conftest import ingress_only_app
 from tests.jobclient import submit, wait_final
 
 pytestmark = pytest.mark.serve
 KEY = "test-key-0123456789abcdef"
+WRONG = ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY})
+
+
+def v1_routes() -> list[tuple[str, str]]:
+    """(method, path) of every /v1 route in the app's route table (a new route is covered without a word
+    here), path parameters filled with a well-formed id."""
+    return sorted(
+        (method, re.sub(r"\{[^}]+\}", "A" * 32, route.path))
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/v1/")
+        for method in route.methods
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +43,22 @@ def secured(service: EmbeddedService, tmp_path_factory: pytest.TempPathFactory) 
         yield client
 
 
-def test_probes_are_open_but_the_api_needs_the_key(secured: httpx.Client) -> None:
+def test_probes_are_open_but_every_v1_route_needs_the_key(secured: httpx.Client) -> None:
     assert secured.get("/healthz").status_code == 200 and secured.get("/readyz").status_code == 200
+    routes = v1_routes()
+    assert {("POST", "/v1/convert"), ("GET", "/v1/schema"), ("DELETE", "/v1/jobs/" + "A" * 32)} <= set(routes)
+    for method, path in routes:
+        for headers in WRONG:
+            r = secured.request(method, path, headers=headers)
+            assert r.status_code == 401 and r.json()["code"] == "unauthorized", (method, path, headers, r.text)
     pdf = make_text_pdf(1)
-    for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}):
+    for headers in WRONG:
         r = secured.post("/v1/convert", headers=headers, files={"file": ("a.pdf", pdf, "application/pdf")})
         assert r.status_code == 401 and r.json()["code"] == "unauthorized", (headers, r.text)
-        assert secured.get("/v1/jobs/" + "A" * 32, headers=headers).status_code == 401
     for headers in ({"X-API-Key": KEY}, {"Authorization": f"Bearer {KEY}"}):
         r = secured.post("/v1/convert", headers=headers, files={"file": ("a.pdf", pdf, "application/pdf")})
         assert r.status_code == 200, r.text
+        assert secured.get("/v1/schema", headers=headers).json()["title"] == "DocumentGraph"
 
 
 def test_jobs_need_the_key_and_ids_are_unguessable(secured: httpx.Client) -> None:
