@@ -35,7 +35,8 @@ def dense_page(blocks: int = 40) -> str:
         y0 = 20 + i * 24
         box = f"[[{60 + (i % 2) * 470}, {y0 % 960}, {500 + (i % 2) * 440}, {(y0 % 960) + 22}]]"
         if label == "table":
-            body = "<table>" + "".join(f"<tr><td>row {r}</td><td>{r * 3.5}</td><td>x</td></tr>" for r in range(8)) + "</table>"
+            rows = "".join(f"<tr><td>row {r}</td><td>{r * 3.5}</td><td>x</td></tr>" for r in range(8))
+            body = f"<table>{rows}</table>"
         elif label == "image":
             body = ""
         else:

@@ -108,7 +108,8 @@ def main() -> None:
                 max_num_seqs=args.concurrency, retry_truncated=False,
             )  # fmt: skip
         images = pages(args.pages)
-        served = through_serve(config, images, args.concurrency, gpu=bool(args.model))  # first: its replica is its own process
+        # first: its replica is its own process
+        served = through_serve(config, images, args.concurrency, gpu=bool(args.model))
         rates = direct(config, images, args.concurrency)
     c = args.concurrency
     report(

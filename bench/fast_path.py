@@ -28,12 +28,17 @@ def main() -> None:
     docs: list[tuple[str, bytes]] = [("generated-10-pages", ten)]
     gt = CORPUS / "multi_page.gt.md"
     if gt.is_file():
-        docs += [(n, (CORPUS / n).read_bytes()) for n in ("multi_page.pdf", "multicolumn.pdf", "pdftotext_two_column_issue.pdf")]
+        names = ("multi_page.pdf", "multicolumn.pdf", "pdftotext_two_column_issue.pdf")
+        docs += [(n, (CORPUS / n).read_bytes()) for n in names]
     rows: dict[str, object] = {}
     with EmbeddedService() as svc, httpx.Client(base_url=svc.url, timeout=600) as client:
+
         def ours(data: bytes) -> str:
-            r = client.post("/v1/convert", params={"layout": "false", "format": "markdown"},
-                            files={"file": ("d.pdf", data, "application/pdf")})
+            r = client.post(
+                "/v1/convert",
+                params={"layout": "false", "format": "markdown"},
+                files={"file": ("d.pdf", data, "application/pdf")},
+            )
             r.raise_for_status()
             return r.text
 

@@ -34,6 +34,7 @@ def config(replicas: int, port: int) -> dict[str, Any]:
 def pages_per_s(replicas: int, docs: list[bytes], clients: int) -> float:
     import ray
     from ray import serve
+
     port = free_port()
     ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False)
     try:
@@ -67,7 +68,11 @@ def main() -> None:
     docs = [make_text_pdf(4) for _ in range(args.docs)]
     rates = {int(n): pages_per_s(int(n), docs, args.clients) for n in args.replicas.split(",")}
     base = rates[min(rates)]
-    rows: dict[str, object] = {"cores": os.cpu_count(), "documents x pages": f"{args.docs} x 4", "clients": args.clients}
+    rows: dict[str, object] = {
+        "cores": os.cpu_count(),
+        "documents x pages": f"{args.docs} x 4",
+        "clients": args.clients,
+    }
     for n, rate in rates.items():
         rows[f"{n} layout replica(s), pages/s"] = f"{rate:.2f} ({rate / base:.2f}x)"
     report("scaling", rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 from pipeline.graph import DocumentGraph, DocumentStatus, PageStatus
@@ -33,7 +34,7 @@ def assert_graph_invariants(graph: DocumentGraph) -> None:
         refs = page.blocks
         assert sorted(refs) == sorted(by_page[page.page_no])
         # next edges form exactly one path through the page's blocks, in the page's order
-        for a, b in zip(refs, refs[1:]):
+        for a, b in itertools.pairwise(refs):
             assert nexts.get(a) == b, f"page {page.page_no}: {a} -> {b} missing"
         if refs:
             assert refs[-1] not in nexts or nexts[refs[-1]] not in refs
