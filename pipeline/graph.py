@@ -22,7 +22,7 @@ from pipeline.geometry import BBox
 from pipeline.steps import Step
 
 SCHEMA_NAME: Final = "docgraph.DocumentGraph"
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"  # 1.1: step names are an enum (Step), Warning is GraphWarning; same wire values
 
 
 class BlockType(StrEnum):

@@ -14,6 +14,10 @@ case "${1:-runtime}" in
   test) lock=requirements/test.lock ;;
   *) echo "usage: bash scripts/install.sh [runtime|test]" >&2; exit 2 ;;
 esac
+if ! python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  echo "install.sh: the locks are made for CPython 3.11 (this is $(python3 --version)); see ADR 0004" >&2
+  exit 2
+fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 python3 -m pip install --require-hashes --no-deps -r "$lock"
 # The project itself: its dependencies came from the lock, its build backend (setuptools) too.

@@ -11,8 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 uv_version="$(python3 -c 'import sys; sys.path.insert(0, "scripts"); import lockcheck; print(lockcheck.UV_VERSION)')"
+uv() { python3 -m uv "$@"; }  # the uv of this interpreter, not whichever is first on PATH
 if [ "$(uv --version 2>/dev/null | cut -d' ' -f2)" != "$uv_version" ]; then
   python3 -m pip install -q "uv==${uv_version}"
+  [ "$(uv --version | cut -d' ' -f2)" = "$uv_version" ] || { echo "lock.sh: uv ${uv_version} did not install" >&2; exit 1; }
 fi
 digest="$(python3 scripts/lockcheck.py digest)"
 target=(--python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header --quiet)

@@ -6,7 +6,7 @@
 A lock agrees with its inputs when (1) the digest it records equals the digest of the inputs as they are now
 (pyproject.toml's dependency tables, the .in files, the resolver's version and target), so that any edit of them
 asks for ``bash scripts/lock.sh``; and (2) every requirement of its profile is pinned there, at a version that
-satisfies it. Only the standard library and ``packaging`` (which pip vendors, and every lock here pins).
+satisfies it. Only the standard library and ``packaging`` (pinned in every lock; pip's vendored copy before that).
 """
 
 from __future__ import annotations
@@ -20,9 +20,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-from packaging.version import Version
+try:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+except ImportError:  # a bare interpreter (scripts/lock.sh before any install): pip's own copy
+    from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]  # same API
+    from pip._vendor.packaging.utils import canonicalize_name  # type: ignore[no-redef]  # same API
+    from pip._vendor.packaging.version import Version  # type: ignore[no-redef]  # same API
 
 ROOT = Path(__file__).resolve().parent.parent
 REQS = ROOT / "requirements"
@@ -73,10 +78,16 @@ def inputs_digest() -> str:
         "optional-dependencies": project.get("optional-dependencies", {}),
         "requires-python": project.get("requires-python"),
         "build-system": data.get("build-system", {}),
-        "inputs": {p.name: p.read_text() for p in sorted(REQS.glob("*.in"))},
+        "inputs": {p.name: _requirement_lines(p) for p in sorted(REQS.glob("*.in"))},
         "resolver": [UV_VERSION, PYTHON_VERSION, PLATFORM],
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    """An .in file's requirements, without comments and blank lines (editing a comment needs no new lock)."""
+    lines = (ln.split("#")[0].strip() for ln in path.read_text().splitlines())
+    return [ln for ln in lines if ln]
 
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")

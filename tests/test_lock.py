@@ -3,6 +3,7 @@ the .in files, and this environment holds exactly what the test lock pins."""
 
 from __future__ import annotations
 
+import site
 import subprocess
 import sys
 from importlib.metadata import distributions
@@ -44,11 +45,19 @@ def test_every_lock_pins_with_hashes() -> None:
 def test_this_environment_is_the_test_lock() -> None:
     """What the tests run on is what the lock says (CI installs it with scripts/install.sh test)."""
     pinned = _pins("test.lock")
-    installed = {canonicalize_name(d.metadata["Name"]): Version(d.version) for d in distributions()}
+    # what pip installed into the environment (not copies vendored inside a package, e.g. ray/thirdparty_files)
+    site_dirs = {Path(p).resolve() for p in site.getsitepackages()}
+    installed = {
+        canonicalize_name(d.metadata["Name"]): Version(d.version)
+        for d in distributions()
+        if Path(str(d.locate_file(""))).resolve() in site_dirs
+    }
     moved = {name: (str(pinned[name]), str(v)) for name, v in installed.items() if name in pinned and pinned[name] != v}
     missing = sorted(set(pinned) - set(installed))
+    extra = sorted(set(installed) - set(pinned) - {"docgraph", "pip"})  # the project itself, the venv's pip
     assert not moved, f"installed versions differ from requirements/test.lock: {moved}"
     assert not missing, f"pinned in requirements/test.lock but not installed: {missing}"
+    assert not extra, f"installed but not in requirements/test.lock (left from another install?): {extra}"
 
 
 def test_pip_check_is_clean_but_for_the_chosen_vllm_overrides() -> None:

@@ -58,7 +58,7 @@ def test_killing_the_ingress_mid_job(service: EmbeddedService, client: httpx.Cli
         time.sleep(0.05)
     kill_replica("DocumentIngress")
     status = wait_final(client, job_id, timeout_s=300, tolerate_errors=True)  # read from the new replica
-    assert status["state"] == "succeeded", status
+    assert status["state"] == "succeeded", (status["state"], status["error"], status["attempts"])
     assert status["attempts"] == 2, "the new replica's watchdog resumed it"
     assert status["pages_done"] == 30
     wait_ready(service.url, 120)
