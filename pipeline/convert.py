@@ -34,7 +34,7 @@ from pipeline.merge import (
 )
 from pipeline.options import ConvertOptions, Limits, parse_page_range
 from pipeline.outcome import PageOutcome
-from pipeline.page import PageGeometry, PageImage, TextBlock, TextLine
+from pipeline.page import PageGeometry, PageImage, TextBlock, TextLayer, TextLine
 from pipeline.pdf import PdfDocument, open_document
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
@@ -129,6 +129,7 @@ async def convert_page(
         log.warning("page %d: text layer failed: %s", page_no, exc)
         out.fail(Step.TEXT, exc, fatal=True)
         return out
+    _note_degraded(out, layer)
     out.kind = classify_page(layer)
     plan = plan_page(out.kind, options, has_layout=models.has_layout, has_ocr=models.has_ocr)
 
@@ -223,6 +224,14 @@ async def convert_bytes(
         return result
     finally:
         await worker.run(Step.CLOSE, limits.text_timeout_s, doc.close)
+
+
+def _note_degraded(out: PageOutcome, layer: TextLayer) -> None:
+    """Over the primitive cap: what was read is kept, and the page says it is not all of it."""
+    if layer.warnings:
+        out.warnings.extend(layer.warnings)
+        out.status = PageStatus.PARTIAL
+        out.error = ErrorInfo(code="page_too_complex", message=layer.warnings[0], step=Step.TEXT)
 
 
 def _note_ocr_quality(out: PageOutcome, ocr: OcrResult, plan: PagePlan) -> None:

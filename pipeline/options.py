@@ -51,6 +51,12 @@ class Limits(BaseModel):
     max_image_pixels: int = Field(
         default=400_000_000, gt=0, description="Largest embedded image a page may draw before its render is refused."
     )
+    max_page_primitives: int = Field(
+        default=20_000,
+        gt=0,
+        description="Text lines and drawn items (images, paths) read per page; a page that draws more is "
+        "degraded (the rest are not analysed) with a warning, never computed at any cost.",
+    )
     text_timeout_s: float = Field(default=10.0, gt=0, description="Deadline for one page's text extraction.")
     render_timeout_s: float = Field(default=20.0, gt=0, description="Deadline for one page's render.")
     model_timeout_s: float = Field(default=120.0, gt=0, description="Deadline for one model call on one page.")

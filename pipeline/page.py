@@ -69,6 +69,7 @@ class TextLayer:
     image_coverage: float  # share of the page covered by images
     vector_coverage: float  # share of the page covered by paths (vector-drawn content)
     garbled_ratio: float  # share of characters that are U+FFFD or private-use (a broken text layer)
+    warnings: tuple[str, ...] = ()  # what was not analysed (a page over the primitive cap)
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,7 @@ class PdfDocument:
         )
 
     def text_layer(self, page_no: int) -> TextLayer:
-        return extract_text_layer(self._page(page_no))
+        return extract_text_layer(self._page(page_no), max_primitives=self.limits.max_page_primitives)
 
     def render(self, page_no: int, dpi: int) -> tuple[PageImage, str | None]:
         """Render one page in content space; returns the image and a warning if the DPI had to be lowered."""
