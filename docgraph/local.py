@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from models import build_layout_model, build_ocr_model
 from models.config import AnyOcrConfig, RapidOcrConfig, YoloLayoutConfig
-from pipeline import ConvertOptions, DocumentGraph, Limits, PdfWorker
+from pipeline import ConvertOptions, DocumentGraph, Limits, PdfPool
 from pipeline.analysis import analyze_page
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.page import PageImage
@@ -68,14 +68,14 @@ class LocalConverter:
             layout=build_layout_model(layout) if layout else None,
             ocr=build_ocr_model(ocr) if ocr else None,
         )
-        self.worker = PdfWorker()
+        self.pool = PdfPool.for_limits(self.limits)
 
     async def convert(
         self, data: bytes, options: ConvertOptions, *, filename: str | None = None, annotate: bool = False
     ) -> Conversion:
         return await convert_bytes(
             data,
-            worker=self.worker,
+            pool=self.pool,
             models=self.models,
             options=options,
             limits=self.limits,
@@ -89,4 +89,4 @@ class LocalConverter:
         return asyncio.run(self.convert(data, options or ConvertOptions(), filename=filename)).graph
 
     def close(self) -> None:
-        self.worker.shutdown()
+        self.pool.shutdown()

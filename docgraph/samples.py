@@ -97,20 +97,22 @@ def make_text_pdf(pages: int, *, paragraphs: int = 6) -> bytes:
     return data
 
 
-def make_many_draws_pdf(draws: int, *, per_row: int = 250) -> bytes:
-    """One page with a line of text that draws one 1×1 pt image ``draws`` times, non-overlapping (2 pt apart):
+def make_many_draws_pdf(draws: int, *, pages: int = 1, per_row: int = 250) -> bytes:
+    """Pages with a line of text that each draw one 1×1 pt image ``draws`` times, non-overlapping (2 pt apart):
     the hostile page of a few KB whose primitives once made text-layer analysis quadratic."""
     doc = pymupdf.open()
-    page = doc.new_page(width=612, height=792)
-    page.insert_text((72, 72), "A page that draws many tiny images.", fontsize=11)
     dot = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 1, 1), False)
-    page.insert_image(pymupdf.Rect(0, 0, 1, 1), pixmap=dot)
-    name = page.get_images(full=True)[0][7]
-    ops = [
-        f"q 1 0 0 1 {(i % per_row) * 2 + 36} {700 - (i // per_row) * 2} cm /{name} Do Q".encode() for i in range(draws)
-    ]
-    xref = page.get_contents()[-1]
-    doc.update_stream(xref, doc.xref_stream(xref) + b"\n" + b"\n".join(ops))
+    ops = b"\n".join(
+        f"q 1 0 0 1 {(i % per_row) * 2 + 36} {700 - (i // per_row) * 2} cm /{{name}} Do Q".encode()
+        for i in range(draws)
+    )
+    for _ in range(pages):
+        page = doc.new_page(width=612, height=792)
+        page.insert_text((72, 72), "A page that draws many tiny images.", fontsize=11)
+        page.insert_image(pymupdf.Rect(0, 0, 1, 1), pixmap=dot)
+        name = page.get_images(full=True)[0][7]
+        xref = page.get_contents()[-1]
+        doc.update_stream(xref, doc.xref_stream(xref) + b"\n" + ops.replace(b"{name}", name.encode()))
     data: bytes = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     return data

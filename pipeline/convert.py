@@ -35,20 +35,18 @@ from pipeline.merge import (
 from pipeline.options import ConvertOptions, Limits, parse_page_range
 from pipeline.outcome import PageOutcome
 from pipeline.page import PageGeometry, PageImage, TextBlock, TextLayer, TextLine
-from pipeline.pdf import PdfDocument, open_document
+from pipeline.pdfpool import DocumentHandle, PdfPool, Reservation
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
 from pipeline.route import SCAN_IMAGE_COVERAGE, PagePlan, classify_page, plan_page
 from pipeline.steps import Step
-from pipeline.worker import PdfWorker
 
 log = logging.getLogger("docgraph.pipeline")
 
 
 async def convert_document(
-    doc: PdfDocument,
+    doc: DocumentHandle,
     *,
-    worker: PdfWorker,
     models: PageModels,
     options: ConvertOptions,
     filename: str | None = None,
@@ -68,7 +66,7 @@ async def convert_document(
 
     async def one(page_no: int) -> PageOutcome:
         async with gate:
-            outcome = await convert_page(doc, page_no, worker=worker, models=models, options=options, progress=progress)
+            outcome = await convert_page(doc, page_no, models=models, options=options, progress=progress)
         if progress is not None:
             progress.page_done(outcome)
         return outcome
@@ -102,10 +100,28 @@ async def convert_document(
 
 
 async def convert_page(
-    doc: PdfDocument,
+    doc: DocumentHandle,
     page_no: int,
     *,
-    worker: PdfWorker,
+    models: PageModels,
+    options: ConvertOptions,
+    progress: ConvertProgress | None = None,
+) -> PageOutcome:
+    """One page through its plan; a rendered image's room in the replica's render budget is held until the
+    page is done (its image is dropped with it)."""
+    held: list[Reservation] = []
+    try:
+        return await _convert_page(doc, page_no, held, models=models, options=options, progress=progress)
+    finally:
+        for reservation in held:
+            reservation.release()
+
+
+async def _convert_page(
+    doc: DocumentHandle,
+    page_no: int,
+    held: list[Reservation],
+    *,
     models: PageModels,
     options: ConvertOptions,
     progress: ConvertProgress | None = None,
@@ -122,8 +138,7 @@ async def convert_page(
     try:
         start(Step.TEXT)
         t0 = time.perf_counter()
-        out.geometry = await worker.run(Step.TEXT, limits.text_timeout_s, doc.geometry, page_no)
-        layer = await worker.run(Step.TEXT, limits.text_timeout_s, doc.text_layer, page_no)
+        out.geometry, layer = await doc.read_page(page_no)
         out.timings.text_s = time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001 - any failure of this page is reported on this page
         log.warning("page %d: text layer failed: %s", page_no, exc)
@@ -139,7 +154,8 @@ async def convert_page(
         start(Step.RENDER)
         t0 = time.perf_counter()
         try:
-            image, warning = await worker.run(Step.RENDER, limits.render_timeout_s, doc.render, page_no, options.dpi)
+            held.append(await doc.reserve_render(out.geometry, options.dpi))
+            image, warning = await doc.render(page_no, options.dpi)
             if warning:
                 out.warnings.append(warning)
         except PageError as exc:
@@ -181,7 +197,7 @@ class Conversion:
 async def convert_bytes(
     data: bytes,
     *,
-    worker: PdfWorker,
+    pool: PdfPool,
     models: PageModels,
     options: ConvertOptions,
     limits: Limits,
@@ -195,9 +211,7 @@ async def convert_bytes(
     ``max_pages`` bounds the pages this call may convert (the sync endpoint's limit): more raises
     ``TooManyPagesError`` before any page is converted.
     """
-    doc = await worker.run(
-        Step.OPEN, limits.text_timeout_s, open_document, data, limits=limits, password=options.password
-    )
+    doc = await pool.open(data, limits=limits, password=options.password)
     try:
         if max_pages is not None:
             selected = len(parse_page_range(options.pages, doc.page_count))
@@ -208,22 +222,18 @@ async def convert_bytes(
                     pages=selected,
                     limit=max_pages,
                 )
-        graph = await convert_document(
-            doc, worker=worker, models=models, options=options, filename=filename, progress=progress
-        )
+        graph = await convert_document(doc, models=models, options=options, filename=filename, progress=progress)
         result = Conversion(graph=graph)
         if annotate:
             renderer = AnnotatedPageRenderer()
             for page in graph.pages:
                 if page.status is PageStatus.FAILED:
                     continue
-                png, zoom = await worker.run(
-                    Step.ANNOTATE, limits.render_timeout_s, doc.render_display_png, page.page_no, min(options.dpi, 144)
-                )
+                png, zoom = await doc.render_display_png(page.page_no, min(options.dpi, 144))
                 result.annotated[page.page_no] = renderer.render(graph, page.page_no, png, zoom)
         return result
     finally:
-        await worker.run(Step.CLOSE, limits.text_timeout_s, doc.close)
+        doc.close()  # never fails, never waits: a cleanup cannot replace the result
 
 
 def _note_degraded(out: PageOutcome, layer: TextLayer) -> None:

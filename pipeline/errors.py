@@ -14,7 +14,10 @@ Hierarchy (every exception carries a stable ``code`` and keyword-only context)::
     ├── PageError                   one page failed; the document goes on
     │   ├── PageRenderError         render refused or failed (pixel budget, decoder)
     │   ├── ModelError              a model call failed (layout or OCR)
-    │   └── StepTimeoutError        a step ran past its deadline
+    │   ├── StepTimeoutError        a step ran past its deadline (its worker process is replaced)
+    │   ├── PdfWorkerCrashedError   the PyMuPDF worker process died under the call
+    │   └── RenderBudgetBusyError   no room in the replica's render budget within the queue bound
+    ├── PdfWorkersBusyError         no PyMuPDF worker was free within the queue bound (HTTP 503)
     ├── DocumentTimeoutError        the whole document ran past its deadline (HTTP 504)
     └── ModelUnavailableError       a model cannot be loaded or reached   (HTTP 503)
 
@@ -93,6 +96,25 @@ class ModelError(PageError):
 
 class StepTimeoutError(PageError):
     code = "step_timeout"
+
+
+class PdfWorkerCrashedError(PageError):
+    """The PyMuPDF worker process died under the call (a MuPDF crash on this document)."""
+
+    code = "pdf_reader_crashed"
+
+
+class RenderBudgetBusyError(PageError):
+    """The replica's bytes of rendered pages in flight stayed spent past the queue bound: this page waited
+    too long to be rendered (it fails; the document goes on)."""
+
+    code = "render_budget_busy"
+
+
+class PdfWorkersBusyError(DocgraphError):
+    """Every PyMuPDF worker stayed busy past the queue bound: the replica is overloaded (HTTP 503)."""
+
+    code = "pdf_workers_busy"
 
 
 class DocumentTimeoutError(DocgraphError):

@@ -44,8 +44,26 @@ class Limits(BaseModel):
 
     max_bytes: int = Field(default=100 * MIB, gt=0, description="Largest upload in bytes (HTTP 413 above).")
     max_pages: int = Field(default=2000, gt=0, description="Most pages in one PDF (HTTP 413 above).")
+    upload_idle_timeout_s: float = Field(
+        default=15.0, gt=0, description="An upload that sends no bytes for this long is cut off (HTTP 408)."
+    )
+    min_upload_rate: float = Field(
+        default=16 * 1024.0,
+        gt=0,
+        description="Bytes/s an upload must average once upload_grace_s passed (else HTTP 408 slow_upload).",
+    )
+    upload_grace_s: float = Field(default=10.0, ge=0, description="How long an upload may start slowly.")
     max_page_pixels: int = Field(
-        default=40_000_000, gt=0, description="Render budget per page; larger pages render at a lower DPI."
+        default=24_000_000,
+        gt=0,
+        description="Render budget per page; larger pages render at a lower DPI, with a warning (a letter page "
+        "at 600 dpi is 34 Mpx: it renders at ~500 dpi, 72 MB of RGB).",
+    )
+    max_render_bytes: int = Field(
+        default=768 * MIB,
+        gt=0,
+        description="Bytes of rendered page images in flight in one replica, all documents together: a render "
+        "waits for room (at most queue_timeout_s, then that page fails with render_budget_busy).",
     )
     min_dpi: int = Field(default=36, gt=0, description="Pages that need less than this to fit the budget fail.")
     max_image_pixels: int = Field(
@@ -56,6 +74,20 @@ class Limits(BaseModel):
         gt=0,
         description="Text lines and drawn items (images, paths) read per page; a page that draws more is "
         "degraded (the rest are not analysed) with a warning, never computed at any cost.",
+    )
+    pdf_workers: int = Field(
+        default=2, gt=0, description="PyMuPDF worker processes per replica (or in-process converter)."
+    )
+    pdf_worker_max_rss: int = Field(
+        default=1024 * MIB,
+        gt=0,
+        description="A PyMuPDF worker process whose resident memory is above this after a call is replaced.",
+    )
+    queue_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a PyMuPDF call may wait for a free worker (then 503 pdf_workers_busy); its deadline "
+        "starts when a worker takes it.",
     )
     text_timeout_s: float = Field(default=10.0, gt=0, description="Deadline for one page's text extraction.")
     render_timeout_s: float = Field(default=20.0, gt=0, description="Deadline for one page's render.")

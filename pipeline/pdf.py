@@ -3,9 +3,9 @@
 ``open_document`` checks what can be checked before any page is touched (bytes, magic, encryption, page
 count, repairs) and raises the ``InvalidDocumentError`` family. ``PdfDocument`` then gives lazy per-page
 access: a page is rendered only when a model needs it and the image is not kept, so memory does not grow with
-page count. PyMuPDF is not thread-safe: callers run every method of one process's documents on one thread
-(``pipeline.worker.PdfWorker``). PDF JavaScript is never run: MuPDF only runs it after ``pdf_enable_js``,
-which nothing here calls, and widgets/annotations are never updated or executed.
+page count. PyMuPDF is not thread-safe: this module runs inside the PyMuPDF worker processes of
+``pipeline.pdfpool.PdfPool``, one call at a time each. PDF JavaScript is never run: MuPDF only runs it after
+``pdf_enable_js``, which nothing here calls, and widgets/annotations are never updated or executed.
 """
 
 from __future__ import annotations
@@ -33,6 +33,21 @@ PDF_MAGIC = b"%PDF-"
 MAGIC_WINDOW = 1024  # the header may follow up to 1 KiB of junk (PDF 32000-1 §7.5.2, implementation note)
 
 pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF's messages stay off stderr (in TOOLS.mupdf_warnings(), unread)
+
+
+def render_zoom(geo: PageGeometry, dpi: int, limits: Limits) -> float:
+    """The zoom a page renders at: ``dpi``, lowered to fit ``limits.max_page_pixels`` (a 1 % margin: sizes
+    round up)."""
+    zoom = dpi / 72.0
+    if geo.width * geo.height * zoom * zoom > limits.max_page_pixels:
+        zoom = 0.99 * (limits.max_page_pixels / (geo.width * geo.height)) ** 0.5
+    return zoom
+
+
+def render_bytes(geo: PageGeometry, dpi: int, limits: Limits) -> int:
+    """Bytes of the RGB image ``render`` makes of the page (what the render budget reserves)."""
+    zoom = render_zoom(geo, dpi, limits)
+    return 3 * (int(geo.width * zoom) + 1) * (int(geo.height * zoom) + 1)
 
 
 def check_upload(data: bytes, limits: Limits) -> None:
@@ -88,6 +103,9 @@ class PdfDocument:
             to_display=(m.a, m.b, m.c, m.d, m.e, m.f),
         )
 
+    def read_page(self, page_no: int) -> tuple[PageGeometry, TextLayer]:
+        return self.geometry(page_no), self.text_layer(page_no)
+
     def text_layer(self, page_no: int) -> TextLayer:
         return extract_text_layer(self._page(page_no), max_primitives=self.limits.max_page_primitives)
 
@@ -97,10 +115,8 @@ class PdfDocument:
         self._check_images(page)
         geo = self.geometry(page_no)
         warning = None
-        zoom = dpi / 72.0
-        pixels = geo.width * geo.height * zoom * zoom
-        if pixels > self.limits.max_page_pixels:
-            zoom = 0.99 * (self.limits.max_page_pixels / (geo.width * geo.height)) ** 0.5  # margin: sizes round up
+        zoom = render_zoom(geo, dpi, self.limits)
+        if zoom < dpi / 72.0:
             if zoom * 72.0 < self.limits.min_dpi:
                 raise PageRenderError(
                     f"page {page_no} is {geo.width:.0f}x{geo.height:.0f} pt: even {self.limits.min_dpi} dpi "

@@ -1,14 +1,18 @@
-"""A cap on request bodies that holds while the body streams in, before FastAPI parses (and spools) a form.
+"""Bounds on request bodies that hold while the body streams in, before FastAPI parses (and spools) a form.
 
 FastAPI reads a multipart form completely before the endpoint runs, so a size check in the endpoint comes
 after the bytes arrived. This ASGI middleware refuses a declared ``Content-Length`` over the cap at once and
 counts the bytes of bodies without one (chunked): at the cap it stops reading and answers 413 itself. The cap
-comes from the app's ``limits.max_bytes`` (set by the ingress when it starts) plus room for the multipart framing.
+comes from the app's ``limits.max_bytes`` (set by the ingress when it starts) plus room for the multipart
+framing. A body that trickles is cut off too (408 ``slow_upload``): no bytes for ``idle_timeout_s``, or, once
+``grace_s`` passed, less than ``min_rate`` bytes/s on average, so a slow client cannot hold a request slot.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any, ClassVar
 
 Scope = dict[str, Any]
@@ -16,7 +20,11 @@ Message = dict[str, Any]
 
 
 class BodyLimitMiddleware:
-    max_bytes: ClassVar[int | None] = None  # set once per process by the ingress (serve/ingress.py)
+    # set once per process by the ingress (serve/ingress.py) from its Limits
+    max_bytes: ClassVar[int | None] = None
+    idle_timeout_s: ClassVar[float] = 15.0
+    grace_s: ClassVar[float] = 10.0
+    min_rate: ClassVar[float] = 16 * 1024.0
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -28,45 +36,53 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _refuse(send, limit)
+            await _refuse(send, 413, "too_large", f"the request body is larger than {limit} bytes", limit=limit)
             return
-        received, exceeded, refused = 0, False, False
+        cls = type(self)
+        received, refused, body_done, started = 0, False, False, time.monotonic()
+        cut: tuple[int, str, str] | None = None  # the status, code and message the client gets instead
 
         async def counted() -> Message:
-            nonlocal received, exceeded
-            if exceeded:
+            nonlocal received, cut, body_done
+            if cut is not None:
                 return {"type": "http.disconnect"}
-            message: Message = await receive()
+            if body_done:  # the app listens for a disconnect while it answers: no deadline on that
+                done: Message = await receive()
+                return done
+            try:
+                message: Message = await asyncio.wait_for(receive(), cls.idle_timeout_s)
+            except TimeoutError:  # stop reading here: the parser sees the client gone
+                cut = (408, "slow_upload", f"no bytes of the request body arrived for {cls.idle_timeout_s:g} s")
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
-                if received > limit:  # stop reading here: the parser sees the client gone
-                    exceeded = True
+                elapsed = time.monotonic() - started
+                if received > limit:
+                    cut = (413, "too_large", f"the request body is larger than {limit} bytes")
+                elif elapsed > cls.grace_s and message.get("more_body") and received / elapsed < cls.min_rate:
+                    cut = (408, "slow_upload", f"the request body arrives slower than {cls.min_rate:g} bytes/s")
+                if cut is not None:
                     return {"type": "http.disconnect"}
             return message
 
         async def answer(message: Message) -> None:
             nonlocal refused
-            if not exceeded:
+            if cut is None:
                 await send(message)
             elif not refused:  # whatever the app made of the cut-off body, the client gets the reason
                 refused = True
-                await _refuse(send, limit)
+                await _refuse(send, *cut, limit=limit)
 
         await self.app(scope, counted, answer)
 
 
-async def _refuse(send: Any, limit: int) -> None:
-    body = json.dumps(
-        {
-            "code": "too_large",
-            "message": f"the request body is larger than the limit of {limit} bytes",
-            "details": {"limit": limit},
-        }
-    ).encode()
+async def _refuse(send: Any, status: int, code: str, message: str, *, limit: int) -> None:
+    body = json.dumps({"code": code, "message": message, "details": {"limit": limit}}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -20,6 +20,10 @@ from pipeline.errors import (
     ModelUnavailableError,
     NotAPdfError,
     PasswordRequiredError,
+    PdfWorkerCrashedError,
+    PdfWorkersBusyError,
+    RenderBudgetBusyError,
+    StepTimeoutError,
     UnusableDocumentError,
 )
 from pipeline.options import InvalidOptionsError
@@ -38,6 +42,10 @@ STATUS: list[tuple[type[DocgraphError], int]] = [  # first match wins: subclasse
     (UnusableDocumentError, 422),
     (InvalidDocumentError, 400),
     (DocumentTimeoutError, 504),
+    (StepTimeoutError, 504),  # a document-level step (open) ran past its deadline; a page's is on the page
+    (PdfWorkerCrashedError, 422),  # opening this PDF crashed the PDF reader (its worker was replaced)
+    (PdfWorkersBusyError, 503),
+    (RenderBudgetBusyError, 503),
     (ModelUnavailableError, 503),
     (JobNotFoundError, 404),
     (JobNotFinishedError, 409),

@@ -1,7 +1,8 @@
 """The FastAPI ingress deployment: HTTP in, pages fanned out to the model deployments, graph out.
 
-The ingress reads the PDF itself (PyMuPDF on its one worker thread: text layer, classification, rendering of
-only the pages a model needs) and reaches the models through their DeploymentHandles.
+The ingress reads the PDF itself (PyMuPDF in its pool of worker processes, shared fairly between documents:
+text layer, classification, rendering of only the pages a model needs) and reaches the models through their
+DeploymentHandles.
 """
 
 # No `from __future__ import annotations` here: FastAPI must resolve these annotations at run time, and
@@ -15,28 +16,26 @@ from functools import lru_cache
 from importlib import import_module
 from typing import Annotated, TypeVar
 
-import pymupdf
 from fastapi import APIRouter, Depends, FastAPI, File, Header, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from ray.serve.schema import ApplicationStatusOverview
 
-from pipeline import ConvertOptions, DocumentGraph, PdfWorker
+from pipeline import ConvertOptions, DocumentGraph, PdfPool
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSerializer
 from pipeline.graph import schema_json
-from pipeline.options import InvalidOptionsError, Limits
+from pipeline.options import InvalidOptionsError, Limits, parse_page_range
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import ModelHealth
-from pipeline.steps import Step
 from pipeline.version import VERSION
 from serve.api import AppStatus, DeploymentInfo, ErrorBody, ModelInfo, OutputFormat, Readiness
 from serve.args import AppArgs
 from serve.bodylimit import BodyLimitMiddleware
 from serve.errors import install_error_handlers
 from serve.handles import HandleModels
-from serve.intake import MULTIPART_OVERHEAD, convert_options, count_pages, read_upload, safe_name
+from serve.intake import MULTIPART_OVERHEAD, convert_options, read_upload, safe_name
 from serve.jobs.backends import build_store
 from serve.jobs.errors import JobNotFinishedError, JobNotFoundError
 from serve.jobs.events import job_events
@@ -47,7 +46,7 @@ from serve.settings import Settings
 
 log = logging.getLogger("docgraph.serve")
 T = TypeVar("T")
-INGRESS_DEPENDENCIES = ("pymupdf", "PIL", "numpy", "pydantic", "fastapi", "multipart", "sqlite3")
+INGRESS_DEPENDENCIES = ("pymupdf", "cv2", "PIL", "numpy", "pydantic", "fastapi", "multipart", "sqlite3")
 
 
 @lru_cache(maxsize=1)
@@ -93,14 +92,6 @@ def _job_links(job_id: str) -> dict[str, str]:
     return {"status_url": base, "result_url": f"{base}/result", "events_url": f"{base}/events"}
 
 
-def _pymupdf_selftest() -> None:
-    with pymupdf.open() as doc:
-        page = doc.new_page()
-        page.insert_text((72, 72), "ready")
-        if "ready" not in page.get_text():
-            raise RuntimeError("PyMuPDF could not read back its own text")
-
-
 def _own_app_status() -> tuple[str, ApplicationStatusOverview | None]:
     """This replica's application name and Serve's status of it (a blocking call: run it in a thread)."""
     app_name = serve.get_replica_context().app_name
@@ -132,18 +123,23 @@ class DocumentIngress:
         logging.getLogger("docgraph").setLevel(settings().log_level)
         self._args = args
         BodyLimitMiddleware.max_bytes = args.limits.max_bytes + MULTIPART_OVERHEAD  # framing of the form
+        BodyLimitMiddleware.idle_timeout_s = args.limits.upload_idle_timeout_s
+        BodyLimitMiddleware.grace_s = args.limits.upload_grace_s
+        BodyLimitMiddleware.min_rate = args.limits.min_upload_rate
         self._handles = {"layout": layout, "ocr": ocr}
         self._models = HandleModels(layout, ocr, retries=args.limits.model_retries)
-        self._worker = PdfWorker()
+        self._pool = PdfPool.for_limits(args.limits)
         self._metrics = IngressMetrics()
         self._store = build_store(args.jobs.store, serve.get_replica_context().app_name)
         self._jobs = JobRunner(self._store, args.jobs, self._convert_job)
         self._jobs.start()  # also the watchdog: resumes jobs whose replica died
 
     def check_health(self) -> None:
-        busy = self._worker.busy_for()
-        if busy > settings().max_busy_s:
-            raise RuntimeError(f"a PyMuPDF call has been running for {busy:.0f} s")
+        # A slow document is not a sick replica: the pool kills calls past their deadlines itself. Only a pool
+        # that cannot start a PyMuPDF worker at all makes Serve replace the replica.
+        status = self._pool.status()
+        if not status.ready and status.error:
+            raise RuntimeError(status.describe())
 
     @app.get("/healthz", tags=["health"])
     async def healthz(self) -> dict[str, str]:
@@ -236,7 +232,9 @@ class DocumentIngress:
         """Start converting a PDF of any size in the background: 202 with the job's id and links (Location)."""
         limits = self._args.limits
         data = await read_upload(file, limits)
-        pages_total = await self._worker.run(Step.OPEN, limits.text_timeout_s, count_pages, data, limits, options)
+        doc = await self._pool.open(data, limits=limits, password=options.password)  # bad uploads: 4xx now
+        doc.close()
+        pages_total = len(parse_page_range(options.pages, doc.page_count))
         status = await self._jobs.submit(
             data, JobRequest(options=options, filename=safe_name(file.filename)), pages_total=pages_total
         )
@@ -322,7 +320,7 @@ class DocumentIngress:
         try:
             result = await convert_bytes(
                 data,
-                worker=self._worker,
+                pool=self._pool,
                 models=self._models,
                 options=options,
                 limits=limits,
@@ -350,11 +348,8 @@ class DocumentIngress:
             await asyncio.wait_for(self._store.count_active(), settings().ready_timeout_s)
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure
             return ModelHealth(name="ingress", ready=False, detail=f"job store unusable: {type(exc).__name__}: {exc}")
-        try:
-            await self._worker.run(Step.SELFTEST, settings().ready_timeout_s, _pymupdf_selftest)
-        except Exception as exc:  # noqa: BLE001 - readiness reports any failure
-            return ModelHealth(name="ingress", ready=False, detail=f"PyMuPDF self-test failed: {exc}")
-        return ModelHealth(name="ingress", ready=True, detail=f"pymupdf {pymupdf.__version__}")
+        pool = self._pool.status()  # workers pass a PyMuPDF self-test when they start; a busy pool is ready
+        return ModelHealth(name="ingress", ready=pool.ready, detail=pool.describe())
 
     async def _model_health(self, role: str, handle: DeploymentHandle) -> ModelHealth:
         try:

@@ -15,8 +15,7 @@ from pydantic.fields import FieldInfo
 
 from pipeline import ConvertOptions
 from pipeline.errors import DocumentTooLargeError
-from pipeline.options import InvalidOptionsError, Limits, parse_page_range
-from pipeline.pdf import open_document
+from pipeline.options import InvalidOptionsError, Limits
 
 MULTIPART_OVERHEAD = 64 * 1024  # room for the form's framing above limits.max_bytes (serve/bodylimit.py)
 FORM_FIELDS = frozenset({"password"})  # in the form beside the file, never in the URL (URLs end up in logs)
@@ -62,15 +61,6 @@ async def read_upload(file: UploadFile, limits: Limits) -> bytes:
             f"the upload is larger than the limit of {limits.max_bytes} bytes", limit=limits.max_bytes
         )
     return data
-
-
-def count_pages(data: bytes, limits: Limits, options: ConvertOptions) -> int:
-    """Open the PDF once (PyMuPDF thread): a bad upload is refused now, not as a failed job later."""
-    doc = open_document(data, limits=limits, password=options.password)
-    try:
-        return len(parse_page_range(options.pages, doc.page_count))
-    finally:
-        doc.close()
 
 
 def safe_name(name: str | None) -> str | None:

@@ -23,6 +23,3 @@ class Settings(BaseSettings):
     debug: bool = Field(default=False, description="Put exception details in error responses.")
     log_level: str = Field(default="INFO", description="Log level of docgraph's loggers.")
     ready_timeout_s: float = Field(default=5.0, gt=0, description="How long /readyz waits for each deployment.")
-    max_busy_s: float = Field(
-        default=120.0, gt=0, description="A PyMuPDF call running longer than this fails the ingress health check."
-    )

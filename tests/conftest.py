@@ -24,7 +24,7 @@ from serve.args import AppArgs, JobsConfig, SqliteStoreConfig
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DOCGRAPH_CORPUS", ROOT.parent / "shared" / "corpus" / "public"))
 # The test service gets a small upload limit so that "too large" can be tested without sending 100 MiB.
-TEST_LIMITS = Limits(max_bytes=8 * 1024 * 1024, document_timeout_s=600)
+TEST_LIMITS = Limits(max_bytes=8 * 1024 * 1024, document_timeout_s=600, upload_idle_timeout_s=3, upload_grace_s=2)
 
 
 def jobs_config_for_tests(store_dir: Path) -> JobsConfig:

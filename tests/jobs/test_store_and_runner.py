@@ -7,6 +7,7 @@ for a replica that died.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from docgraph.samples import make_text_pdf
-from pipeline import ConvertOptions, Limits, PdfWorker
+from pipeline import ConvertOptions, Limits, PdfPool
 from pipeline.convert import convert_bytes
 from pipeline.graph import DocumentGraph
 from pipeline.progress import ConvertProgress
@@ -56,11 +57,17 @@ def record(job_id: str = "job-" + "x" * 20) -> JobRecord:
     return JobRecord(status=status, request=JobRequest(options=ConvertOptions(password="secret")))
 
 
+@functools.cache
+def shared_pool() -> PdfPool:
+    """One PyMuPDF worker for the module's runs (the pool serves any event loop)."""
+    return PdfPool(workers=1)
+
+
 class PipelineConvert:
     """The real pipeline with the in-process models (layout off: the text-layer path, no model load)."""
 
     def __init__(self, *, gate: asyncio.Event | None = None, fail: Exception | None = None) -> None:
-        self.worker = PdfWorker()
+        self.pool = shared_pool()
         self.gate = gate
         self.fail = fail
         self.calls = 0
@@ -76,7 +83,7 @@ class PipelineConvert:
         models = LocalModels(layout=None, ocr=None)
         options = request.options.model_copy(update={"layout": False})
         result = await convert_bytes(
-            data, worker=self.worker, models=models, options=options, limits=Limits(), progress=progress
+            data, pool=self.pool, models=models, options=options, limits=Limits(), progress=progress
         )
         return result.graph
 

@@ -1,0 +1,484 @@
+"""PyMuPDF in worker processes, shared fairly between documents, with deadlines that kill what overruns.
+
+PyMuPDF is not thread-safe and its calls block, and a hostile page can hold one for a long time. So every
+PyMuPDF call of a replica runs in one of ``workers`` processes (``pipeline/pdfworker.py``):
+
+- **Fair share.** Calls wait in one queue per document; a free worker takes the next call of the document that
+  has had the least worker time so far (least attained service), so a light document's calls go ahead of a
+  heavy one's backlog: it waits for calls already running, never for the heavy document's queue.
+- **Deadlines from the start.** A call's deadline (``timeout_s``) counts from the moment a worker takes it;
+  waiting has its own bound (``queue_timeout_s``, then ``PdfWorkersBusyError``, HTTP 503 with Retry-After).
+- **Overruns are killed.** A call past its deadline kills its process (``StepTimeoutError`` for that call
+  only); a crashed process fails its call (``PdfWorkerCrashedError``). Either way a new process takes the
+  slot, and other documents are opened again there from their bytes when they next need it: no other
+  document loses anything.
+
+The pool is driven from any event loop (or several: ``asyncio.run`` per call in the CLI and tests): its state
+is guarded by a lock and each worker slot is served by a thread of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from pipeline.errors import PdfWorkerCrashedError, PdfWorkersBusyError, RenderBudgetBusyError, StepTimeoutError
+from pipeline.options import Limits
+from pipeline.page import PageGeometry, PageImage, TextLayer
+from pipeline.pdf import DocumentMeta, render_bytes
+from pipeline.steps import Step
+
+log = logging.getLogger("docgraph.pdfpool")
+
+START_TIMEOUT_S = 60.0  # a new worker imports PyMuPDF and passes its self-test within this
+MAX_OPEN_PER_WORKER = 16  # documents a worker keeps open; the least recently used is closed first
+
+
+@dataclass(slots=True, eq=False)  # compared by identity (queue removal)
+class _Call:
+    key: str
+    step: Step
+    timeout_s: float
+    request: tuple[object, ...]
+    doc: DocumentHandle | None
+    started: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
+    done: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatus:
+    workers: int  # slots
+    alive: int  # processes running and past their self-test
+    busy: int  # calls running
+    queued: int  # calls waiting
+    restarts: int  # processes replaced (killed past a deadline, crashed)
+    version: str | None  # PyMuPDF's, as a worker reported it
+    error: str | None  # the last start failure, while no worker is alive
+
+    @property
+    def ready(self) -> bool:
+        return self.alive > 0
+
+    def describe(self) -> str:
+        return (
+            f"pymupdf {self.version or '?'}; pdf workers {self.alive}/{self.workers} alive, {self.busy} busy, "
+            f"{self.queued} queued, {self.restarts} restarted" + (f"; {self.error}" if self.error else "")
+        )
+
+
+class _Worker:
+    """One worker slot: its process (started on demand, replaced when killed) and what it has open."""
+
+    def __init__(self, slot: int) -> None:
+        self.slot = slot
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.conn: Connection | None = None
+        self.opened: OrderedDict[str, None] = OrderedDict()
+        self.version: str | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Running and past its self-test."""
+        return self.proc is not None and self.version is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        parent, child = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        try:
+            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
+                [sys.executable, "-m", "pipeline.pdfworker", str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            child.close()
+        self.conn = Connection(parent.detach())
+        if not self.conn.poll(START_TIMEOUT_S):
+            self.stop()
+            raise RuntimeError(f"PyMuPDF worker {self.slot} did not start within {START_TIMEOUT_S:g} s")
+        state, detail = self.conn.recv()
+        if state != "ready":
+            self.stop()
+            raise RuntimeError(f"PyMuPDF worker {self.slot} failed its self-test: {detail}")
+        self.version = str(detail)
+
+    def stop(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc, self.conn, self.version = None, None, None
+        self.opened.clear()
+
+    def rss_bytes(self) -> int:
+        """The process's resident memory (0 when it is not running)."""
+        if self.proc is None:
+            return 0
+        try:
+            with open(f"/proc/{self.proc.pid}/statm") as statm:
+                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def roundtrip(self, request: tuple[object, ...], deadline: float) -> tuple[bool, Any]:
+        """Send one request and wait for its answer until ``deadline``; ``TimeoutError`` past it."""
+        assert self.conn is not None
+        self.conn.send(request)
+        if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError
+        answer: tuple[bool, Any] = self.conn.recv()
+        return answer
+
+
+class ByteBudget:
+    """Bytes of rendered page images in flight, reserved before a render and released once its page is done.
+
+    Waiters are served in order of arrival (a large page is not starved by small ones); a reservation larger
+    than the whole budget is cut to it, so such a page renders alone. Safe from any thread and event loop.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = self.free = total
+        self._lock = threading.Lock()
+        self._waiting: deque[tuple[int, concurrent.futures.Future[None]]] = deque()
+
+    async def reserve(self, nbytes: int, timeout_s: float, *, step: Step = Step.RENDER) -> Reservation:
+        want = min(nbytes, self.total)
+        with self._lock:
+            if not self._waiting and self.free >= want:
+                self.free -= want
+                return Reservation(self, want)
+            granted: concurrent.futures.Future[None] = concurrent.futures.Future()
+            self._waiting.append((want, granted))
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(granted)), timeout_s)
+        except TimeoutError:
+            if self._withdraw(want, granted):
+                raise RenderBudgetBusyError(
+                    f"no room for a {want >> 20} MiB page image within {timeout_s:g} s "
+                    f"({self.total >> 20} MiB of renders in flight)",
+                    step=step,
+                ) from None
+        except asyncio.CancelledError:
+            if not self._withdraw(want, granted):
+                self.release(want)  # granted as we were cancelled: give it back
+            raise
+        return Reservation(self, want)
+
+    def _withdraw(self, want: int, granted: concurrent.futures.Future[None]) -> bool:
+        with self._lock:
+            if (want, granted) in self._waiting:
+                self._waiting.remove((want, granted))
+                return True
+            return False
+
+    def release(self, nbytes: int) -> None:
+        with self._lock:
+            self.free += nbytes
+            while self._waiting and self._waiting[0][0] <= self.free:
+                want, granted = self._waiting.popleft()
+                self.free -= want
+                granted.set_result(None)
+
+
+class Reservation:
+    def __init__(self, budget: ByteBudget, nbytes: int) -> None:
+        self._budget, self.nbytes = budget, nbytes
+
+    def release(self) -> None:
+        """Idempotent."""
+        if self.nbytes:
+            self._budget.release(self.nbytes)
+            self.nbytes = 0
+
+
+class PdfPool:
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        queue_timeout_s: float = 30.0,
+        max_worker_rss: int = 1 << 30,
+        max_render_bytes: int = 768 << 20,
+    ) -> None:
+        self.queue_timeout_s = queue_timeout_s
+        self.renders = ByteBudget(max_render_bytes)
+        self.max_worker_rss = max_worker_rss  # a worker above it after a call is replaced: memory goes back
+        self._workers = [_Worker(slot) for slot in range(workers)]
+        self._cond = threading.Condition()
+        self._queues: dict[str, deque[_Call]] = {}  # documents with calls waiting, in order of arrival
+        self._served: dict[str, float] = {}  # worker seconds each open document has had
+        self._busy = 0
+        self._restarts = 0
+        self._error: str | None = None
+        self._closed = False
+        self._closing: set[str] = set()  # documents closed by their callers, still open in some worker
+        self._keys = itertools.count()
+        self._threads = [
+            threading.Thread(target=self._serve, args=(w,), name=f"pdfpool-{w.slot}", daemon=True)
+            for w in self._workers
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @classmethod
+    def for_limits(cls, limits: Limits) -> PdfPool:
+        return cls(
+            workers=limits.pdf_workers,
+            queue_timeout_s=limits.queue_timeout_s,
+            max_worker_rss=limits.pdf_worker_max_rss,
+            max_render_bytes=limits.max_render_bytes,
+        )
+
+    # -- the caller's side (any event loop) -------------------------------------------------------------
+
+    async def open(self, data: bytes, *, limits: Limits, password: str | None) -> DocumentHandle:
+        """Validate and open a document in a worker (``InvalidDocumentError`` family as ``open_document``)."""
+        doc = DocumentHandle(self, f"{next(self._keys)}-{uuid.uuid4().hex[:8]}", data, limits, password)
+        doc.meta = await self._submit(doc.key, Step.OPEN, limits.text_timeout_s, doc.open_request(), doc)
+        return doc
+
+    async def _submit(
+        self, key: str, step: Step, timeout_s: float, request: tuple[object, ...], doc: DocumentHandle | None
+    ) -> Any:
+        call = _Call(key, step, timeout_s, request, doc)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the PDF worker pool is shut down")
+            self._queues.setdefault(key, deque()).append(call)
+            self._cond.notify()
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.started)), self.queue_timeout_s)
+        except TimeoutError:
+            if self._withdraw(call):
+                raise PdfWorkersBusyError(
+                    f"{step} waited {self.queue_timeout_s:g} s for a free PyMuPDF worker", step=step
+                ) from None
+        except asyncio.CancelledError:
+            self._withdraw(call)  # a call already running finishes in its worker; its answer is dropped
+            raise
+        return await asyncio.wrap_future(call.done)
+
+    def _withdraw(self, call: _Call) -> bool:
+        """Take a call that has not started out of its queue; False when a worker took it already."""
+        with self._cond:
+            queue = self._queues.get(call.key)
+            if queue is None or call not in queue:
+                return False
+            queue.remove(call)
+            if not queue:
+                del self._queues[call.key]
+            return True
+
+    def wait_started(self, timeout_s: float = START_TIMEOUT_S) -> bool:
+        """Block until every worker process has started (True), or ``timeout_s`` passed (False)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(w.alive for w in self._workers):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def status(self) -> PoolStatus:
+        with self._cond:
+            queued = sum(len(q) for q in self._queues.values())
+            alive = sum(w.alive for w in self._workers)
+            version = next((w.version for w in self._workers if w.version), None)
+            return PoolStatus(len(self._workers), alive, self._busy, queued, self._restarts, version, self._error)
+
+    def close_document(self, key: str) -> None:
+        """Forget a document: workers that have it open close it before their next call (never fails)."""
+        with self._cond:
+            self._served.pop(key, None)
+            if any(key in w.opened for w in self._workers):
+                self._closing.add(key)
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for worker in self._workers:
+            worker.stop()
+
+    # -- the workers' side (one thread per slot) --------------------------------------------------------
+
+    def _take(self) -> _Call | None:
+        with self._cond:
+            while not self._queues and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            key = min(self._queues, key=lambda k: self._served.get(k, 0.0))  # ties: the earliest to arrive
+            queue = self._queues[key]
+            call = queue.popleft()
+            if not queue:
+                del self._queues[key]
+            call.started.set_result(None)
+            self._busy += 1
+            return call
+
+    def _serve(self, worker: _Worker) -> None:
+        try:
+            self._ensure(worker)
+        except Exception:
+            log.exception("PyMuPDF worker %d did not start", worker.slot)
+        while (call := self._take()) is not None:
+            t0 = time.monotonic()
+            try:
+                result = self._execute(worker, call)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                with contextlib.suppress(concurrent.futures.InvalidStateError):  # the caller gave up
+                    call.done.set_exception(exc)
+            else:
+                if worker.rss_bytes() > self.max_worker_rss:  # MuPDF's caches of a large document: let them go
+                    self._replace(worker, f"resident memory {worker.rss_bytes() >> 20} MiB after {call.step}")
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    call.done.set_result(result)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    if call.doc is not None and not call.doc.closed:
+                        self._served[call.key] = self._served.get(call.key, 0.0) + time.monotonic() - t0
+
+    def _ensure(self, worker: _Worker) -> None:
+        if worker.alive:
+            return
+        worker.stop()
+        try:
+            worker.start()
+        except Exception as exc:
+            with self._cond:
+                self._error = str(exc)
+            raise
+        with self._cond:
+            self._error = None
+
+    def _execute(self, worker: _Worker, call: _Call) -> Any:
+        deadline = time.monotonic() + call.timeout_s  # from the start of the call, not from its queueing
+        try:
+            self._ensure(worker)
+            for request in self._preamble(worker, call):
+                self._send(worker, request, deadline)
+            value = self._send(worker, call.request, deadline)
+        except TimeoutError:
+            self._replace(worker, f"{call.step} overran {call.timeout_s:g} s")
+            raise StepTimeoutError(f"{call.step} took longer than {call.timeout_s:g} s", step=call.step) from None
+        except (EOFError, OSError) as exc:
+            self._replace(worker, f"crashed in {call.step}: {exc}")
+            raise PdfWorkerCrashedError(
+                f"the PDF reader crashed in {call.step} ({type(exc).__name__})", step=call.step
+            ) from None
+        return value
+
+    def _send(self, worker: _Worker, request: tuple[object, ...], deadline: float) -> Any:
+        """One request to the worker; its open documents tracked; its failure raised."""
+        op, key = request[0], str(request[1])
+        if op == "close":
+            with self._cond:
+                worker.opened.pop(key, None)
+        ok, value = worker.roundtrip(request, deadline)
+        if not ok:
+            raise value
+        if op == "open":
+            with self._cond:
+                worker.opened[key] = None
+        return value
+
+    def _preamble(self, worker: _Worker, call: _Call) -> list[tuple[object, ...]]:
+        """What the worker does before ``call``: close the documents their callers closed (and the least
+        recently used beyond ``MAX_OPEN_PER_WORKER``), and open ``call``'s document if it is not open there."""
+        with self._cond:
+            requests: list[tuple[object, ...]] = [("close", k) for k in worker.opened if k in self._closing]
+            closing = {k for _, k in requests}
+            self._closing = {k for k in self._closing if any(k in w.opened and w is not worker for w in self._workers)}
+            if call.doc is not None and call.request[0] == "call":
+                if call.key in worker.opened:
+                    worker.opened.move_to_end(call.key)
+                else:
+                    keep = [k for k in worker.opened if k not in closing]
+                    requests += [("close", k) for k in keep[: max(0, len(keep) - MAX_OPEN_PER_WORKER + 1)]]
+                    requests.append(call.doc.open_request())
+        return requests
+
+    def _replace(self, worker: _Worker, why: str) -> None:
+        log.warning("PyMuPDF worker %d replaced: %s", worker.slot, why)
+        worker.stop()
+        with self._cond:
+            self._restarts += 1
+
+
+class DocumentHandle:
+    """An opened document, served by the pool's workers; its methods mirror ``PdfDocument``'s page methods,
+    each with its step's deadline (``Limits``)."""
+
+    meta: DocumentMeta
+
+    def __init__(self, pool: PdfPool, key: str, data: bytes, limits: Limits, password: str | None) -> None:
+        self._pool, self.key, self.data, self.limits, self.password = pool, key, data, limits, password
+        self.closed = False
+
+    def open_request(self) -> tuple[object, ...]:
+        return ("open", self.key, self.data, self.limits, self.password)
+
+    @property
+    def page_count(self) -> int:
+        return self.meta.page_count
+
+    async def _call(self, step: Step, timeout_s: float, method: str, *args: object) -> Any:
+        return await self._pool._submit(self.key, step, timeout_s, ("call", self.key, method, args), self)
+
+    async def read_page(self, page_no: int) -> tuple[PageGeometry, TextLayer]:
+        """The page's geometry and text layer, in one call."""
+        result: tuple[PageGeometry, TextLayer] = await self._call(
+            Step.TEXT, self.limits.text_timeout_s, "read_page", page_no
+        )
+        return result
+
+    async def geometry(self, page_no: int) -> PageGeometry:
+        result: PageGeometry = await self._call(Step.TEXT, self.limits.text_timeout_s, "geometry", page_no)
+        return result
+
+    async def text_layer(self, page_no: int) -> TextLayer:
+        result: TextLayer = await self._call(Step.TEXT, self.limits.text_timeout_s, "text_layer", page_no)
+        return result
+
+    async def reserve_render(self, geometry: PageGeometry, dpi: int) -> Reservation:
+        """Room in the replica's render budget for this page's image (waits, within ``queue_timeout_s``)."""
+        nbytes = render_bytes(geometry, dpi, self.limits)
+        return await self._pool.renders.reserve(nbytes, self._pool.queue_timeout_s)
+
+    async def render(self, page_no: int, dpi: int) -> tuple[PageImage, str | None]:
+        result: tuple[PageImage, str | None] = await self._call(
+            Step.RENDER, self.limits.render_timeout_s, "render", page_no, dpi
+        )
+        return result
+
+    async def render_display_png(self, page_no: int, dpi: int) -> tuple[bytes, float]:
+        result: tuple[bytes, float] = await self._call(
+            Step.ANNOTATE, self.limits.render_timeout_s, "render_display_png", page_no, dpi
+        )
+        return result
+
+    def close(self) -> None:
+        """Never fails and never waits: the workers close it before their next call."""
+        self.closed = True
+        self._pool.close_document(self.key)
+        self.data = b""

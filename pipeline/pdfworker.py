@@ -1,0 +1,80 @@
+"""The PyMuPDF worker process: ``python -m pipeline.pdfworker FD`` serves one ``PdfPool`` worker slot.
+
+It reads requests from the connection on file descriptor ``FD`` (a socket the pool made), one at a time, and
+answers each with ``(ok, value)``: ``("open", key, data, limits, password)`` opens a document under ``key`` and
+answers its ``DocumentMeta``; ``("call", key, method, args)`` runs one of ``PdfDocument``'s page methods;
+``("close", key)`` closes it. Before the first request it runs a self-test and answers ``("ready", version)``.
+A request that overruns its deadline is not interrupted here: the pool kills this process and starts another.
+The pool is the only peer (its own child, over a private socket), so pickle is the wire format.
+"""
+
+from __future__ import annotations
+
+import sys
+from multiprocessing.connection import Connection
+
+import pymupdf
+
+from pipeline.errors import DocgraphError
+from pipeline.pdf import PdfDocument, open_document
+
+PAGE_METHODS = frozenset({"read_page", "geometry", "text_layer", "render", "render_display_png"})
+
+
+def selftest() -> None:
+    """PyMuPDF writes and reads back a page: the worker can do its job."""
+    with pymupdf.open() as doc:
+        page = doc.new_page()
+        page.insert_text((72, 72), "ready")
+        if "ready" not in page.get_text():
+            raise RuntimeError("PyMuPDF could not read back its own text")
+
+
+def portable(exc: BaseException) -> BaseException:
+    """The exception as the pool should raise it: the pipeline's own as they are, anything else as a
+    ``RuntimeError`` naming it (third-party exception types need not unpickle in the parent)."""
+    if isinstance(exc, DocgraphError):
+        return exc
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def handle(docs: dict[str, PdfDocument], request: tuple[object, ...]) -> object:
+    op, key = request[0], str(request[1])
+    if op == "open":
+        data, limits, password = request[2:5]
+        doc = open_document(data, limits=limits, password=password)  # type: ignore[arg-type]  # the pool's types
+        docs[key] = doc
+        return doc.meta
+    if op == "call":
+        method, args = str(request[2]), request[3]
+        if method not in PAGE_METHODS:
+            raise ValueError(f"not a page method: {method}")
+        return getattr(docs[key], method)(*args)  # type: ignore[misc]  # args: a tuple from the pool
+    if op == "close":
+        if key in docs:
+            docs.pop(key).close()
+        return None
+    raise ValueError(f"unknown request: {op}")
+
+
+def serve(conn: Connection) -> None:
+    try:
+        selftest()
+    except Exception as exc:  # noqa: BLE001 - reported to the pool, which reports it in /readyz
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", pymupdf.__version__))
+    docs: dict[str, PdfDocument] = {}
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):  # the pool closed the socket or died: so does this worker
+            return
+        try:
+            conn.send((True, handle(docs, request)))
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller, as data
+            conn.send((False, portable(exc)))
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1])))

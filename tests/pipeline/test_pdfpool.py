@@ -1,0 +1,178 @@
+"""The PyMuPDF worker pool: documents share it fairly, a deadline starts when a worker takes the call, a call
+past it kills its process without hurting other documents, and waiting for a worker has its own bound.
+
+Real worker processes and real PyMuPDF; the slow work is a page that draws 25,000 images (~1 s to read)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pymupdf
+import pytest
+
+from docgraph.local import LocalConverter, LocalModels
+from docgraph.samples import make_many_draws_pdf, make_text_pdf
+from pipeline import ConvertOptions, Limits, PdfPool
+from pipeline.convert import Conversion, convert_bytes
+from pipeline.errors import PdfWorkersBusyError, RenderBudgetBusyError, StepTimeoutError
+from pipeline.graph import DocumentStatus, PageStatus
+from pipeline.pdfpool import ByteBudget
+from pipeline.steps import Step
+
+HEAVY = make_many_draws_pdf(25_000, pages=6)  # every page over the primitive cap: partial, ~1 s of PyMuPDF each
+
+
+@pytest.fixture
+def pool() -> Iterator[PdfPool]:
+    pool = PdfPool(workers=1, queue_timeout_s=60)
+    yield pool
+    pool.shutdown()
+
+
+def test_a_light_document_is_not_stuck_behind_a_heavy_one(pool: PdfPool) -> None:
+    """One worker, a heavy document with 6 slow pages in flight, a light one sent after it: round-robin turns
+    let the light one finish while the heavy one still has pages to go."""
+    finished: list[str] = []
+    no_models = LocalModels(layout=None, ocr=None)
+    opts = ConvertOptions(layout=False)
+
+    async def convert(name: str, data: bytes) -> DocumentStatus:
+        result = await convert_bytes(data, pool=pool, models=no_models, options=opts, limits=Limits())
+        finished.append(name)
+        return result.graph.status
+
+    async def both() -> tuple[DocumentStatus, DocumentStatus]:
+        heavy = asyncio.create_task(convert("heavy", HEAVY))
+        await asyncio.sleep(0.3)  # the heavy document's pages are queued first
+        light = await convert("light", make_text_pdf(3))
+        return await heavy, light
+
+    heavy_status, light_status = asyncio.run(both())
+    assert finished == ["light", "heavy"]
+    assert light_status is DocumentStatus.COMPLETE
+    assert heavy_status is DocumentStatus.PARTIAL  # over the primitive cap, and says so
+
+
+def test_a_deadline_counts_from_the_start_and_an_overrun_kills_only_its_call(pool: PdfPool) -> None:
+    async def run() -> None:
+        heavy = await pool.open(HEAVY, limits=Limits(text_timeout_s=0.2), password=None)
+        light = await pool.open(make_text_pdf(2), limits=Limits(text_timeout_s=5), password=None)
+        assert (await light.text_layer(1)).blocks
+        # queued behind a slow call: its own deadline (5 s) only starts when the worker takes it
+        slow = asyncio.create_task(pool.open(HEAVY, limits=Limits(text_timeout_s=30), password=None))
+        await asyncio.sleep(0.05)
+        slow_doc = await slow
+        queued = asyncio.create_task(slow_doc.text_layer(1))
+        await asyncio.sleep(0.05)
+        assert (await light.text_layer(2)).blocks  # waited behind a ~1 s call, within its 5 s deadline
+        assert (await queued).warnings
+        with pytest.raises(StepTimeoutError) as info:
+            await heavy.text_layer(1)  # past 0.2 s: its worker is killed
+        assert info.value.context["step"] is Step.TEXT
+        # the light document was open in the killed process: it is opened again in the new one
+        assert (await light.text_layer(1)).blocks
+        status = pool.status()
+        assert status.restarts == 1 and status.alive == 1 and status.ready
+
+    asyncio.run(run())
+
+
+def test_waiting_for_a_worker_is_bounded() -> None:
+    pool = PdfPool(workers=1, queue_timeout_s=0.2)
+    assert pool.wait_started()
+    try:
+
+        async def run() -> None:
+            heavy = await pool.open(HEAVY, limits=Limits(), password=None)
+            busy = asyncio.create_task(heavy.text_layer(1))
+            await asyncio.sleep(0.05)
+            with pytest.raises(PdfWorkersBusyError):
+                await pool.open(make_text_pdf(1), limits=Limits(), password=None)
+            assert (await busy).warnings  # the call that held the worker still finished
+            assert pool.status().queued == 0  # the refused call left the queue
+
+        asyncio.run(run())
+    finally:
+        pool.shutdown()
+
+
+def test_closing_never_fails_and_a_closed_document_is_closed_in_its_worker(pool: PdfPool) -> None:
+    async def run() -> None:
+        doc = await pool.open(make_text_pdf(1), limits=Limits(), password=None)
+        doc.close()
+        doc.close()  # twice: still nothing raised
+        other = await pool.open(make_text_pdf(1), limits=Limits(), password=None)
+        assert (await other.geometry(1)).width > 0
+        assert pool._workers[0].opened.keys() == {other.key}  # the first was closed before the next call
+
+    asyncio.run(run())
+
+
+def test_a_page_whose_step_overruns_fails_alone(pool: PdfPool) -> None:
+    """A document with a light page and a slow one under a tight text deadline: the slow page fails with
+    step_timeout (its worker replaced), the light page converts, the document is partial, not an error."""
+    mixed = pymupdf.open(stream=make_text_pdf(1))
+    mixed.insert_pdf(pymupdf.open(stream=make_many_draws_pdf(25_000)))
+    limits = Limits(text_timeout_s=0.3)
+    no_models = LocalModels(layout=None, ocr=None)
+
+    async def run() -> Conversion:
+        opts = ConvertOptions(layout=False)
+        return await convert_bytes(mixed.tobytes(), pool=pool, models=no_models, options=opts, limits=limits)
+
+    graph = asyncio.run(run()).graph
+    assert graph.status is DocumentStatus.PARTIAL
+    light, slow = graph.pages
+    assert light.status is PageStatus.OK and graph.page_blocks(1)
+    assert slow.status is PageStatus.FAILED
+    assert slow.error is not None and slow.error.code == "step_timeout" and slow.error.step is Step.TEXT
+
+
+def test_a_worker_over_its_memory_bound_is_replaced_after_its_call() -> None:
+    pool = PdfPool(workers=1, max_worker_rss=1)  # every worker is "too big" after any call
+    try:
+
+        async def run() -> None:
+            doc = await pool.open(make_text_pdf(2), limits=Limits(), password=None)
+            assert (await doc.text_layer(1)).blocks  # opened again in the replacement worker
+            assert (await doc.text_layer(2)).blocks
+
+        asyncio.run(run())
+        assert pool.status().restarts >= 3  # after the open and each call
+    finally:
+        pool.shutdown()
+
+
+def test_the_render_budget_admits_in_order_and_bounds_the_wait() -> None:
+    async def run() -> None:
+        budget = ByteBudget(100)
+        first = await budget.reserve(60, 1.0)
+        waiting = asyncio.create_task(budget.reserve(60, 5.0))
+        await asyncio.sleep(0.05)
+        assert not waiting.done() and budget.free == 40  # no room: it waits
+        with pytest.raises(RenderBudgetBusyError):
+            await budget.reserve(30, 0.05)  # behind the waiter (order of arrival), past its bound
+        first.release()
+        second = await waiting  # admitted once the first page was done
+        first.release()  # idempotent
+        assert budget.free == 40
+        second.release()
+        whole = await budget.reserve(10_000, 0.1)  # larger than the budget: cut to it, the page renders alone
+        assert whole.nbytes == 100 and budget.free == 0
+        whole.release()
+
+    asyncio.run(run())
+
+
+def test_pages_wait_for_room_in_a_small_render_budget() -> None:
+    """A budget smaller than one page (YOLO needs every page rendered): every page still renders, one at a
+    time, and all of the budget is returned."""
+    converter = LocalConverter(limits=Limits(max_render_bytes=1 << 20), ocr=None)
+    try:
+        graph = converter.convert_sync(make_text_pdf(4))
+        assert graph.status is DocumentStatus.COMPLETE
+        assert all(Step.RENDER in p.route and Step.LAYOUT in p.route for p in graph.pages)
+        assert converter.pool.renders.free == converter.pool.renders.total
+    finally:
+        converter.close()
