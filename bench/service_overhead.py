@@ -43,6 +43,8 @@ def run_service(url: str, docs: list[bytes], concurrency: int) -> float:
 
 def _role(proc: psutil.Process) -> str | None:
     line = " ".join(proc.cmdline())
+    if "pipeline.pdfworker" in line:
+        return "PyMuPDF workers (of the ingress)"
     for role in ("LayoutDeployment", "OcrDeployment", "DocumentIngress", "ProxyActor", "ServeController"):
         if role in line:
             return role

@@ -45,6 +45,11 @@ class RapidOcrConfig(_Config):
     backend: Literal["rapidocr"] = "rapidocr"
     text_score: float = Field(default=0.5, ge=0.0, le=1.0, description="Drop lines read with less confidence.")
     threads: int = Field(default=0, ge=0, description="ONNX Runtime intra-op threads (0 = runtime default).")
+    max_pixels: int = Field(
+        default=9_000_000,
+        gt=0,
+        description="Larger page images are read downscaled to this many pixels (a letter page at ~350 dpi).",
+    )
 
 
 class _DeepSeekOcr(_Config):

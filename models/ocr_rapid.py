@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from importlib.metadata import version
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from models.config import RapidOcrConfig
 from pipeline.geometry import BBox
@@ -31,16 +33,23 @@ class RapidOcrModel:
         return await asyncio.to_thread(self.read, image)
 
     def read(self, image: PageImage) -> OcrResult:
-        bgr = np.ascontiguousarray(image.pixels[:, :, ::-1])
+        import cv2
         from rapidocr.utils.output import RapidOCROutput
 
-        out = self._engine(bgr)
+        # PP-OCR reads a 300-dpi page as well as a 600-dpi one: larger images are read downscaled (memory and
+        # time grow with pixels), and the boxes mapped back to the image's pixels
+        factor = min(1.0, (self.config.max_pixels / (image.width * image.height)) ** 0.5)
+        pixels: npt.NDArray[Any] = image.pixels
+        if factor < 1.0:
+            size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        out = self._engine(np.ascontiguousarray(pixels[:, :, ::-1]))  # BGR
         # detection + recognition both on (the engine's defaults): the full pipeline's output type
         assert isinstance(out, RapidOCROutput), type(out)
         blocks: list[OcrBlock] = []
         if out.boxes is not None and out.txts is not None and out.scores is not None:
             for quad, text, score in zip(out.boxes, out.txts, out.scores, strict=True):
-                pts = np.asarray(quad, dtype=float)
+                pts = np.asarray(quad, dtype=float) / factor
                 box = BBox.of((pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()))
                 box = box.clip(image.width, image.height)
                 if text and box.area > 0:

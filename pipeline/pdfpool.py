@@ -45,6 +45,7 @@ from pipeline.steps import Step
 log = logging.getLogger("docgraph.pdfpool")
 
 START_TIMEOUT_S = 60.0  # a new worker imports PyMuPDF and passes its self-test within this
+RENDER_COPIES = 2  # copies of a rendered page in the ingress while its models run (see reserve_render)
 MAX_OPEN_PER_WORKER = 16  # documents a worker keeps open; the least recently used is closed first
 
 
@@ -461,8 +462,10 @@ class DocumentHandle:
         return result
 
     async def reserve_render(self, geometry: PageGeometry, dpi: int) -> Reservation:
-        """Room in the replica's render budget for this page's image (waits, within ``queue_timeout_s``)."""
-        nbytes = render_bytes(geometry, dpi, self.limits)
+        """Room in the replica's render budget for this page's image (waits, within ``queue_timeout_s``): twice
+        its size, since it exists twice in the ingress while its models run (the array unpickled from the
+        worker, and its copy in Ray's object store)."""
+        nbytes = RENDER_COPIES * render_bytes(geometry, dpi, self.limits)
         return await self._pool.renders.reserve(nbytes, self._pool.queue_timeout_s)
 
     async def render(self, page_no: int, dpi: int) -> tuple[PageImage, str | None]:
