@@ -83,6 +83,12 @@ class Limits(BaseModel):
         gt=0,
         description="A PyMuPDF worker process whose resident memory is above this after a call is replaced.",
     )
+    pdf_heavy_after_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="A document that has had this much PyMuPDF worker time is heavy: heavy documents together "
+        "hold at most all workers but one, which stays free for the others.",
+    )
     queue_timeout_s: float = Field(
         default=30.0,
         gt=0,

@@ -5,7 +5,8 @@ PyMuPDF call of a replica runs in one of ``workers`` processes (``pipeline/pdfwo
 
 - **Fair share.** Calls wait in one queue per document; a free worker takes the next call of the document that
   has had the least worker time so far (least attained service), so a light document's calls go ahead of a
-  heavy one's backlog: it waits for calls already running, never for the heavy document's queue.
+  heavy one's backlog: it waits for calls already running, never for the heavy document's queue. Documents
+  past ``heavy_after_s`` of worker time hold at most all workers but one at once: one stays free for the rest.
 - **Deadlines from the start.** A call's deadline (``timeout_s``) counts from the moment a worker takes it;
   waiting has its own bound (``queue_timeout_s``, then ``PdfWorkersBusyError``, HTTP 503 with Retry-After).
 - **Overruns are killed.** A call past its deadline kills its process (``StepTimeoutError`` for that call
@@ -56,6 +57,7 @@ class _Call:
     timeout_s: float
     request: tuple[object, ...]
     doc: DocumentHandle | None
+    heavy: bool = False  # its document had more than heavy_after_s of worker time when the call started
     started: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
     done: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
 
@@ -217,8 +219,10 @@ class PdfPool:
         queue_timeout_s: float = 30.0,
         max_worker_rss: int = 1 << 30,
         max_render_bytes: int = 768 << 20,
+        heavy_after_s: float = 2.0,
     ) -> None:
         self.queue_timeout_s = queue_timeout_s
+        self.heavy_after_s = heavy_after_s  # past this much worker time a document is heavy
         self.renders = ByteBudget(max_render_bytes)
         self.max_worker_rss = max_worker_rss  # a worker above it after a call is replaced: memory goes back
         self._workers = [_Worker(slot) for slot in range(workers)]
@@ -226,6 +230,7 @@ class PdfPool:
         self._queues: dict[str, deque[_Call]] = {}  # documents with calls waiting, in order of arrival
         self._served: dict[str, float] = {}  # worker seconds each open document has had
         self._busy = 0
+        self._heavy_busy = 0  # calls running for heavy documents
         self._restarts = 0
         self._error: str | None = None
         self._closed = False
@@ -245,6 +250,7 @@ class PdfPool:
             queue_timeout_s=limits.queue_timeout_s,
             max_worker_rss=limits.pdf_worker_max_rss,
             max_render_bytes=limits.max_render_bytes,
+            heavy_after_s=limits.pdf_heavy_after_s,
         )
 
     # -- the caller's side (any event loop) -------------------------------------------------------------
@@ -321,17 +327,26 @@ class PdfPool:
 
     # -- the workers' side (one thread per slot) --------------------------------------------------------
 
+    def _next_key(self) -> str | None:
+        """The waiting document with the least worker time so far (ties: the earliest to arrive), skipping heavy
+        documents while they hold every worker but one."""
+        heavy_room = self._heavy_busy < max(1, len(self._workers) - 1)
+        keys = [k for k in self._queues if heavy_room or self._served.get(k, 0.0) <= self.heavy_after_s]
+        return min(keys, key=lambda k: self._served.get(k, 0.0)) if keys else None
+
     def _take(self) -> _Call | None:
         with self._cond:
-            while not self._queues and not self._closed:
+            while not self._closed and (key := self._next_key()) is None:
                 self._cond.wait()
             if self._closed:
                 return None
-            key = min(self._queues, key=lambda k: self._served.get(k, 0.0))  # ties: the earliest to arrive
+            assert key is not None
             queue = self._queues[key]
             call = queue.popleft()
             if not queue:
                 del self._queues[key]
+            call.heavy = self._served.get(key, 0.0) > self.heavy_after_s
+            self._heavy_busy += call.heavy
             call.started.set_result(None)
             self._busy += 1
             return call
@@ -356,6 +371,8 @@ class PdfPool:
             finally:
                 with self._cond:
                     self._busy -= 1
+                    self._heavy_busy -= call.heavy
+                    self._cond.notify_all()  # a heavy document's turn may have come
                     if call.doc is not None and not call.doc.closed:
                         self._served[call.key] = self._served.get(call.key, 0.0) + time.monotonic() - t0
 

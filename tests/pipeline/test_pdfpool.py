@@ -176,3 +176,33 @@ def test_pages_wait_for_room_in_a_small_render_budget() -> None:
         assert converter.pool.renders.free == converter.pool.renders.total
     finally:
         converter.close()
+
+
+def test_heavy_documents_leave_one_worker_free() -> None:
+    """Two workers, two documents past heavy_after_s with a backlog of slow calls: they hold one worker between
+    them, and a light document that comes along is served at once on the other."""
+    pool = PdfPool(workers=2, heavy_after_s=0.5)
+    assert pool.wait_started()
+    try:
+
+        async def run() -> None:
+            heavies = [await pool.open(HEAVY, limits=Limits(), password=None) for _ in range(2)]
+            backlog = [asyncio.create_task(doc.text_layer(n)) for n in range(1, 5) for doc in heavies]
+            for _ in range(400):  # until both have had their 0.5 s (at most 20 s)
+                if all(pool._served.get(doc.key, 0.0) > 0.5 for doc in heavies):
+                    break
+                await asyncio.sleep(0.05)
+            assert all(pool._served.get(doc.key, 0.0) > 0.5 for doc in heavies)
+            busy = []
+            for _ in range(20):  # both heavy now: one worker between them
+                await asyncio.sleep(0.1)
+                busy.append(pool.status().busy)
+            light = await pool.open(make_text_pdf(1), limits=Limits(), password=None)
+            assert (await light.text_layer(1)).blocks
+            assert pool.status().queued > 0  # served while the heavy backlog still waited
+            await asyncio.gather(*backlog)
+            assert max(busy) == 1, busy
+
+        asyncio.run(run())
+    finally:
+        pool.shutdown()
