@@ -15,6 +15,7 @@ from ray import serve
 
 from models import build_layout_model, build_ocr_model, warm_up, warm_up_ocr
 from models.config import AnyOcrConfig, DeepSeekRemoteConfig, DeepSeekVllmConfig, YoloLayoutConfig
+from pipeline.memory import release_freed_memory
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, ModelHealth, OcrRequest, OcrResult
 from serve.args import BatchConfig
@@ -37,6 +38,7 @@ class LayoutDeployment:
     async def detect_batch(self, images: list[PageImage]) -> list[LayoutResult]:
         t0 = time.perf_counter()
         results = await asyncio.to_thread(self._model.predict, images)
+        release_freed_memory()  # the batch's images and the model's working arrays
         per_page = (time.perf_counter() - t0) / max(len(images), 1)
         for _ in images:
             self._metrics.observe(per_page)
@@ -73,6 +75,7 @@ class OcrDeployment:
     async def recognize(self, image: PageImage, request: OcrRequest | None = None) -> OcrResult:
         t0 = time.perf_counter()
         result = await self._model.recognize(image, request or OcrRequest())
+        release_freed_memory()  # a large page's working memory, kept by glibc's per-thread arenas otherwise
         self._metrics.observe(time.perf_counter() - t0)
         tags = {"model": result.model}
         if result.tokens:

@@ -26,6 +26,7 @@ from pipeline import ConvertOptions, DocumentGraph, PdfPool
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSerializer
 from pipeline.graph import schema_json
+from pipeline.memory import release_freed_memory
 from pipeline.options import InvalidOptionsError, Limits, parse_page_range
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import ModelHealth
@@ -334,6 +335,7 @@ class DocumentIngress:
             return result
         finally:
             self._metrics.finished(status, time.perf_counter() - t0)
+            release_freed_memory()  # the document's page images
 
     async def _ingress_health(self) -> ModelHealth:
         missing = []

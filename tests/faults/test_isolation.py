@@ -163,8 +163,8 @@ def test_memory_of_600_dpi_scans_is_bounded_and_returned(service: EmbeddedServic
     # arenas keep part of it: "kept")
     bounds = {"DocumentIngress": 1024, "LayoutDeployment": 1024, "OcrDeployment": 2560, "pipeline.pdfworker": 1024}
     report = {"grown": grown, "kept": kept, "bounds": bounds}
-    assert all(grown.get(role, 0) < bound for role, bound in bounds.items()), report
-    assert all(mib < 1024 for mib in kept.values()), report  # back near the baseline
+    assert all(grown.get(role, 0) < bound for role, bound in bounds.items()), f"{report}"
+    assert all(mib < 1024 for mib in kept.values()), f"{report}"  # back near the baseline
 
 
 def _scans(pages: int) -> bytes:
