@@ -161,7 +161,9 @@ def test_memory_of_600_dpi_scans_is_bounded_and_returned(service: EmbeddedServic
     # bounds (MiB): the render budget (768 MiB, two copies a page) bounds page images in flight in the ingress,
     # and with them what the model replicas hold at once; the rest is the models' working memory (ONNX Runtime's
     # arenas keep part of it: "kept")
-    bounds = {"DocumentIngress": 1024, "LayoutDeployment": 1024, "OcrDeployment": 2560, "pipeline.pdfworker": 1024}
+    # OCR: 4 pages at once per CPU replica, each with RapidOCR's working arrays; measured +2.1 to +3.3 GiB for the
+    # two requests together (before: +3.3 GiB for one)
+    bounds = {"DocumentIngress": 1024, "LayoutDeployment": 1024, "OcrDeployment": 4096, "pipeline.pdfworker": 1024}
     report = {"grown": grown, "kept": kept, "bounds": bounds}
     assert all(grown.get(role, 0) < bound for role, bound in bounds.items()), f"{report}"
     assert all(mib < 1024 for mib in kept.values()), f"{report}"  # back near the baseline
