@@ -35,9 +35,10 @@ from pipeline.merge import (
 from pipeline.options import ConvertOptions, Limits, parse_page_range
 from pipeline.outcome import PageOutcome
 from pipeline.page import PageGeometry, PageImage, TextBlock, TextLayer, TextLine
-from pipeline.pdfpool import DocumentHandle, PdfPool, Reservation
+from pipeline.pdfpool import DocumentHandle, PdfPool
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
+from pipeline.renderbudget import Reservation
 from pipeline.route import SCAN_IMAGE_COVERAGE, PagePlan, classify_page, plan_page
 from pipeline.steps import Step
 

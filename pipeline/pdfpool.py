@@ -25,27 +25,23 @@ import concurrent.futures
 import contextlib
 import itertools
 import logging
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import Any
 
-from pipeline.errors import PdfWorkerCrashedError, PdfWorkersBusyError, RenderBudgetBusyError, StepTimeoutError
+from pipeline.errors import PdfWorkerCrashedError, PdfWorkersBusyError, StepTimeoutError
 from pipeline.options import Limits
 from pipeline.page import PageGeometry, PageImage, TextLayer
 from pipeline.pdf import DocumentMeta, render_bytes
+from pipeline.pdfprocess import START_TIMEOUT_S, WorkerProcess
+from pipeline.renderbudget import ByteBudget, Reservation
 from pipeline.steps import Step
 
 log = logging.getLogger("docgraph.pdfpool")
 
-START_TIMEOUT_S = 60.0  # a new worker imports PyMuPDF and passes its self-test within this
 RENDER_COPIES = 2  # copies of a rendered page in the ingress while its models run (see reserve_render)
 MAX_OPEN_PER_WORKER = 16  # documents a worker keeps open; the least recently used is closed first
 
@@ -83,134 +79,6 @@ class PoolStatus:
         )
 
 
-class _Worker:
-    """One worker slot: its process (started on demand, replaced when killed) and what it has open."""
-
-    def __init__(self, slot: int) -> None:
-        self.slot = slot
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.conn: Connection | None = None
-        self.opened: OrderedDict[str, None] = OrderedDict()
-        self.version: str | None = None
-
-    @property
-    def alive(self) -> bool:
-        """Running and past its self-test."""
-        return self.proc is not None and self.version is not None and self.proc.poll() is None
-
-    def start(self) -> None:
-        parent, child = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        try:
-            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
-                [sys.executable, "-m", "pipeline.pdfworker", str(child.fileno())],
-                pass_fds=(child.fileno(),),
-                stdin=subprocess.DEVNULL,
-                env=env,
-            )
-        finally:
-            child.close()
-        self.conn = Connection(parent.detach())
-        if not self.conn.poll(START_TIMEOUT_S):
-            self.stop()
-            raise RuntimeError(f"PyMuPDF worker {self.slot} did not start within {START_TIMEOUT_S:g} s")
-        state, detail = self.conn.recv()
-        if state != "ready":
-            self.stop()
-            raise RuntimeError(f"PyMuPDF worker {self.slot} failed its self-test: {detail}")
-        self.version = str(detail)
-
-    def stop(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc, self.conn, self.version = None, None, None
-        self.opened.clear()
-
-    def rss_bytes(self) -> int:
-        """The process's resident memory (0 when it is not running)."""
-        if self.proc is None:
-            return 0
-        try:
-            with open(f"/proc/{self.proc.pid}/statm") as statm:
-                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            return 0
-
-    def roundtrip(self, request: tuple[object, ...], deadline: float) -> tuple[bool, Any]:
-        """Send one request and wait for its answer until ``deadline``; ``TimeoutError`` past it."""
-        assert self.conn is not None
-        self.conn.send(request)
-        if not self.conn.poll(max(0.0, deadline - time.monotonic())):
-            raise TimeoutError
-        answer: tuple[bool, Any] = self.conn.recv()
-        return answer
-
-
-class ByteBudget:
-    """Bytes of rendered page images in flight, reserved before a render and released once its page is done.
-
-    Waiters are served in order of arrival (a large page is not starved by small ones); a reservation larger
-    than the whole budget is cut to it, so such a page renders alone. Safe from any thread and event loop.
-    """
-
-    def __init__(self, total: int) -> None:
-        self.total = self.free = total
-        self._lock = threading.Lock()
-        self._waiting: deque[tuple[int, concurrent.futures.Future[None]]] = deque()
-
-    async def reserve(self, nbytes: int, timeout_s: float, *, step: Step = Step.RENDER) -> Reservation:
-        want = min(nbytes, self.total)
-        with self._lock:
-            if not self._waiting and self.free >= want:
-                self.free -= want
-                return Reservation(self, want)
-            granted: concurrent.futures.Future[None] = concurrent.futures.Future()
-            self._waiting.append((want, granted))
-        try:
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(granted)), timeout_s)
-        except TimeoutError:
-            if self._withdraw(want, granted):
-                raise RenderBudgetBusyError(
-                    f"no room for a {want >> 20} MiB page image within {timeout_s:g} s "
-                    f"({self.total >> 20} MiB of renders in flight)",
-                    step=step,
-                ) from None
-        except asyncio.CancelledError:
-            if not self._withdraw(want, granted):
-                self.release(want)  # granted as we were cancelled: give it back
-            raise
-        return Reservation(self, want)
-
-    def _withdraw(self, want: int, granted: concurrent.futures.Future[None]) -> bool:
-        with self._lock:
-            if (want, granted) in self._waiting:
-                self._waiting.remove((want, granted))
-                return True
-            return False
-
-    def release(self, nbytes: int) -> None:
-        with self._lock:
-            self.free += nbytes
-            while self._waiting and self._waiting[0][0] <= self.free:
-                want, granted = self._waiting.popleft()
-                self.free -= want
-                granted.set_result(None)
-
-
-class Reservation:
-    def __init__(self, budget: ByteBudget, nbytes: int) -> None:
-        self._budget, self.nbytes = budget, nbytes
-
-    def release(self) -> None:
-        """Idempotent."""
-        if self.nbytes:
-            self._budget.release(self.nbytes)
-            self.nbytes = 0
-
-
 class PdfPool:
     def __init__(
         self,
@@ -225,7 +93,7 @@ class PdfPool:
         self.heavy_after_s = heavy_after_s  # past this much worker time a document is heavy
         self.renders = ByteBudget(max_render_bytes)
         self.max_worker_rss = max_worker_rss  # a worker above it after a call is replaced: memory goes back
-        self._workers = [_Worker(slot) for slot in range(workers)]
+        self._workers = [WorkerProcess(slot) for slot in range(workers)]
         self._cond = threading.Condition()
         self._queues: dict[str, deque[_Call]] = {}  # documents with calls waiting, in order of arrival
         self._served: dict[str, float] = {}  # worker seconds each open document has had
@@ -351,7 +219,7 @@ class PdfPool:
             self._busy += 1
             return call
 
-    def _serve(self, worker: _Worker) -> None:
+    def _serve(self, worker: WorkerProcess) -> None:
         try:
             self._ensure(worker)
         except Exception:
@@ -376,7 +244,7 @@ class PdfPool:
                     if call.doc is not None and not call.doc.closed:
                         self._served[call.key] = self._served.get(call.key, 0.0) + time.monotonic() - t0
 
-    def _ensure(self, worker: _Worker) -> None:
+    def _ensure(self, worker: WorkerProcess) -> None:
         if worker.alive:
             return
         worker.stop()
@@ -389,7 +257,7 @@ class PdfPool:
         with self._cond:
             self._error = None
 
-    def _execute(self, worker: _Worker, call: _Call) -> Any:
+    def _execute(self, worker: WorkerProcess, call: _Call) -> Any:
         deadline = time.monotonic() + call.timeout_s  # from the start of the call, not from its queueing
         try:
             self._ensure(worker)
@@ -406,7 +274,7 @@ class PdfPool:
             ) from None
         return value
 
-    def _send(self, worker: _Worker, request: tuple[object, ...], deadline: float) -> Any:
+    def _send(self, worker: WorkerProcess, request: tuple[object, ...], deadline: float) -> Any:
         """One request to the worker; its open documents tracked; its failure raised."""
         op, key = request[0], str(request[1])
         if op == "close":
@@ -420,7 +288,7 @@ class PdfPool:
                 worker.opened[key] = None
         return value
 
-    def _preamble(self, worker: _Worker, call: _Call) -> list[tuple[object, ...]]:
+    def _preamble(self, worker: WorkerProcess, call: _Call) -> list[tuple[object, ...]]:
         """What the worker does before ``call``: close the documents their callers closed (and the least
         recently used beyond ``MAX_OPEN_PER_WORKER``), and open ``call``'s document if it is not open there."""
         with self._cond:
@@ -436,7 +304,7 @@ class PdfPool:
                     requests.append(call.doc.open_request())
         return requests
 
-    def _replace(self, worker: _Worker, why: str) -> None:
+    def _replace(self, worker: WorkerProcess, why: str) -> None:
         log.warning("PyMuPDF worker %d replaced: %s", worker.slot, why)
         worker.stop()
         with self._cond:

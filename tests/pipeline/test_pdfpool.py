@@ -17,7 +17,7 @@ from pipeline import ConvertOptions, Limits, PdfPool
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.errors import PdfWorkersBusyError, RenderBudgetBusyError, StepTimeoutError
 from pipeline.graph import DocumentStatus, PageStatus
-from pipeline.pdfpool import ByteBudget
+from pipeline.renderbudget import ByteBudget
 from pipeline.steps import Step
 
 HEAVY = make_many_draws_pdf(25_000, pages=6)  # every page over the primitive cap: partial, ~1 s of PyMuPDF each

@@ -1,0 +1,81 @@
+"""One slot of the PyMuPDF worker pool: its child process (``python -m pipeline.pdfworker``), started on
+demand and replaced when killed, the private socket to it, and the documents it has open."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import OrderedDict
+from multiprocessing.connection import Connection
+from typing import Any
+
+START_TIMEOUT_S = 60.0  # a new worker imports PyMuPDF and passes its self-test within this
+
+
+class WorkerProcess:
+    """One worker slot: its process (started on demand, replaced when killed) and what it has open."""
+
+    def __init__(self, slot: int) -> None:
+        self.slot = slot
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.conn: Connection | None = None
+        self.opened: OrderedDict[str, None] = OrderedDict()
+        self.version: str | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Running and past its self-test."""
+        return self.proc is not None and self.version is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        parent, child = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        try:
+            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
+                [sys.executable, "-m", "pipeline.pdfworker", str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            child.close()
+        self.conn = Connection(parent.detach())
+        if not self.conn.poll(START_TIMEOUT_S):
+            self.stop()
+            raise RuntimeError(f"PyMuPDF worker {self.slot} did not start within {START_TIMEOUT_S:g} s")
+        state, detail = self.conn.recv()
+        if state != "ready":
+            self.stop()
+            raise RuntimeError(f"PyMuPDF worker {self.slot} failed its self-test: {detail}")
+        self.version = str(detail)
+
+    def stop(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc, self.conn, self.version = None, None, None
+        self.opened.clear()
+
+    def rss_bytes(self) -> int:
+        """The process's resident memory (0 when it is not running)."""
+        if self.proc is None:
+            return 0
+        try:
+            with open(f"/proc/{self.proc.pid}/statm") as statm:
+                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def roundtrip(self, request: tuple[object, ...], deadline: float) -> tuple[bool, Any]:
+        """Send one request and wait for its answer until ``deadline``; ``TimeoutError`` past it."""
+        assert self.conn is not None
+        self.conn.send(request)
+        if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError
+        answer: tuple[bool, Any] = self.conn.recv()
+        return answer
