@@ -18,9 +18,7 @@ class Step(StrEnum):
     # document-level work: named in deadlines and in the error of a page the document deadline cut short
     OPEN = "open"
     ANNOTATE = "annotate"
-    CLOSE = "close"
     DOCUMENT = "document"
-    SELFTEST = "selftest"  # the ingress' PyMuPDF readiness check
 
 
 MODEL_STEPS = frozenset({Step.LAYOUT, Step.OCR})  # the model calls, which run concurrently
