@@ -45,6 +45,8 @@ spec:
           containers:
             - name: ray-head
               image: {image}
+              env:                                # Serve's HTTP proxy runs on every node: request-head deadline
+                - {{name: RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH, value: "serve.httpproxy:install"}}
               resources:
                 limits: {{cpu: "4", memory: 16Gi}}
                 requests: {{cpu: "4", memory: 16Gi}}
@@ -70,6 +72,7 @@ spec:
                 env: &secrets                   # the ingress reads these (Secret "docgraph": redis-url, api-key)
                   - {{name: DOCGRAPH_REDIS_URL, valueFrom: {{secretKeyRef: {{name: docgraph, key: redis-url}}}}}}
                   - {{name: DOCGRAPH_API_KEY, valueFrom: {{secretKeyRef: {{name: docgraph, key: api-key}}}}}}
+                  - {{name: RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH, value: "serve.httpproxy:install"}}
                 ports:
                   - {{containerPort: 8000, name: serve}}
                   - {{containerPort: 8080, name: metrics}}

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from serve.args import AppArgs
+from serve.httpproxy import CALLBACK, CALLBACK_ENV
 
 APP_NAME = "docgraph"
 
@@ -64,6 +65,8 @@ class EmbeddedService:
     def start(self, *, ready_timeout_s: float = 300.0) -> EmbeddedService:
         # Keep every Ray port on loopback (../shared/ENVIRONMENT.md): must be set before Ray starts.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        # Serve's HTTP proxy inherits this from the Ray started here: request-head deadline, JSON 400s.
+        os.environ.setdefault(CALLBACK_ENV, CALLBACK)
         import ray
         from ray import serve
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from models import build_layout_model, build_ocr_model
 from models.config import AnyOcrConfig, RapidOcrConfig, YoloLayoutConfig
 from pipeline import ConvertOptions, DocumentGraph, Limits, PdfPool
-from pipeline.analysis import analyze_page
+from pipeline.analysis import analyze_page, detect_fitted
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutModel, LayoutResult, OcrModel, OcrRequest, OcrResult, PageAnalysis
@@ -20,6 +20,7 @@ class LocalModels:
 
     layout: LayoutModel | None
     ocr: OcrModel | None
+    layout_max_side: int = Limits().layout_max_side
 
     @property
     def has_layout(self) -> bool:
@@ -36,7 +37,11 @@ class LocalModels:
 
         async def run_layout() -> LayoutResult:
             assert lay_model is not None
-            return (await asyncio.to_thread(lay_model.predict, [image]))[0]
+
+            async def detect(small: PageImage) -> LayoutResult:
+                return (await asyncio.to_thread(lay_model.predict, [small]))[0]
+
+            return await detect_fitted(image, self.layout_max_side, detect)
 
         async def run_ocr() -> OcrResult:
             assert ocr_model is not None
@@ -67,6 +72,7 @@ class LocalConverter:
         self.models = LocalModels(
             layout=build_layout_model(layout) if layout else None,
             ocr=build_ocr_model(ocr) if ocr else None,
+            layout_max_side=self.limits.layout_max_side,
         )
         self.pool = PdfPool.for_limits(self.limits)
 

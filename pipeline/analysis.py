@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from pipeline.errors import DocgraphError
 from pipeline.graph import ErrorInfo
+from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, OcrResult, PageAnalysis
 from pipeline.steps import Step
 
@@ -47,6 +48,16 @@ async def analyze_page(
         timed(Step.OCR, ocr) if ocr else skipped(),
     )
     return PageAnalysis(layout=lay, ocr=text, layout_error=lay_err, ocr_error=ocr_err, layout_s=lay_s, ocr_s=ocr_s)
+
+
+async def detect_fitted(
+    image: PageImage, max_side: int, detect: Callable[[PageImage], Awaitable[LayoutResult]]
+) -> LayoutResult:
+    """Run the layout model on ``image`` scaled down to ``max_side`` (the size it needs, not a 600-dpi page's
+    100 MB), with its boxes scaled back to ``image``'s pixels."""
+    small = image.fitted(max_side)
+    result = await detect(small)
+    return result if small is image else result.scaled(image.width / small.width, image.height / small.height)
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

@@ -65,6 +65,12 @@ class Limits(BaseModel):
         description="Bytes of rendered page images in flight in one replica, all documents together: a render "
         "waits for room (at most queue_timeout_s, then that page fails with render_budget_busy).",
     )
+    layout_max_side: int = Field(
+        default=1600,
+        ge=64,
+        description="The layout model gets the page image scaled down to this many pixels on its longer side (it "
+        "letterboxes to its own input size, 1024 by default, anyway); its boxes are scaled back.",
+    )
     min_dpi: int = Field(default=36, gt=0, description="Pages that need less than this to fit the budget fail.")
     max_image_pixels: int = Field(
         default=400_000_000, gt=0, description="Largest embedded image a page may draw before its render is refused."

@@ -92,3 +92,20 @@ class PageImage:
     def box_to_points(self, box: BBox) -> BBox:
         """Pixels of this image → content-space points."""
         return box.scale(1.0 / self.scale_x, 1.0 / self.scale_y)
+
+    def fitted(self, max_side: int) -> PageImage:
+        """This image scaled down (area-averaged) so that neither side exceeds ``max_side``; itself if it fits."""
+        longest = max(self.width, self.height)
+        if longest <= max_side:
+            return self
+        import cv2  # noqa: PLC0415 - OpenCV only where an image is resized
+
+        factor = max_side / longest
+        size = (max(1, round(self.width * factor)), max(1, round(self.height * factor)))
+        pixels = cv2.resize(self.pixels, size, interpolation=cv2.INTER_AREA)
+        return PageImage(
+            page_no=self.page_no,
+            pixels=np.ascontiguousarray(pixels, dtype=np.uint8),
+            scale_x=self.scale_x * size[0] / self.width,
+            scale_y=self.scale_y * size[1] / self.height,
+        )

@@ -33,6 +33,11 @@ class LayoutResult(_Wire):
     model: str = Field(description="name@version of the layout model.")
     regions: list[LayoutRegion]
 
+    def scaled(self, sx: float, sy: float) -> LayoutResult:
+        """The same regions in the pixels of an image ``sx`` × ``sy`` times the size of the one detected on."""
+        regions = [r.model_copy(update={"bbox": r.bbox.scale(sx, sy)}) for r in self.regions]
+        return self.model_copy(update={"regions": regions})
+
 
 class OcrBlock(_Wire):
     bbox: BBox = Field(description="Pixels of the page image.")

@@ -18,7 +18,7 @@ import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
-from pipeline.analysis import analyze_page
+from pipeline.analysis import analyze_page, detect_fitted
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, OcrRequest, OcrResult, PageAnalysis
 from pipeline.steps import Step
@@ -29,10 +29,18 @@ RETRY_BACKOFF_S = 0.5
 
 
 class HandleModels:
-    def __init__(self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, *, retries: int = 2) -> None:
+    def __init__(
+        self,
+        layout: DeploymentHandle | None,
+        ocr: DeploymentHandle | None,
+        *,
+        retries: int = 2,
+        layout_max_side: int = 1600,
+    ) -> None:
         self._layout = layout
         self._ocr = ocr
         self._retries = retries
+        self._layout_max_side = layout_max_side
 
     @property
     def has_layout(self) -> bool:
@@ -47,14 +55,21 @@ class HandleModels:
     ) -> PageAnalysis:
         want_layout = layout and self._layout is not None
         want_ocr = ocr and self._ocr is not None
-        arg: Any = ray.put(image) if want_layout and want_ocr else image
+        # the layout model gets the image at the size it needs; when that is the OCR's image too, it is put in
+        # the object store once and both calls get the reference
+        shared = want_layout and want_ocr and max(image.width, image.height) <= self._layout_max_side
+        arg: Any = ray.put(image) if shared else image
         layout_handle, ocr_handle = self._layout, self._ocr
         attempts: dict[Step, int] = {}
 
-        async def run_layout() -> LayoutResult:
+        async def detect(small: PageImage) -> LayoutResult:
             assert layout_handle is not None
-            result: LayoutResult = await self._call(Step.LAYOUT, attempts, lambda: layout_handle.detect.remote(arg))
+            sent: Any = arg if small is image else small
+            result: LayoutResult = await self._call(Step.LAYOUT, attempts, lambda: layout_handle.detect.remote(sent))
             return result
+
+        async def run_layout() -> LayoutResult:
+            return await detect_fitted(image, self._layout_max_side, detect)
 
         async def run_ocr() -> OcrResult:
             assert ocr_handle is not None

@@ -128,7 +128,9 @@ class DocumentIngress:
         BodyLimitMiddleware.grace_s = args.limits.upload_grace_s
         BodyLimitMiddleware.min_rate = args.limits.min_upload_rate
         self._handles = {"layout": layout, "ocr": ocr}
-        self._models = HandleModels(layout, ocr, retries=args.limits.model_retries)
+        self._models = HandleModels(
+            layout, ocr, retries=args.limits.model_retries, layout_max_side=args.limits.layout_max_side
+        )
         self._pool = PdfPool.for_limits(args.limits)
         self._metrics = IngressMetrics()
         self._store = build_store(args.jobs.store, serve.get_replica_context().app_name)

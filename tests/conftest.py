@@ -20,10 +20,12 @@ from docgraph.embedded import EmbeddedService, wait_ready
 from docgraph.samples import make_sample_pdf
 from pipeline.options import Limits
 from serve.args import AppArgs, JobsConfig, SqliteStoreConfig
+from serve.httpproxy import HEAD_TIMEOUT_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DOCGRAPH_CORPUS", ROOT.parent / "shared" / "corpus" / "public"))
 # The test service gets a small upload limit so that "too large" can be tested without sending 100 MiB.
+TEST_HEAD_TIMEOUT_S = 3.0
 TEST_LIMITS = Limits(max_bytes=8 * 1024 * 1024, document_timeout_s=600, upload_idle_timeout_s=3, upload_grace_s=2)
 
 
@@ -70,6 +72,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedService]:
     """The real application on a local Ray instance, HTTP on 127.0.0.1."""
     jobs = jobs_config_for_tests(tmp_path_factory.mktemp("jobstore"))
+    os.environ[HEAD_TIMEOUT_ENV] = str(TEST_HEAD_TIMEOUT_S)  # read by Serve's HTTP proxy (serve/httpproxy.py)
     svc = EmbeddedService(AppArgs(limits=TEST_LIMITS, jobs=jobs), num_cpus=8)
     svc.start(ready_timeout_s=300)
     _RUNNING.append(svc)

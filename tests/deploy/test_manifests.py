@@ -44,8 +44,22 @@ def test_production_jobs_share_redis_and_pods_get_the_secrets() -> None:
     assert store.backend == "redis" and store.url_env == "DOCGRAPH_REDIS_URL"
     manifest = _load(DEPLOY / "kuberay" / "rayservice.yaml")
     for group in manifest["spec"]["rayClusterConfig"]["workerGroupSpecs"]:  # the ingress may land on either
-        env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in group["template"]["spec"]["containers"][0]["env"]}
-        assert env["DOCGRAPH_REDIS_URL"]["name"] == env["DOCGRAPH_API_KEY"]["name"] == "docgraph"
+        env = {e["name"]: e for e in group["template"]["spec"]["containers"][0]["env"]}
+        secrets = [env[name]["valueFrom"]["secretKeyRef"]["name"] for name in ("DOCGRAPH_REDIS_URL", "DOCGRAPH_API_KEY")]
+        assert secrets == ["docgraph", "docgraph"]
+
+
+def test_every_node_s_http_proxy_gets_the_request_head_deadline() -> None:
+    """Serve runs an HTTP proxy on every node; each must load serve.httpproxy (the request-head deadline)."""
+    from serve.httpproxy import CALLBACK, CALLBACK_ENV
+
+    cluster = _load(DEPLOY / "kuberay" / "rayservice.yaml")["spec"]["rayClusterConfig"]
+    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    for group in groups:
+        env = {e["name"]: e.get("value") for e in group["template"]["spec"]["containers"][0]["env"]}
+        assert env[CALLBACK_ENV] == CALLBACK
+    vm = (DEPLOY / "vm" / "cluster.yaml").read_text()
+    assert vm.count(f"export {CALLBACK_ENV}={CALLBACK};") == 2  # head and worker start commands
 
 
 def test_rayservice_cluster_shape() -> None:

@@ -104,6 +104,81 @@ def test_slow_uploads_are_cut_off_and_others_go_on(
         assert seconds < 20  # test limits: 3 s without bytes, or under the minimum rate after a 2 s grace
 
 
+def _raw_exchange(url: str, sends: list[bytes], *, every_s: float, limit_s: float = 30) -> tuple[bytes, float]:
+    """Send ``sends`` one by one, ``every_s`` apart (until the server answers or closes); return everything
+    the server said and when the connection ended (s)."""
+    host, port = url.removeprefix("http://").split(":")
+    started = time.monotonic()
+    answer = b""
+    with socket.create_connection((host, int(port)), timeout=limit_s) as sock:
+        sock.settimeout(every_s)
+        pending = list(sends)
+        while time.monotonic() - started < limit_s:
+            if pending:
+                try:
+                    sock.sendall(pending.pop(0))
+                except OSError:  # the server closed on us: read what it said
+                    pending.clear()
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+    return answer, time.monotonic() - started
+
+
+def _json_error(answer: bytes, status: int) -> dict[str, object]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}".encode()), answer[:300]
+    assert b"content-type: application/json" in head.lower(), head
+    return dict(json.loads(body))
+
+
+def test_trickled_request_heads_and_silent_connections_are_closed(
+    service: EmbeddedService, client: httpx.Client
+) -> None:
+    """Serve's proxy (uvicorn) times out no request head by itself; serve/httpproxy.py gives it a deadline
+    (3 s in the tests, 15 s by default): a head sent a byte every 0.5 s gets 408 slow_request_head, a
+    connection that sends nothing is closed, and a normal request is served meanwhile."""
+    head = b"POST /v1/convert HTTP/1.1\r\nHost: test\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
+    with ThreadPoolExecutor(4) as pool:
+        trickled = [pool.submit(_raw_exchange, service.url, [bytes([c]) for c in head], every_s=0.5) for _ in range(3)]
+        silent = pool.submit(_raw_exchange, service.url, [], every_s=0.5)
+        normal = convert(client, make_text_pdf(1), "normal.pdf")
+        answers = [f.result() for f in trickled]
+        nothing, silent_s = silent.result()
+    assert normal.status_code == 200
+    for answer, seconds in answers:
+        assert _json_error(answer, 408)["code"] == "slow_request_head"
+        assert seconds < 10, seconds
+    assert nothing == b"" and silent_s < 10, (nothing, silent_s)
+    # keep-alive: the next request's head on the same connection has the same deadline
+    second = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
+    answer, _ = _raw_exchange(service.url, [second, *[bytes([c]) for c in b"GET /healthz HTTP/1.1\r\n"]], every_s=0.5)
+    first, _, rest = answer.partition(b"HTTP/1.1 408")
+    assert first.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert b"slow_request_head" in rest, answer[-300:]
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Content-Length: abc\r\n",
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+    ids=["cl-not-a-number", "cl-and-te", "bad-chunk-size"],
+)
+def test_malformed_framing_gets_the_json_error_body(service: EmbeddedService, framing: bytes) -> None:
+    request = b"POST /v1/convert HTTP/1.1\r\nHost: test\r\n" + framing + b"\r\nhello"
+    answer, _ = _raw_exchange(service.url, [request], every_s=0.5, limit_s=10)
+    assert _json_error(answer, 400)["code"] == "malformed_request"
+
+
 def _rss_by_deployment() -> dict[str, int]:
     """Resident bytes of each docgraph replica (and the ingress's PyMuPDF workers), read from /proc."""
     found: dict[str, int] = {}

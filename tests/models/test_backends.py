@@ -57,6 +57,32 @@ def test_yolo_finds_the_sample_table(layout_model, sample_pdf: bytes) -> None:  
     assert {BlockType.TABLE, BlockType.TEXT} <= {r.type for r in regions}
 
 
+def test_layout_gets_a_600_dpi_page_at_the_size_it_needs(layout_model, sample_pdf: bytes) -> None:  # type: ignore[no-untyped-def]
+    """A 600-dpi render (5100 × 6600 px, 100 MB) goes to the layout model scaled to ``layout_max_side``; the boxes
+    come back in the big image's pixels and land where the 144-dpi render's boxes land, in points."""
+    from pipeline.analysis import detect_fitted
+
+    doc = open_document(sample_pdf, limits=Limits(max_page_pixels=40_000_000))
+    big, _ = doc.render(1, dpi=600)
+    small, _ = doc.render(1, dpi=144)
+    seen: list[tuple[int, int]] = []
+
+    async def detect(image):  # type: ignore[no-untyped-def]
+        seen.append((image.width, image.height))
+        return layout_model.predict([image])[0]
+
+    result = asyncio.run(detect_fitted(big, 1600, detect))
+    assert max(seen[0]) == 1600 and max(big.width, big.height) > 6000
+    reference = layout_model.predict([small])[0]
+    got = [(r.type, big.box_to_points(r.bbox)) for r in result.regions]
+    want = [(r.type, small.box_to_points(r.bbox)) for r in reference.regions]
+    assert sorted(t for t, _ in got) == sorted(t for t, _ in want) and BlockType.TABLE in {t for t, _ in got}
+    for kind, box in got:
+        best = max(box.iou(other) for t, other in want if t == kind)
+        assert best > 0.8, (kind, box, want)
+    assert asyncio.run(detect_fitted(small, 1600, detect)) == reference  # an image that fits is sent as it is
+
+
 def test_yolo_finds_tables_and_text_in_sci_tables(layout_model, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     doc = open_document((corpus / "lots_of_sci_tables.pdf").read_bytes(), limits=Limits())
     image, _ = doc.render(1, dpi=144)
