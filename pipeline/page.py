@@ -98,7 +98,7 @@ class PageImage:
         longest = max(self.width, self.height)
         if longest <= max_side:
             return self
-        import cv2  # noqa: PLC0415 - OpenCV only where an image is resized
+        import cv2  # OpenCV only where an image is resized
 
         factor = max_side / longest
         size = (max(1, round(self.width * factor)), max(1, round(self.height * factor)))

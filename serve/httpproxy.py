@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 log = logging.getLogger("docgraph.serve")
 
@@ -100,7 +100,8 @@ class HeadDeadlineHttpTools(_HeadDeadline, HttpToolsProtocol):
         self._arm_head(got_bytes=False)
 
     def data_received(self, data: bytes) -> None:
-        if self.cycle is None or self.cycle.response_complete:  # between requests: this is a new head
+        cycle: RequestResponseCycle | None = self.cycle  # None before the first request (uvicorn types it not)
+        if cycle is None or cycle.response_complete:  # between requests: this is a new head
             self._arm_head(got_bytes=bool(data))
         super().data_received(data)
 

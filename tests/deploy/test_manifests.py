@@ -45,7 +45,8 @@ def test_production_jobs_share_redis_and_pods_get_the_secrets() -> None:
     manifest = _load(DEPLOY / "kuberay" / "rayservice.yaml")
     for group in manifest["spec"]["rayClusterConfig"]["workerGroupSpecs"]:  # the ingress may land on either
         env = {e["name"]: e for e in group["template"]["spec"]["containers"][0]["env"]}
-        secrets = [env[name]["valueFrom"]["secretKeyRef"]["name"] for name in ("DOCGRAPH_REDIS_URL", "DOCGRAPH_API_KEY")]
+        names = ("DOCGRAPH_REDIS_URL", "DOCGRAPH_API_KEY")
+        secrets = [env[name]["valueFrom"]["secretKeyRef"]["name"] for name in names]
         assert secrets == ["docgraph", "docgraph"]
 
 
