@@ -1,54 +1,103 @@
-"""Assemble page outcomes into a ``DocumentGraph``: ids, display-space boxes, edges, status and warnings."""
+"""Assemble page outcomes into a ``DocumentGraph``: typed blocks with ids and display-space boxes, the
+physical tree and reading order, structure (``pipeline/structure.py``), status and warnings."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipeline.graph import (
+    BLOCK_CLASSES,
     Block,
+    BlockType,
+    ContentLayer,
     DocumentGraph,
     DocumentInfo,
     DocumentStatus,
     Edge,
+    EdgeKind,
     GraphWarning,
     Page,
     PageStatus,
+    TableCell,
 )
+from pipeline.merge import DraftBlock
 from pipeline.outcome import PageOutcome
+from pipeline.page import PageGeometry
 from pipeline.pdf import DocumentMeta
+from pipeline.structure import Decision, decide, link
 
 DOCUMENT_REF = "#/document"
+FURNITURE_TYPES = frozenset({BlockType.PAGE_HEADER, BlockType.PAGE_FOOTER})
+
+
+def _block(ref: str, page_no: int, order: int, draft: DraftBlock, decision: Decision, geo: PageGeometry) -> Block:
+    fields: dict[str, Any] = {
+        "id": ref,
+        "type": decision.type,
+        "page_no": page_no,
+        "bbox": geo.bbox_to_display(draft.bbox),
+        "text": decision.text,
+        "source": draft.source,
+        "model": draft.model,
+        "confidence": min(max(draft.confidence, 0.0), 1.0),
+        "order": order,
+        "prov": [p.model_copy(update={"bbox": geo.bbox_to_display(p.bbox)}) for p in draft.prov],
+    }
+    if decision.type is BlockType.SECTION_HEADER:
+        fields["level"] = decision.level or 1
+    elif decision.type is BlockType.LIST_ITEM:
+        fields |= {"marker": decision.marker, "enumerated": decision.enumerated}
+    elif decision.type is BlockType.TABLE and draft.table is not None:
+        grid = draft.table
+        fields |= {
+            "num_rows": grid.num_rows,
+            "num_cols": grid.num_cols,
+            "structure": grid.method,
+            "cells": [
+                TableCell(
+                    row=c.row,
+                    col=c.col,
+                    row_span=c.row_span,
+                    col_span=c.col_span,
+                    column_header=c.column_header,
+                    row_header=c.row_header,
+                    bbox=geo.bbox_to_display(c.bbox),
+                    text=c.text,
+                    source=draft.source,
+                )
+                for c in grid.cells
+            ],
+        }
+    block: Block = BLOCK_CLASSES[decision.type](**fields)  # type: ignore[assignment]  # the class for the type
+    return block
 
 
 def build_graph(meta: DocumentMeta, outcomes: list[PageOutcome], *, filename: str | None) -> DocumentGraph:
+    outcomes = sorted(outcomes, key=lambda o: o.page_no)
+    decisions = decide([(o.page_no, o.geometry.height, o.blocks) for o in outcomes if o.geometry is not None])
     pages: list[Page] = []
     blocks: list[Block] = []
     edges: list[Edge] = []
+    body_by_page: list[list[str]] = []
     warnings = [GraphWarning(code="repaired", message=w) for w in meta.warnings]
-    for index, outcome in enumerate(sorted(outcomes, key=lambda o: o.page_no)):
+    for index, outcome in enumerate(outcomes):
         page_ref = f"#/pages/{index}"
-        edges.append(Edge(kind="contains", source=DOCUMENT_REF, target=page_ref))
+        edges.append(Edge(kind=EdgeKind.CONTAINS, source=DOCUMENT_REF, target=page_ref))
         geo = outcome.geometry
-        refs: list[str] = []
-        for order, draft in enumerate(outcome.blocks):
+        body: list[str] = []
+        furniture: list[str] = []
+        for position, draft in enumerate(outcome.blocks):
             assert geo is not None  # blocks exist only after the geometry was read
             ref = f"#/blocks/{len(blocks)}"
-            blocks.append(
-                Block(
-                    id=ref,
-                    type=draft.type,
-                    page_no=outcome.page_no,
-                    bbox=geo.bbox_to_display(draft.bbox),
-                    text=draft.text,
-                    source=draft.source,
-                    model=draft.model,
-                    confidence=min(max(draft.confidence, 0.0), 1.0),
-                    order=order,
-                    prov=[p.model_copy(update={"bbox": geo.bbox_to_display(p.bbox)}) for p in draft.prov],
-                )
-            )
-            edges.append(Edge(kind="contains", source=page_ref, target=ref))
-            if refs:
-                edges.append(Edge(kind="next", source=refs[-1], target=ref))
-            refs.append(ref)
+            decision = decisions[(outcome.page_no, position)]
+            layer = furniture if decision.type in FURNITURE_TYPES else body
+            block = _block(ref, outcome.page_no, len(layer), draft, decision, geo)
+            blocks.append(block)
+            edges.append(Edge(kind=EdgeKind.CONTAINS, source=page_ref, target=ref))
+            if layer is body and body:
+                edges.append(Edge(kind=EdgeKind.NEXT, source=body[-1], target=ref))
+            layer.append(ref)
+        body_by_page.append(body)
         pages.append(
             Page(
                 id=page_ref,
@@ -60,7 +109,8 @@ def build_graph(meta: DocumentMeta, outcomes: list[PageOutcome], *, filename: st
                 route=outcome.route,
                 status=outcome.status,
                 error=outcome.error,
-                blocks=refs,
+                blocks=body,
+                furniture=furniture,
                 timings=outcome.timings,
                 attempts=outcome.attempts,
             )
@@ -75,7 +125,9 @@ def build_graph(meta: DocumentMeta, outcomes: list[PageOutcome], *, filename: st
                     page_no=outcome.page_no,
                 )
             )
+    links, groups, body_top = link(blocks, body_by_page)
     complete = all(p.status is PageStatus.OK for p in pages)
+    title = next((b.text for b in blocks if b.type is BlockType.TITLE and b.content_layer is ContentLayer.BODY), None)
     return DocumentGraph(
         status=DocumentStatus.COMPLETE if complete else DocumentStatus.PARTIAL,
         document=DocumentInfo(
@@ -83,12 +135,14 @@ def build_graph(meta: DocumentMeta, outcomes: list[PageOutcome], *, filename: st
             filename=filename,
             page_count=meta.page_count,
             pages_converted=[p.page_no for p in pages],
-            title=meta.title,
+            title=meta.title or title,
             repaired=meta.repaired,
             encrypted=meta.encrypted,
         ),
         pages=pages,
         blocks=blocks,
-        edges=edges,
+        groups=groups,
+        body=body_top,
+        edges=edges + links,
         warnings=warnings,
     )

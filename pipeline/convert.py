@@ -21,7 +21,7 @@ from pipeline.errors import (
     UnusableDocumentError,
 )
 from pipeline.export.annotate import AnnotatedPageRenderer
-from pipeline.graph import DocumentGraph, ErrorInfo, PageStatus, Source
+from pipeline.graph import BlockType, DocumentGraph, ErrorInfo, PageStatus, Source
 from pipeline.merge import (
     TEXT_LAYER_MODEL,
     DraftBlock,
@@ -41,6 +41,7 @@ from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
 from pipeline.renderbudget import Reservation
 from pipeline.route import SCAN_IMAGE_COVERAGE, PagePlan, classify_page, plan_page
 from pipeline.steps import Step
+from pipeline.tables import TableGrid, grid_from_lines
 
 log = logging.getLogger("docgraph.pipeline")
 
@@ -182,8 +183,16 @@ async def _convert_page(
 
     start(Step.MERGE)
     t0 = time.perf_counter()
-    out.blocks = _merge(layer.blocks, image, analysis, plan, out.geometry)
+    ocr_lines = _ocr_lines(image, analysis)
+    out.blocks = _merge(layer.blocks, ocr_lines, image, analysis, plan, out.geometry)
     out.timings.merge_s = time.perf_counter() - t0
+    tables = [b for b in out.blocks if b.type is BlockType.TABLE and b.table is None]
+    if tables:
+        start(Step.TABLES)
+        t0 = time.perf_counter()
+        text_lines = [ln for b in layer.blocks for ln in b.lines] if plan.text_source is Source.TEXT_LAYER else ocr_lines
+        await _read_tables(doc, out, tables, text_lines, digital=plan.text_source is Source.TEXT_LAYER)
+        out.timings.tables_s = time.perf_counter() - t0
     if plan.text_source is Source.OCR and analysis.ocr is None and analysis.layout is None:
         out.status = PageStatus.FAILED  # a scan with neither text nor regions: nothing was converted
     return out
@@ -263,8 +272,44 @@ def _note_ocr_quality(out: PageOutcome, ocr: OcrResult, plan: PagePlan) -> None:
         out.warnings.append(f"OCR output had {len(ocr.issues)} malformed part(s): {'; '.join(ocr.issues[:3])}")
 
 
+async def _read_tables(
+    doc: DocumentHandle, out: PageOutcome, tables: list[DraftBlock], lines: list[TextLine], *, digital: bool
+) -> None:
+    """Cells for each table block: ``find_tables`` in the region on a digital page, else (or where it finds
+    nothing) the region's text clustered into rows and columns. A failure leaves the table's text as it was
+    and makes the page partial."""
+    grids: list[TableGrid | None] = [None] * len(tables)
+    if digital:
+        try:
+            grids = await doc.tables(out.page_no, [b.bbox for b in tables])
+        except Exception as exc:  # noqa: BLE001 - recorded on the page; its text stays as merged
+            log.warning("page %d: table structure failed: %s", out.page_no, exc)
+            out.warnings.append(f"page {out.page_no}: table structure not read: {exc}")
+            if out.error is None:
+                out.fail(Step.TABLES, exc, fatal=False)
+    for block, grid in zip(tables, grids, strict=True):
+        if grid is None:
+            inside = [ln for ln in lines if block.bbox.intersection(ln.bbox) >= 0.5 * max(ln.bbox.area, 1e-6)]
+            grid = grid_from_lines(inside)
+        if grid is not None:
+            block.table = grid
+            block.text = grid.text()
+
+
+def _ocr_lines(image: PageImage | None, analysis: PageAnalysis) -> list[TextLine]:
+    """What OCR read on the page, as content-space lines."""
+    if image is None or analysis.ocr is None:
+        return []
+    return [
+        TextLine(bbox=image.box_to_points(b.bbox), text=b.text, confidence=b.confidence)
+        for b in analysis.ocr.blocks
+        if b.text.strip()
+    ]
+
+
 def _merge(
     layer_blocks: tuple[TextBlock, ...],
+    ocr_lines: list[TextLine],
     image: PageImage | None,
     analysis: PageAnalysis,
     plan: PagePlan,
@@ -284,13 +329,6 @@ def _merge(
             for i, b in enumerate(analysis.ocr.blocks)
         ]
         return merge_labelled_ocr(ocr, regions, model=analysis.ocr.model)
-    ocr_lines: list[TextLine] = []
-    if image is not None and analysis.ocr is not None:
-        ocr_lines = [
-            TextLine(bbox=image.box_to_points(b.bbox), text=b.text, confidence=b.confidence)
-            for b in analysis.ocr.blocks
-            if b.text.strip()
-        ]
     if analysis.ocr is not None and plan.text_source is Source.OCR:
         # the scan itself is not a figure; smaller pictures placed on the page are
         page_area = geometry.width * geometry.height

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +22,7 @@ from pipeline.geometry import BBox
 from pipeline.steps import Step
 
 SCHEMA_NAME: Final = "docgraph.DocumentGraph"
-SCHEMA_VERSION = "1.1.0"  # 1.1: step names are an enum (Step), Warning is GraphWarning; same wire values
+SCHEMA_VERSION = "2.0.0"  # 2.0: typed blocks (a union on type), table cells, groups and a section tree (ADR 0006)
 
 
 class BlockType(StrEnum):
@@ -37,6 +37,7 @@ class BlockType(StrEnum):
     PAGE_HEADER = "page_header"
     PAGE_FOOTER = "page_footer"
     FOOTNOTE = "footnote"
+    CODE = "code"
 
 
 class Source(StrEnum):
@@ -93,17 +94,105 @@ class Provenance(_Model):
     )
 
 
-class Block(_Model):
+class ContentLayer(StrEnum):
+    BODY = "body"
+    FURNITURE = "furniture"  # page headers and footers: outside the body's reading order
+
+
+class _BlockBase(_Model):
     id: str = Field(description="Ref of this block: '#/blocks/<index>'.")
-    type: BlockType
     page_no: int = Field(ge=1, description="1-based page number.")
     bbox: BBox = Field(description="PDF points, origin top-left of the page as displayed, inside the page.")
-    text: str = Field(description="Text in reading order ('' for figures without text).")
+    text: str = Field(description="Text in reading order ('' for figures without text; a table's rows).")
     source: Source = Field(description="Where the text came from (layout when the block has no text).")
     model: str | None = Field(default=None, description="Model that typed or read the block.")
     confidence: float = Field(ge=0.0, le=1.0)
-    order: int = Field(ge=0, description="Position in the page's reading order.")
+    order: int = Field(
+        ge=0, description="Position in the page's reading order (body), or in the page's furniture list."
+    )
+    content_layer: ContentLayer = ContentLayer.BODY
     prov: list[Provenance] = Field(description="Every piece of evidence merged into this block.")
+
+
+class TextItem(_BlockBase):
+    """Running text and the text-like kinds that need nothing more than their text."""
+
+    type: Literal[BlockType.TEXT, BlockType.TITLE, BlockType.CAPTION, BlockType.FOOTNOTE, BlockType.CODE]
+
+
+class SectionHeader(_BlockBase):
+    type: Literal[BlockType.SECTION_HEADER]
+    level: int = Field(ge=1, le=6, description="1 = top level; from numbering (1 / 1.1 / 1.1.1) or font size rank.")
+
+
+class ListItem(_BlockBase):
+    type: Literal[BlockType.LIST_ITEM]
+    marker: str = Field(default="", description="The item's bullet or number as printed ('•', '3.', 'a)').")
+    enumerated: bool = Field(default=False, description="Numbered or lettered rather than bulleted.")
+
+
+class TableCell(_Model):
+    row: int = Field(ge=0, description="0-based row of the cell's top-left slot.")
+    col: int = Field(ge=0)
+    row_span: int = Field(default=1, ge=1)
+    col_span: int = Field(default=1, ge=1)
+    column_header: bool = False
+    row_header: bool = False
+    bbox: BBox
+    text: str
+    source: Source
+
+
+class Table(_BlockBase):
+    type: Literal[BlockType.TABLE]
+    num_rows: int = Field(default=0, ge=0, description="0 when the table's structure could not be read.")
+    num_cols: int = Field(default=0, ge=0)
+    cells: list[TableCell] = Field(default_factory=list, description="Each cell once, at its top-left slot.")
+    structure: str | None = Field(
+        default=None, description="How the cells were found: pymupdf-lines, pymupdf-text, clustered, html."
+    )
+    caption: str | None = Field(default=None, description="Ref of the caption block describing this table.")
+    footnotes: list[str] = Field(default_factory=list, description="Refs of this table's footnote blocks.")
+
+    def grid(self) -> list[list[str]]:
+        """Rows × columns of text, a spanning cell's text in every slot it covers."""
+        rows = [["" for _ in range(self.num_cols)] for _ in range(self.num_rows)]
+        for cell in self.cells:
+            for r in range(cell.row, min(cell.row + cell.row_span, self.num_rows)):
+                for c in range(cell.col, min(cell.col + cell.col_span, self.num_cols)):
+                    rows[r][c] = cell.text
+        return rows
+
+
+class Figure(_BlockBase):
+    type: Literal[BlockType.FIGURE]
+    caption: str | None = Field(default=None, description="Ref of the caption block describing this figure.")
+    image: str | None = Field(default=None, description="Path of its crop in the zip bundle (figures/…png).")
+
+
+class Formula(_BlockBase):
+    type: Literal[BlockType.FORMULA]
+    latex: str | None = Field(default=None, description="LaTeX, when a model gave it (DeepSeek-OCR).")
+
+
+class Furniture(_BlockBase):
+    type: Literal[BlockType.PAGE_HEADER, BlockType.PAGE_FOOTER]
+    content_layer: ContentLayer = ContentLayer.FURNITURE
+
+
+Block = Annotated[
+    TextItem | SectionHeader | ListItem | Table | Figure | Formula | Furniture, Field(discriminator="type")
+]
+BLOCK_CLASSES: Final[dict[BlockType, type[_BlockBase]]] = {
+    **{t: TextItem for t in (BlockType.TEXT, BlockType.TITLE, BlockType.CAPTION, BlockType.FOOTNOTE, BlockType.CODE)},
+    BlockType.SECTION_HEADER: SectionHeader,
+    BlockType.LIST_ITEM: ListItem,
+    BlockType.TABLE: Table,
+    BlockType.FIGURE: Figure,
+    BlockType.FORMULA: Formula,
+    BlockType.PAGE_HEADER: Furniture,
+    BlockType.PAGE_FOOTER: Furniture,
+}
 
 
 class StepTimings(_Model):
@@ -112,6 +201,7 @@ class StepTimings(_Model):
     layout_s: float = 0.0
     ocr_s: float = 0.0
     merge_s: float = 0.0
+    tables_s: float = 0.0
 
 
 class Page(_Model):
@@ -127,7 +217,10 @@ class Page(_Model):
     )
     status: PageStatus
     error: ErrorInfo | None = None
-    blocks: list[str] = Field(default_factory=list, description="Block refs in reading order.")
+    blocks: list[str] = Field(default_factory=list, description="Refs of the page's body blocks in reading order.")
+    furniture: list[str] = Field(
+        default_factory=list, description="Refs of the page's headers and footers (outside the reading order)."
+    )
     timings: StepTimings = Field(default_factory=StepTimings)
     attempts: dict[Step, int] = Field(
         default_factory=dict,
@@ -145,10 +238,31 @@ class DocumentInfo(_Model):
     encrypted: bool = False
 
 
+class EdgeKind(StrEnum):
+    CONTAINS = "contains"  # document → page → block (the physical tree)
+    NEXT = "next"  # reading order inside a page's body
+    CAPTION_OF = "caption_of"  # caption → the table or figure it describes
+    FOOTNOTE_OF = "footnote_of"  # footnote → its table
+    CONTINUES = "continues"  # a table (or paragraph) → its continuation on the next page
+
+
 class Edge(_Model):
-    kind: Literal["contains", "next"]
+    kind: EdgeKind
     source: str
     target: str
+
+
+class GroupKind(StrEnum):
+    SECTION = "section"  # a heading and everything after it up to the next heading of the same or a higher level
+    LIST = "list"  # consecutive list items
+
+
+class Group(_Model):
+    id: str = Field(description="Ref of this group: '#/groups/<index>'.")
+    kind: GroupKind
+    heading: str | None = Field(default=None, description="A section's heading block.")
+    level: int | None = Field(default=None, ge=1, le=6, description="A section's heading level.")
+    children: list[str] = Field(description="Refs of blocks and groups in document order (a section's heading first).")
 
 
 class DocumentGraph(_Model):
@@ -158,12 +272,27 @@ class DocumentGraph(_Model):
     document: DocumentInfo
     pages: list[Page]
     blocks: list[Block]
+    groups: list[Group] = Field(default_factory=list)
+    body: list[str] = Field(
+        default_factory=list,
+        description="The logical tree's top level, in reading order: sections and the blocks before the first "
+        "heading (furniture is not in it).",
+    )
     edges: list[Edge]
     warnings: list[GraphWarning] = Field(default_factory=list)
 
     def page_blocks(self, page_no: int) -> list[Block]:
-        """Blocks of one page, in reading order."""
-        return sorted((b for b in self.blocks if b.page_no == page_no), key=lambda b: b.order)
+        """Body blocks of one page, in reading order."""
+        body = (b for b in self.blocks if b.page_no == page_no and b.content_layer is ContentLayer.BODY)
+        return sorted(body, key=lambda b: b.order)
+
+    def page_furniture(self, page_no: int) -> list[Block]:
+        """Page headers and footers of one page, top to bottom."""
+        found = (b for b in self.blocks if b.page_no == page_no and b.content_layer is ContentLayer.FURNITURE)
+        return sorted(found, key=lambda b: b.order)
+
+    def block(self, ref: str) -> Block:
+        return self.blocks[int(ref.rsplit("/", 1)[1])]
 
 
 def schema_json() -> str:

@@ -26,6 +26,7 @@ from pipeline.geometry import BBox, union_all
 from pipeline.graph import BlockType, Provenance, Source
 from pipeline.order import reading_order
 from pipeline.page import TextBlock, TextLine
+from pipeline.tables import TableGrid
 
 LINE_IN_REGION = 0.5
 DUPLICATE_IOU = 0.7
@@ -71,6 +72,8 @@ class DraftBlock:
     model: str | None
     confidence: float
     prov: list[Provenance] = field(default_factory=list)
+    table: TableGrid | None = None  # a table's cells, once its structure was read (content space)
+    size: float = 0.0  # font size of its largest line in points (text layer), or its line height (OCR); 0: no text
 
 
 def merge_page(
@@ -198,6 +201,7 @@ def _blocks_with_layout(
                 model=region.model,
                 confidence=region.score,
                 prov=prov,
+                size=line_size(lines),
             )
         )
     blocks.extend(_blocks_without_layout(leftovers, source, model))
@@ -230,9 +234,18 @@ def _blocks_without_layout(groups: list[TextBlock], source: Source, model: str) 
                 model=model,
                 confidence=confidence,
                 prov=[_text_prov(group.bbox, source, model, lines)],
+                size=line_size(lines),
             )
         )
     return blocks
+
+
+def line_size(lines: list[TextLine]) -> float:
+    """The size a block's text is set in: its largest font size, or (OCR, no font sizes) its median line height."""
+    if not lines:
+        return 0.0
+    sized = [ln.size for ln in lines if ln.size > 0]
+    return max(sized) if sized else statistics.median(ln.bbox.height for ln in lines)
 
 
 def _dedupe(regions: list[Region]) -> list[tuple[Region, list[Region]]]:

@@ -25,8 +25,10 @@ from pipeline.errors import (
     PasswordRequiredError,
     UnusableDocumentError,
 )
+from pipeline.geometry import BBox
 from pipeline.options import Limits
 from pipeline.page import PageGeometry, PageImage, TextLayer
+from pipeline.tables import TableGrid, find_tables
 from pipeline.textlayer import extract_text_layer
 
 PDF_MAGIC = b"%PDF-"
@@ -108,6 +110,10 @@ class PdfDocument:
 
     def text_layer(self, page_no: int) -> TextLayer:
         return extract_text_layer(self._page(page_no), max_primitives=self.limits.max_page_primitives)
+
+    def tables(self, page_no: int, clips: list[BBox]) -> list[TableGrid | None]:
+        """The table structure inside each clip (content space), or ``None`` where PyMuPDF finds none."""
+        return find_tables(self._page(page_no), clips)
 
     def render(self, page_no: int, dpi: int) -> tuple[PageImage, str | None]:
         """Render one page in content space; returns the image and a warning if the DPI had to be lowered."""

@@ -33,11 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import PdfWorkerCrashedError, PdfWorkersBusyError, StepTimeoutError
+from pipeline.geometry import BBox
 from pipeline.options import Limits
 from pipeline.page import PageGeometry, PageImage, TextLayer
 from pipeline.pdf import DocumentMeta, render_bytes
 from pipeline.pdfprocess import START_TIMEOUT_S, WorkerProcess
 from pipeline.renderbudget import ByteBudget, Reservation
+from pipeline.tables import TableGrid
 from pipeline.steps import Step
 
 log = logging.getLogger("docgraph.pdfpool")
@@ -344,6 +346,13 @@ class DocumentHandle:
 
     async def text_layer(self, page_no: int) -> TextLayer:
         result: TextLayer = await self._call(Step.TEXT, self.limits.text_timeout_s, "text_layer", page_no)
+        return result
+
+    async def tables(self, page_no: int, clips: list[BBox]) -> list[TableGrid | None]:
+        """Table structure inside each clip (content space): ``find_tables`` in a worker."""
+        result: list[TableGrid | None] = await self._call(
+            Step.TABLES, self.limits.text_timeout_s, "tables", page_no, clips
+        )
         return result
 
     async def reserve_render(self, geometry: PageGeometry, dpi: int) -> Reservation:

@@ -15,6 +15,7 @@ class Step(StrEnum):
     LAYOUT = "layout"
     OCR = "ocr"
     MERGE = "merge"
+    TABLES = "tables"  # cells of the page's tables (find_tables on a digital page, clustering on OCR text)
     # document-level work: named in deadlines and in the error of a page the document deadline cut short
     OPEN = "open"
     ANNOTATE = "annotate"

@@ -9,7 +9,7 @@ import io
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.graph import BlockType, DocumentGraph
+from pipeline.graph import BlockType, ContentLayer, DocumentGraph, Table
 
 COLORS: dict[BlockType, tuple[int, int, int]] = {
     BlockType.TITLE: (214, 39, 40),
@@ -23,6 +23,7 @@ COLORS: dict[BlockType, tuple[int, int, int]] = {
     BlockType.PAGE_HEADER: (127, 127, 127),
     BlockType.PAGE_FOOTER: (127, 127, 127),
     BlockType.FOOTNOTE: (188, 189, 34),
+    BlockType.CODE: (99, 99, 99),
 }
 
 
@@ -33,11 +34,16 @@ class AnnotatedPageRenderer:
         draw = ImageDraw.Draw(image, "RGBA")
         font = ImageFont.load_default(size=max(10, int(7 * zoom)))
         width = max(1, int(zoom))
-        for block in graph.page_blocks(page_no):
+        for block in [*graph.page_blocks(page_no), *graph.page_furniture(page_no)]:
             color = COLORS.get(block.type, (0, 0, 0))
             box = (block.bbox.l * zoom, block.bbox.t * zoom, block.bbox.r * zoom, block.bbox.b * zoom)
             draw.rectangle(box, outline=(*color, 255), fill=(*color, 28), width=width)
-            label = f"{block.order} {block.type.value} {block.confidence:.2f}"
+            if isinstance(block, Table):  # its cells, thin
+                for cell in block.cells:
+                    c = cell.bbox
+                    draw.rectangle((c.l * zoom, c.t * zoom, c.r * zoom, c.b * zoom), outline=(*color, 160), width=1)
+            furniture = block.content_layer is ContentLayer.FURNITURE
+            label = f"{'F' if furniture else block.order} {block.type.value} {block.confidence:.2f}"
             tl = draw.textbbox((box[0], box[1]), label, font=font)
             ty = max(0.0, box[1] - (tl[3] - tl[1]) - 2)
             draw.rectangle((box[0], ty, box[0] + (tl[2] - tl[0]) + 4, ty + (tl[3] - tl[1]) + 2), fill=(*color, 220))

@@ -1,0 +1,251 @@
+"""Document structure over the whole document: the title, heading levels, list markers, captions and
+footnotes tied to what they describe, tables continued across pages, list groups and the section tree.
+
+Decisions on drafts (``decide``) come before ids exist; links between built blocks (``link``) after.
+- **Title**: a block the layout model labelled Title; else, on the first converted page, a header-like block
+  in the top 40 % of the page set larger than every other heading of the document (and ≥ 1.3× body text).
+  At most one title: further Title labels become level-1 headings.
+- **Heading levels**: numbering first (``2`` / ``2.1`` / ``2.1.3``, also ``A.1``, ``IV.``), its depth is the
+  level; otherwise the rank of the heading's font size among the document's distinct heading sizes
+  (largest = 1), clamped to 1…6.
+- **List items**: the printed marker (``•``, ``3.``, ``a)``, ``(iv)``) is split off the text into ``marker``.
+- **Captions / footnotes**: a caption belongs to the nearest table or figure above or below it on its page
+  that overlaps it horizontally (a ``Table …`` caption prefers a table, ``Figure``/``Fig.`` a figure); a
+  footnote right below a table belongs to it.
+- **Continued tables**: the last body block of a page and the first of the next are both tables with the same
+  number of columns → a ``continues`` edge (the blocks stay per page: each keeps its page's provenance and
+  status; exporters join them).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.geometry import BBox
+from pipeline.graph import (
+    Block,
+    BlockType,
+    Edge,
+    EdgeKind,
+    Figure,
+    Group,
+    GroupKind,
+    ListItem,
+    SectionHeader,
+    Table,
+)
+from pipeline.merge import DraftBlock
+
+TITLE_TOP_SHARE = 0.4
+TITLE_SIZE_RATIO = 1.3
+HEADER_LIKE = frozenset({BlockType.SECTION_HEADER, BlockType.TITLE, BlockType.TEXT})
+CAPTION_GAP = 36.0  # points between a caption and its table/figure, at most
+FOOTNOTE_GAP = 24.0
+
+_NUMBERING = re.compile(r"^\s*(\d{1,3}(?:\.\d{1,3})*|[A-Z](?:\.\d{1,3})+)(?:\.|\)|\s)\s*\S")
+_ROMAN = re.compile(r"^\s*([IVXLC]{1,6})\.\s+\S")
+_MARKER = re.compile(
+    r"^\s*(?P<m>[•·\-\*–—◦▪●○■□➢►✓]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxIVX]{1,5}[.)])\s+(?P<rest>\S.*)$", re.S
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What ``decide`` settled for one draft."""
+
+    type: BlockType
+    text: str
+    level: int | None = None
+    marker: str = ""
+    enumerated: bool = False
+
+
+def heading_level_from_numbering(text: str) -> int | None:
+    match = _NUMBERING.match(text)
+    if match:
+        return min(6, match.group(1).count(".") + 1)
+    if _ROMAN.match(text):
+        return 1
+    return None
+
+
+def split_marker(text: str) -> tuple[str, str, bool]:
+    """(marker, text without it, enumerated); no marker → ('', text, False)."""
+    match = _MARKER.match(text)
+    if not match:
+        return "", text, False
+    marker = match.group("m")
+    return marker, match.group("rest").strip(), any(ch.isalnum() for ch in marker)
+
+
+def decide(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tuple[int, int], Decision]:
+    """Per (page_no, index in the page's blocks): type, text, level and marker. ``pages`` are
+    (page_no, page height in content points, drafts in reading order), in page order."""
+    drafts = [(p, i, d, h) for p, h, blocks in pages for i, d in enumerate(blocks)]
+    body_sizes = [d.size for _, _, d, _ in drafts if d.type is BlockType.TEXT and d.size > 0]
+    body = statistics.median(body_sizes) if body_sizes else 0.0
+    title = _find_title(drafts, body)
+    heading_sizes = sorted(
+        {round(d.size, 1) for _, _, d, _ in drafts if d.type is BlockType.SECTION_HEADER and d.size > 0},
+        reverse=True,
+    )
+    out: dict[tuple[int, int], Decision] = {}
+    for page_no, index, draft, _ in drafts:
+        key = (page_no, index)
+        kind, text = draft.type, draft.text
+        if key == title:
+            out[key] = Decision(BlockType.TITLE, text)
+        elif kind in (BlockType.SECTION_HEADER, BlockType.TITLE):
+            level = heading_level_from_numbering(text)
+            if level is None and kind is BlockType.TITLE:
+                level = 1
+            if level is None:
+                rank = heading_sizes.index(round(draft.size, 1)) if round(draft.size, 1) in heading_sizes else 1
+                level = min(6, rank + 1)
+            out[key] = Decision(BlockType.SECTION_HEADER, text, level=level)
+        elif kind is BlockType.LIST_ITEM:
+            marker, rest, enumerated = split_marker(text)
+            out[key] = Decision(kind, rest, marker=marker, enumerated=enumerated)
+        else:
+            out[key] = Decision(kind, text)
+    return out
+
+
+def _find_title(drafts: list[tuple[int, int, DraftBlock, float]], body: float) -> tuple[int, int] | None:
+    labelled = [(p, i) for p, i, d, _ in drafts if d.type is BlockType.TITLE]
+    if labelled:
+        return labelled[0]
+    if not drafts:
+        return None
+    first = drafts[0][0]
+    candidates = [
+        (d.size, -i, (p, i))
+        for p, i, d, h in drafts
+        if p == first
+        and d.type in HEADER_LIKE
+        and d.text.strip()
+        and len(d.text) <= 200
+        and d.bbox.t <= TITLE_TOP_SHARE * h
+    ]
+    if not candidates or body <= 0:
+        return None
+    size, _, key = max(candidates)
+    others = [d.size for p, i, d, _ in drafts if (p, i) != key and d.type in (BlockType.SECTION_HEADER, BlockType.TEXT)]
+    if size >= TITLE_SIZE_RATIO * body and all(size > o for o in others):
+        return key
+    return None
+
+
+def link(blocks: list[Block], pages: list[list[str]]) -> tuple[list[Edge], list[Group], list[str]]:
+    """Edges (caption_of, footnote_of, continues), groups (lists, sections) and the body's top level, from
+    built blocks; ``pages`` are each page's body refs in reading order. Sets tables' and figures' caption and
+    footnote refs in place."""
+    by_ref = {b.id: b for b in blocks}
+    edges: list[Edge] = []
+    for refs in pages:
+        page = [by_ref[r] for r in refs]
+        edges += _captions(page)
+        edges += _footnotes(page)
+    for before, after in zip(pages, pages[1:], strict=False):
+        if before and after:
+            last, first = by_ref[before[-1]], by_ref[after[0]]
+            if (
+                isinstance(last, Table)
+                and isinstance(first, Table)
+                and last.num_cols > 0
+                and last.num_cols == first.num_cols
+                and first.page_no == last.page_no + 1
+            ):
+                edges.append(Edge(kind=EdgeKind.CONTINUES, source=last.id, target=first.id))
+    groups, body = _tree([by_ref[r] for refs in pages for r in refs])
+    return edges, groups, body
+
+
+def _vertical_gap(a: BBox, b: BBox) -> float:
+    return max(b.t - a.b, a.t - b.b, 0.0)
+
+
+def _overlaps_horizontally(a: BBox, b: BBox) -> bool:
+    return min(a.r, b.r) - max(a.l, b.l) > 0.2 * min(a.width, b.width)
+
+
+def _captions(page: list[Block]) -> list[Edge]:
+    edges: list[Edge] = []
+    targets = [b for b in page if isinstance(b, Table | Figure)]
+    taken: set[str] = set()
+    for caption in (b for b in page if b.type is BlockType.CAPTION):
+        head = caption.text.strip().lower()
+        prefer: type[Table] | type[Figure] | None = (
+            Table if head.startswith(("table", "tab.")) else Figure if head.startswith(("fig", "figure")) else None
+        )
+        near = [
+            (not isinstance(t, prefer) if prefer else False, _vertical_gap(caption.bbox, t.bbox), t)
+            for t in targets
+            if t.id not in taken
+            and _overlaps_horizontally(caption.bbox, t.bbox)
+            and _vertical_gap(caption.bbox, t.bbox) <= CAPTION_GAP
+        ]
+        if not near:
+            continue
+        _, _, target = min(near, key=lambda n: (n[0], n[1]))
+        taken.add(target.id)
+        target.caption = caption.id
+        edges.append(Edge(kind=EdgeKind.CAPTION_OF, source=caption.id, target=target.id))
+    return edges
+
+
+def _footnotes(page: list[Block]) -> list[Edge]:
+    edges: list[Edge] = []
+    tables = [b for b in page if isinstance(b, Table)]
+    for note in (b for b in page if b.type is BlockType.FOOTNOTE):
+        below = [
+            (note.bbox.t - t.bbox.b, t)
+            for t in tables
+            if 0 <= note.bbox.t - t.bbox.b <= FOOTNOTE_GAP and _overlaps_horizontally(note.bbox, t.bbox)
+        ]
+        if below:
+            _, table = min(below, key=lambda n: n[0])
+            table.footnotes.append(note.id)
+            edges.append(Edge(kind=EdgeKind.FOOTNOTE_OF, source=note.id, target=table.id))
+    return edges
+
+
+def _tree(body_blocks: list[Block]) -> tuple[list[Group], list[str]]:
+    """Sections (a heading holds what follows it up to the next heading of the same or a higher level) and
+    list groups (consecutive list items), over the body in reading order."""
+    groups: list[Group] = []
+    top: list[str] = []
+    stack: list[tuple[int, Group]] = []
+    open_list: Group | None = None
+
+    def container() -> list[str]:
+        return stack[-1][1].children if stack else top
+
+    for block in body_blocks:
+        if isinstance(block, ListItem):
+            if open_list is None:
+                open_list = Group(id=f"#/groups/{len(groups)}", kind=GroupKind.LIST, children=[])
+                groups.append(open_list)
+                container().append(open_list.id)
+            open_list.children.append(block.id)
+            continue
+        open_list = None
+        if isinstance(block, SectionHeader):
+            while stack and stack[-1][0] >= block.level:
+                stack.pop()
+            section = Group(
+                id=f"#/groups/{len(groups)}",
+                kind=GroupKind.SECTION,
+                heading=block.id,
+                level=block.level,
+                children=[block.id],
+            )
+            groups.append(section)
+            container().append(section.id)
+            stack.append((block.level, section))
+            continue
+        container().append(block.id)
+    return groups, top

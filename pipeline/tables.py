@@ -1,0 +1,250 @@
+"""Table structure: cells with row/column spans, from PyMuPDF's ``find_tables`` or from positioned text.
+
+Two sources, one result type (``TableGrid``, content-space points):
+- digital pages: ``Page.find_tables`` clipped to the layout model's table region, ruled strategy (``lines``)
+  first, then unruled (``text``); spans come from the cell boxes against the table's column and row edges,
+  and each cell's text from the text layer inside it (``get_textbox``: PyMuPDF's ``extract`` joins
+  characters without the spaces between words in some fonts). This runs in the PyMuPDF worker processes.
+- OCR'd pages (and digital regions ``find_tables`` finds nothing in): text lines clustered into rows by their
+  vertical centres and into columns by the gaps that run through every row (``grid_from_lines``).
+The first row is taken as the column header (docling's and GFM's convention) unless the table has one row.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from pipeline.geometry import BBox, union_all
+from pipeline.page import TextLine
+from pipeline.textlayer import TEXT_FLAGS
+
+if TYPE_CHECKING:
+    import pymupdf
+
+log = logging.getLogger("docgraph.pipeline")
+
+EDGE_TOLERANCE: Final = 2.0  # points: cell edges closer than this are the same row/column edge
+CLIP_MARGIN: Final = 12.0  # points around a table region that find_tables also sees
+MIN_REGION_COVER: Final = 0.3  # a table found must cover this share of the region to be the region's table
+MAX_TABLE_CELLS: Final = 5000  # a "table" with more cells is not read as one (a hostile page's grid)
+
+
+@dataclass(frozen=True, slots=True)
+class GridCell:
+    row: int
+    col: int
+    row_span: int
+    col_span: int
+    bbox: BBox
+    text: str
+    column_header: bool = False
+    row_header: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TableGrid:
+    bbox: BBox
+    num_rows: int
+    num_cols: int
+    cells: tuple[GridCell, ...]
+    method: str  # "pymupdf-lines", "pymupdf-text" or "clustered"
+
+    def rows(self) -> list[list[str]]:
+        """The grid as text, a spanning cell's text repeated over every slot it covers (docling's grid)."""
+        grid = [["" for _ in range(self.num_cols)] for _ in range(self.num_rows)]
+        for cell in self.cells:
+            for r in range(cell.row, cell.row + cell.row_span):
+                for c in range(cell.col, cell.col + cell.col_span):
+                    grid[r][c] = cell.text
+        return grid
+
+    def text(self) -> str:
+        return "\n".join(" | ".join(row) for row in self.rows())
+
+
+def _edges(values: list[float]) -> list[float]:
+    """Sorted distinct edges: values closer than EDGE_TOLERANCE are one edge."""
+    out: list[float] = []
+    for v in sorted(values):
+        if not out or v - out[-1] > EDGE_TOLERANCE:
+            out.append(v)
+    return out
+
+
+def _index(edges: list[float], value: float) -> int:
+    """Index of the edge nearest ``value``."""
+    i = bisect.bisect_left(edges, value)
+    if i == 0:
+        return 0
+    if i == len(edges):
+        return len(edges) - 1
+    return i if edges[i] - value < value - edges[i - 1] else i - 1
+
+
+def _with_headers(cells: list[GridCell], num_rows: int) -> tuple[GridCell, ...]:
+    if num_rows < 2:
+        return tuple(cells)
+    return tuple(
+        GridCell(c.row, c.col, c.row_span, c.col_span, c.bbox, c.text, column_header=c.row == 0) for c in cells
+    )
+
+
+def grid_from_boxes(boxes: list[tuple[BBox, str]], method: str) -> TableGrid | None:
+    """Cells given as boxes that tile a table (``find_tables``' cells) → rows, columns and spans."""
+    if len(boxes) < 2 or len(boxes) > MAX_TABLE_CELLS:
+        return None
+    xs = _edges([v for b, _ in boxes for v in (b.l, b.r)])
+    ys = _edges([v for b, _ in boxes for v in (b.t, b.b)])
+    num_cols, num_rows = len(xs) - 1, len(ys) - 1
+    if num_cols < 1 or num_rows < 1:
+        return None
+    taken: set[tuple[int, int]] = set()
+    cells: list[GridCell] = []
+    for box, text in sorted(boxes, key=lambda bt: (bt[0].t, bt[0].l)):
+        r0, r1 = _index(ys, box.t), _index(ys, box.b)
+        c0, c1 = _index(xs, box.l), _index(xs, box.r)
+        if r1 <= r0 or c1 <= c0:
+            continue  # a sliver between two edges
+        slots = {(r, c) for r in range(r0, r1) for c in range(c0, c1)}
+        if slots & taken:
+            continue  # overlaps a cell already placed
+        taken |= slots
+        cells.append(GridCell(r0, c0, r1 - r0, c1 - c0, box, text))
+    if len(cells) < 2:
+        return None
+    return TableGrid(union_all([c.bbox for c in cells]), num_rows, num_cols, _with_headers(cells, num_rows), method)
+
+
+def find_tables(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | None]:
+    """The table inside each clip (content space), or ``None``. ``find_tables`` runs on the detector's box and
+    on the box grown by ``CLIP_MARGIN`` (its edge may cut through the table's outer rules, or a margin may
+    take in rules that are not the table's), ruled strategy first, unruled where neither finds one; the
+    table covering most of the region wins, then the one with more cells."""
+    import pymupdf  # noqa: PLC0415 - the worker's module; the ingress imports this file without using PyMuPDF
+
+    out: list[TableGrid | None] = []
+    bounds = page.rect
+    for clip in clips:
+        region = pymupdf.Rect(clip.l, clip.t, clip.r, clip.b)
+        grown = (region + (-CLIP_MARGIN, -CLIP_MARGIN, CLIP_MARGIN, CLIP_MARGIN)) & bounds
+        found: TableGrid | None = None
+        for strategy in ("lines", "text"):
+            candidates: list[tuple[float, int, TableGrid]] = []
+            for rect in (region, grown):
+                try:
+                    tables = page.find_tables(clip=rect, strategy=strategy).tables
+                except (RuntimeError, ValueError, ZeroDivisionError) as exc:  # MuPDF or its table finder gave up
+                    log.warning("page %d: find_tables(%s) failed: %s", page.number + 1, strategy, exc)
+                    continue
+                words = page.get_text("words", clip=rect, flags=TEXT_FLAGS) if tables else []
+                for table in tables:
+                    cover = (pymupdf.Rect(table.bbox) & region).get_area() / max(region.get_area(), 1e-6)
+                    grid = _pymupdf_grid(table, words, f"pymupdf-{strategy}")
+                    if cover >= MIN_REGION_COVER and grid is not None and grid.num_cols >= 2:
+                        candidates.append((round(cover, 2), len(grid.cells), grid))
+            if candidates:
+                found = max(candidates, key=lambda c: (c[0], c[1]))[2]
+                break
+        out.append(found)
+    return out
+
+
+def _pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> TableGrid | None:
+    """PyMuPDF's own rows and columns (``rows[i].cells[j]``: a box where a cell starts, ``None`` where a span
+    covers the slot) → cells with spans, each cell's text from the words inside it."""
+    rows = table.rows
+    num_rows, num_cols = len(rows), int(table.col_count)
+    if num_rows < 1 or num_cols < 1 or num_rows * num_cols > MAX_TABLE_CELLS:
+        return None
+    col_x = [min((r.cells[j][0] for r in rows if r.cells[j] is not None), default=None) for j in range(num_cols)]
+    row_y = [float(r.bbox[1]) for r in rows]
+    cells: list[GridCell] = []
+    for i, row in enumerate(rows):
+        for j, box in enumerate(row.cells):
+            if box is None:
+                continue
+            x1, y1 = float(box[2]), float(box[3])
+            col_span = 1 + sum(1 for k in range(j + 1, num_cols) if col_x[k] is not None and col_x[k] < x1 - EDGE_TOLERANCE)
+            row_span = 1 + sum(1 for k in range(i + 1, num_rows) if row_y[k] < y1 - EDGE_TOLERANCE)
+            cells.append(GridCell(i, j, row_span, col_span, BBox.of(tuple(box)), _words_in(words, box)))
+    if len(cells) < 2:
+        return None
+    return TableGrid(BBox.of(tuple(table.bbox)), num_rows, num_cols, _with_headers(cells, num_rows), method)
+
+
+def _words_in(words: list[tuple[object, ...]], cell: tuple[float, float, float, float]) -> str:
+    """Text of the words whose centre is in ``cell``, in the text layer's order (block, line, word)."""
+    x0, y0, x1, y1 = cell
+    inside = [
+        w
+        for w in words
+        if x0 <= (float(w[0]) + float(w[2])) / 2 <= x1  # type: ignore[arg-type]  # PyMuPDF's word tuples
+        and y0 <= (float(w[1]) + float(w[3])) / 2 <= y1  # type: ignore[arg-type]
+    ]
+    inside.sort(key=lambda w: (w[5], w[6], w[7]))  # type: ignore[arg-type, return-value]
+    return " ".join(str(w[4]) for w in inside)
+
+
+def grid_from_lines(lines: list[TextLine]) -> TableGrid | None:
+    """Positioned text (OCR lines, or text-layer lines) inside a table region → a grid: rows by vertical
+    centres, columns by the x-gaps that no line crosses, a line across several columns spans them."""
+    items = [ln for ln in lines if ln.text.strip()]
+    if len(items) < 4 or len(items) > MAX_TABLE_CELLS:
+        return None
+    rows = _rows(items)
+    # columns from the rows that have the most lines (a title row or a wide note would merge every column)
+    widest = max(len(r) for r in rows)
+    basis = [ln for r in rows if len(r) >= max(2, widest - 1) for ln in r] or items
+    bands = _bands([ln.bbox for ln in basis])
+    if len(bands) < 2 or len(rows) < 2:
+        return None
+    cells: list[GridCell] = []
+    for r, row in enumerate(rows):
+        members: dict[int, list[TextLine]] = {}
+        spans: dict[int, int] = {}
+        for line in row:
+            cols = [k for k, (lo, hi) in enumerate(bands) if min(hi, line.bbox.r) - max(lo, line.bbox.l) > 0]
+            if not cols:  # in a gap: the nearest band
+                centre = (line.bbox.l + line.bbox.r) / 2
+                cols = [min(range(len(bands)), key=lambda k: abs((bands[k][0] + bands[k][1]) / 2 - centre))]
+            members.setdefault(cols[0], []).append(line)
+            spans[cols[0]] = max(spans.get(cols[0], 1), cols[-1] - cols[0] + 1)
+        placed_until = -1
+        for start in sorted(members):
+            if start <= placed_until:  # covered by the span of a cell to its left
+                continue
+            span = min(spans[start], len(bands) - start)
+            inside = sorted(members[start], key=lambda ln: (ln.bbox.t, ln.bbox.l))
+            text = " ".join(" ".join(m.text.split()) for m in inside)
+            cells.append(GridCell(r, start, 1, span, union_all([m.bbox for m in inside]), text))
+            placed_until = start + span - 1
+    bbox = union_all([ln.bbox for ln in items])
+    return TableGrid(bbox, len(rows), len(bands), _with_headers(cells, len(rows)), "clustered")
+
+
+def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
+    """Lines grouped into rows (vertical centres within half a line height), each row left to right."""
+    rows: list[list[TextLine]] = []
+    for line in sorted(lines, key=lambda ln: (ln.bbox.t + ln.bbox.b) / 2):
+        centre = (line.bbox.t + line.bbox.b) / 2
+        if rows:
+            last = rows[-1][0].bbox
+            if abs(centre - (last.t + last.b) / 2) <= 0.5 * max(last.height, line.bbox.height):
+                rows[-1].append(line)
+                continue
+        rows.append([line])
+    return [sorted(row, key=lambda ln: ln.bbox.l) for row in rows]
+
+
+def _bands(boxes: list[BBox]) -> list[tuple[float, float]]:
+    """Column bands: x-intervals of the boxes, merged where they overlap."""
+    bands: list[tuple[float, float]] = []
+    for box in sorted(boxes, key=lambda b: b.l):
+        if bands and box.l <= bands[-1][1]:
+            bands[-1] = (bands[-1][0], max(bands[-1][1], box.r))
+        else:
+            bands.append((box.l, box.r))
+    return bands
