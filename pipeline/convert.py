@@ -168,18 +168,7 @@ async def _convert_page(
         out.timings.render_s = time.perf_counter() - t0
     if image is not None:
         start(*(step for step, on in ((Step.LAYOUT, plan.layout), (Step.OCR, plan.ocr)) if on))
-        ocr_request = OcrRequest(mode=options.deepseek_mode, prompt=options.ocr_prompt)
-        analysis = await models.analyze(
-            image, layout=plan.layout, ocr=plan.ocr, timeout_s=limits.model_timeout_s, ocr_request=ocr_request
-        )
-        out.timings.layout_s, out.timings.ocr_s = analysis.layout_s, analysis.ocr_s
-        out.attempts = {step: n for step, n in analysis.attempts.items() if n > 1}
-        for error in (analysis.layout_error, analysis.ocr_error):
-            if error is not None:
-                log.warning("page %d: %s failed: %s", page_no, error.step, error.message)
-                out.error, out.status = error, PageStatus.PARTIAL
-        if analysis.ocr is not None:
-            _note_ocr_quality(out, analysis.ocr, plan)
+        analysis = await _analyze(models, image, plan, options, limits, out)
 
     start(Step.MERGE)
     t0 = time.perf_counter()
@@ -189,10 +178,10 @@ async def _convert_page(
     tables = [b for b in out.blocks if b.type is BlockType.TABLE and b.table is None]
     if tables:
         start(Step.TABLES)
-        t0 = time.perf_counter()
-        text_lines = [ln for b in layer.blocks for ln in b.lines] if plan.text_source is Source.TEXT_LAYER else ocr_lines
-        await _read_tables(doc, out, tables, text_lines, digital=plan.text_source is Source.TEXT_LAYER)
-        out.timings.tables_s = time.perf_counter() - t0
+        digital = plan.text_source is Source.TEXT_LAYER
+        out.timings.tables_s = await _read_tables(
+            doc, out, tables, [ln for b in layer.blocks for ln in b.lines] if digital else ocr_lines, digital=digital
+        )
     if plan.text_source is Source.OCR and analysis.ocr is None and analysis.layout is None:
         out.status = PageStatus.FAILED  # a scan with neither text nor regions: nothing was converted
     return out
@@ -272,12 +261,32 @@ def _note_ocr_quality(out: PageOutcome, ocr: OcrResult, plan: PagePlan) -> None:
         out.warnings.append(f"OCR output had {len(ocr.issues)} malformed part(s): {'; '.join(ocr.issues[:3])}")
 
 
+async def _analyze(
+    models: PageModels, image: PageImage, plan: PagePlan, options: ConvertOptions, limits: Limits, out: PageOutcome
+) -> PageAnalysis:
+    """The page's model calls; their failures make the page partial (the text layer may still carry it)."""
+    ocr_request = OcrRequest(mode=options.deepseek_mode, prompt=options.ocr_prompt)
+    analysis = await models.analyze(
+        image, layout=plan.layout, ocr=plan.ocr, timeout_s=limits.model_timeout_s, ocr_request=ocr_request
+    )
+    out.timings.layout_s, out.timings.ocr_s = analysis.layout_s, analysis.ocr_s
+    out.attempts = {step: n for step, n in analysis.attempts.items() if n > 1}
+    for error in (analysis.layout_error, analysis.ocr_error):
+        if error is not None:
+            log.warning("page %d: %s failed: %s", out.page_no, error.step, error.message)
+            out.error, out.status = error, PageStatus.PARTIAL
+    if analysis.ocr is not None:
+        _note_ocr_quality(out, analysis.ocr, plan)
+    return analysis
+
+
 async def _read_tables(
     doc: DocumentHandle, out: PageOutcome, tables: list[DraftBlock], lines: list[TextLine], *, digital: bool
-) -> None:
+) -> float:
     """Cells for each table block: ``find_tables`` in the region on a digital page, else (or where it finds
     nothing) the region's text clustered into rows and columns. A failure leaves the table's text as it was
-    and makes the page partial."""
+    and makes the page partial. Returns the seconds it took."""
+    t0 = time.perf_counter()
     grids: list[TableGrid | None] = [None] * len(tables)
     if digital:
         try:
@@ -287,13 +296,16 @@ async def _read_tables(
             out.warnings.append(f"page {out.page_no}: table structure not read: {exc}")
             if out.error is None:
                 out.fail(Step.TABLES, exc, fatal=False)
-    for block, grid in zip(tables, grids, strict=True):
+    for block, found in zip(tables, grids, strict=True):
+        grid = found
         if grid is None:
             inside = [ln for ln in lines if block.bbox.intersection(ln.bbox) >= 0.5 * max(ln.bbox.area, 1e-6)]
             grid = grid_from_lines(inside)
         if grid is not None:
             block.table = grid
             block.text = grid.text()
+            block.bbox = block.bbox.union(grid.bbox)  # the table is where its cells are
+    return time.perf_counter() - t0
 
 
 def _ocr_lines(image: PageImage | None, analysis: PageAnalysis) -> list[TextLine]:

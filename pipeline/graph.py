@@ -184,7 +184,7 @@ Block = Annotated[
     TextItem | SectionHeader | ListItem | Table | Figure | Formula | Furniture, Field(discriminator="type")
 ]
 BLOCK_CLASSES: Final[dict[BlockType, type[_BlockBase]]] = {
-    **{t: TextItem for t in (BlockType.TEXT, BlockType.TITLE, BlockType.CAPTION, BlockType.FOOTNOTE, BlockType.CODE)},
+    **dict.fromkeys((BlockType.TEXT, BlockType.TITLE, BlockType.CAPTION, BlockType.FOOTNOTE, BlockType.CODE), TextItem),
     BlockType.SECTION_HEADER: SectionHeader,
     BlockType.LIST_ITEM: ListItem,
     BlockType.TABLE: Table,

@@ -39,8 +39,8 @@ from pipeline.page import PageGeometry, PageImage, TextLayer
 from pipeline.pdf import DocumentMeta, render_bytes
 from pipeline.pdfprocess import START_TIMEOUT_S, WorkerProcess
 from pipeline.renderbudget import ByteBudget, Reservation
-from pipeline.tables import TableGrid
 from pipeline.steps import Step
+from pipeline.tables import TableGrid
 
 log = logging.getLogger("docgraph.pdfpool")
 

@@ -19,6 +19,7 @@ Decisions on drafts (``decide``) come before ids exist; links between built bloc
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from collections.abc import Sequence
@@ -149,7 +150,7 @@ def link(blocks: list[Block], pages: list[list[str]]) -> tuple[list[Edge], list[
         page = [by_ref[r] for r in refs]
         edges += _captions(page)
         edges += _footnotes(page)
-    for before, after in zip(pages, pages[1:], strict=False):
+    for before, after in itertools.pairwise(pages):
         if before and after:
             last, first = by_ref[before[-1]], by_ref[after[0]]
             if (

@@ -2,11 +2,12 @@
 
 Two sources, one result type (``TableGrid``, content-space points):
 - digital pages: ``Page.find_tables`` clipped to the layout model's table region, ruled strategy (``lines``)
-  first, then unruled (``text``); spans come from the cell boxes against the table's column and row edges,
-  and each cell's text from the text layer inside it (``get_textbox``: PyMuPDF's ``extract`` joins
-  characters without the spaces between words in some fonts). This runs in the PyMuPDF worker processes.
-- OCR'd pages (and digital regions ``find_tables`` finds nothing in): text lines clustered into rows by their
-  vertical centres and into columns by the gaps that run through every row (``grid_from_lines``).
+  first, then unruled (``text``), on PyMuPDF's own rows and columns (a ``None`` slot is covered by a span);
+  each cell's text from the text-layer words inside it (PyMuPDF's ``extract`` joins characters without the
+  spaces between words in some fonts). This runs in the PyMuPDF worker processes; not on ``/Rotate``'d pages,
+  where ``find_tables`` edits the document to un-rotate it.
+- OCR'd pages, rotated pages and digital regions ``find_tables`` finds nothing in: text lines clustered into
+  rows by their vertical centres and into columns by the gaps that run through every row (``grid_from_lines``).
 The first row is taken as the column header (docling's and GFM's convention) unless the table has one row.
 """
 
@@ -123,13 +124,18 @@ def find_tables(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | None]
     on the box grown by ``CLIP_MARGIN`` (its edge may cut through the table's outer rules, or a margin may
     take in rules that are not the table's), ruled strategy first, unruled where neither finds one; the
     table covering most of the region wins, then the one with more cells."""
-    import pymupdf  # noqa: PLC0415 - the worker's module; the ingress imports this file without using PyMuPDF
+    import pymupdf
 
+    if page.rotation:
+        # find_tables un-rotates a /Rotate'd page by editing the document (a content stream, the mediabox) and
+        # answers in display space; the worker keeps documents open, so such pages use the clustered path
+        return [None] * len(clips)
     out: list[TableGrid | None] = []
     bounds = page.rect
     for clip in clips:
         region = pymupdf.Rect(clip.l, clip.t, clip.r, clip.b)
-        grown = (region + (-CLIP_MARGIN, -CLIP_MARGIN, CLIP_MARGIN, CLIP_MARGIN)) & bounds
+        grown = pymupdf.Rect(clip.l - CLIP_MARGIN, clip.t - CLIP_MARGIN, clip.r + CLIP_MARGIN, clip.b + CLIP_MARGIN)
+        grown &= bounds
         found: TableGrid | None = None
         for strategy in ("lines", "text"):
             candidates: list[tuple[float, int, TableGrid]] = []
@@ -159,7 +165,8 @@ def _pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> Tabl
     num_rows, num_cols = len(rows), int(table.col_count)
     if num_rows < 1 or num_cols < 1 or num_rows * num_cols > MAX_TABLE_CELLS:
         return None
-    col_x = [min((r.cells[j][0] for r in rows if r.cells[j] is not None), default=None) for j in range(num_cols)]
+    far = float("inf")  # a column no cell starts in (every slot spanned) never ends a span
+    col_x = [min((float(r.cells[j][0]) for r in rows if r.cells[j] is not None), default=far) for j in range(num_cols)]
     row_y = [float(r.bbox[1]) for r in rows]
     cells: list[GridCell] = []
     for i, row in enumerate(rows):
@@ -167,7 +174,7 @@ def _pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> Tabl
             if box is None:
                 continue
             x1, y1 = float(box[2]), float(box[3])
-            col_span = 1 + sum(1 for k in range(j + 1, num_cols) if col_x[k] is not None and col_x[k] < x1 - EDGE_TOLERANCE)
+            col_span = 1 + sum(1 for k in range(j + 1, num_cols) if col_x[k] < x1 - EDGE_TOLERANCE)
             row_span = 1 + sum(1 for k in range(i + 1, num_rows) if row_y[k] < y1 - EDGE_TOLERANCE)
             cells.append(GridCell(i, j, row_span, col_span, BBox.of(tuple(box)), _words_in(words, box)))
     if len(cells) < 2:
@@ -175,16 +182,11 @@ def _pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> Tabl
     return TableGrid(BBox.of(tuple(table.bbox)), num_rows, num_cols, _with_headers(cells, num_rows), method)
 
 
-def _words_in(words: list[tuple[object, ...]], cell: tuple[float, float, float, float]) -> str:
+def _words_in(words: list[tuple[Any, ...]], cell: tuple[float, float, float, float]) -> str:
     """Text of the words whose centre is in ``cell``, in the text layer's order (block, line, word)."""
     x0, y0, x1, y1 = cell
-    inside = [
-        w
-        for w in words
-        if x0 <= (float(w[0]) + float(w[2])) / 2 <= x1  # type: ignore[arg-type]  # PyMuPDF's word tuples
-        and y0 <= (float(w[1]) + float(w[3])) / 2 <= y1  # type: ignore[arg-type]
-    ]
-    inside.sort(key=lambda w: (w[5], w[6], w[7]))  # type: ignore[arg-type, return-value]
+    inside = [w for w in words if x0 <= (w[0] + w[2]) / 2 <= x1 and y0 <= (w[1] + w[3]) / 2 <= y1]
+    inside.sort(key=lambda w: (w[5], w[6], w[7]))
     return " ".join(str(w[4]) for w in inside)
 
 

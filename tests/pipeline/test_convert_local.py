@@ -12,7 +12,7 @@ import pymupdf
 from docgraph.samples import TITLE, make_text_pdf
 from pipeline import ConvertOptions, OcrMode
 from pipeline.export import MarkdownSerializer, ZipBundleSerializer
-from pipeline.graph import BlockType, DocumentStatus, PageKind, PageStatus, Source, schema_json
+from pipeline.graph import BlockType, DocumentStatus, PageKind, PageStatus, Source, Table, schema_json
 from pipeline.options import Limits
 from pipeline.steps import Step
 from tests.conftest import ROOT
@@ -25,8 +25,11 @@ def test_sample_routes_each_page_by_its_kind(local_converter: Any, sample_pdf: b
     assert_graph_invariants(graph)
     assert graph.status is DocumentStatus.COMPLETE
     assert [p.kind for p in graph.pages] == [PageKind.DIGITAL, PageKind.DIGITAL, PageKind.SCANNED]
-    assert graph.pages[0].route == [Step.TEXT, Step.RENDER, Step.LAYOUT, Step.MERGE]
-    assert graph.pages[2].route == [Step.TEXT, Step.RENDER, Step.LAYOUT, Step.OCR, Step.MERGE]
+    assert graph.pages[0].route == [Step.TEXT, Step.RENDER, Step.LAYOUT, Step.MERGE, Step.TABLES]  # it has a table
+    assert graph.pages[2].route == [Step.TEXT, Step.RENDER, Step.LAYOUT, Step.OCR, Step.MERGE, Step.TABLES]
+    digital, scanned = (next(b for b in graph.page_blocks(n) if isinstance(b, Table)) for n in (1, 3))
+    assert digital.structure == "pymupdf-lines" and scanned.structure == "clustered"
+    assert digital.grid() == scanned.grid() and digital.num_rows >= 3  # the scan of page 1 reads the same cells
     types = {b.type for b in graph.page_blocks(1)}
     assert {BlockType.TABLE, BlockType.TEXT} <= types
     assert {b.source for b in graph.page_blocks(3) if b.text} == {Source.OCR}
