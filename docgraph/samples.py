@@ -116,3 +116,92 @@ def make_many_draws_pdf(draws: int, *, pages: int = 1, per_row: int = 250) -> by
     data: bytes = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     return data
+
+
+def _table(
+    page: pymupdf.Page,
+    top: float,
+    rows: list[list[str]],
+    *,
+    ruled: bool,
+    spans: dict[tuple[int, int], int] | None = None,
+    left: float = 72.0,
+    width: float = 468.0,
+    row_height: float = 22.0,
+) -> float:
+    """Draw ``rows`` as a table (``spans``: (row, col) → columns a cell spans; the slots it covers hold '').
+    Header row bold. Returns the y below the table."""
+    spans = spans or {}
+    ncols = max(len(r) for r in rows)
+    col_w = width / ncols
+    for r, row in enumerate(rows):
+        y = top + r * row_height
+        c = 0
+        while c < ncols:
+            span = spans.get((r, c), 1)
+            text = row[c] if c < len(row) else ""
+            x0, x1 = left + c * col_w, left + (c + span) * col_w
+            font = "hebo" if r == 0 else "helv"
+            _text(page, pymupdf.Rect(x0 + 4, y + 5, x1 - 4, y + row_height), text, fontsize=10, fontname=font)
+            if ruled and r > 0:  # a rule above every body row, across the cell
+                page.draw_line((x0, y), (x1, y))
+            if ruled:  # the cell's left rule
+                page.draw_line((x0, y), (x0, y + row_height))
+            c += span
+    bottom = top + len(rows) * row_height
+    if ruled:
+        page.draw_line((left, top), (left + width, top))
+        page.draw_line((left, bottom), (left + width, bottom))
+        page.draw_line((left + width, top), (left + width, bottom))
+    return bottom
+
+
+TABLE_ROWS = [
+    ["Region", "Quarter", "Revenue", "Growth"],
+    ["North", "Q1", "1200", "4.5"],
+    ["South", "Q1", "980", "3.1"],
+    ["East", "Q2", "1430", "6.2"],
+    ["West", "Q2", "1105", "2.8"],
+]
+
+
+def make_table_pdf(kind: str) -> tuple[bytes, list[list[str]]]:
+    """A one-page report with one table of known cells, and those cells as a grid (a spanning cell's text in
+    every slot it covers). ``kind``: ``ruled``, ``unruled``, ``spanning`` (a header cell over two columns),
+    ``scanned`` (the ruled page rasterised at 150 dpi), ``two_pages`` (a ruled table continued on page 2,
+    its header repeated)."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    _text(page, pymupdf.Rect(72, 56, 540, 96), "Quarterly Figures", fontsize=16, fontname="hebo")
+    _text(page, pymupdf.Rect(72, 100, 540, 200), LOREM * 3, fontsize=10)
+    grid = [list(r) for r in TABLE_ROWS]
+    if kind == "two_pages":  # the table ends page 1 and goes on at the top of page 2
+        _text(page, pymupdf.Rect(72, 210, 540, 310), LOREM * 3, fontsize=10)
+        _table(page, 620, TABLE_ROWS, ruled=True)
+    elif kind in ("ruled", "scanned"):
+        _table(page, 220, TABLE_ROWS, ruled=True)
+    elif kind == "unruled":
+        _table(page, 220, TABLE_ROWS, ruled=False)
+    elif kind == "spanning":
+        rows = [["Region", "Sales", "", "Growth"], *TABLE_ROWS[1:]]
+        _table(page, 220, rows, ruled=True, spans={(0, 1): 2})
+        grid = [["Region", "Sales", "Sales", "Growth"], *[list(r) for r in TABLE_ROWS[1:]]]
+    else:
+        raise ValueError(f"unknown table kind: {kind}")
+    if kind != "two_pages":
+        _text(page, pymupdf.Rect(72, 360, 540, 460), LOREM * 3, fontsize=10)
+    else:
+        more = [["North", "Q3", "1310", "5.0"], ["South", "Q3", "1001", "2.1"], ["East", "Q4", "1500", "4.9"]]
+        page2 = doc.new_page(width=612, height=792)
+        _table(page2, 72, [TABLE_ROWS[0], *more], ruled=True)
+        _text(page2, pymupdf.Rect(72, 200, 540, 300), LOREM * 3, fontsize=10)
+        grid += [list(r) for r in more]
+    if kind == "scanned":
+        pix = page.get_pixmap(dpi=150)
+        scan = pymupdf.open()
+        scan.new_page(width=612, height=792).insert_image(pymupdf.Rect(0, 0, 612, 792), pixmap=pix)
+        doc.close()
+        doc = scan
+    data: bytes = doc.tobytes(garbage=3, deflate=True)
+    doc.close()
+    return data, grid

@@ -1,0 +1,73 @@
+"""Table structure end to end on pages the tests make, with known cells: ruled, unruled, a spanning header
+cell, the ruled page as a scan (the OCR path), and a table continued on the next page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from markdown_it import MarkdownIt
+
+from docgraph.samples import make_table_pdf
+from pipeline.export.markdown import MarkdownSerializer
+from pipeline.graph import DocumentGraph, EdgeKind, Table
+from pipeline.options import ConvertOptions
+from tests.invariants import assert_graph_invariants
+
+pytestmark = pytest.mark.models
+
+
+def _tables(graph: DocumentGraph) -> list[Table]:
+    return [b for b in graph.blocks if isinstance(b, Table)]
+
+
+def _markdown_tables(markdown: str) -> list[list[list[str]]]:
+    """Tables as a real Markdown parser (markdown-it, GFM tables on) reads them: rows of cell texts."""
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    tables: list[list[list[str]]] = []
+    row: list[str] | None = None
+    for i, token in enumerate(tokens):
+        if token.type == "table_open":
+            tables.append([])
+        elif token.type == "tr_open":
+            row = []
+        elif token.type in ("th_open", "td_open") and row is not None:
+            row.append(tokens[i + 1].content if tokens[i + 1].type == "inline" else "")
+        elif token.type == "tr_close" and row is not None:
+            tables[-1].append(row)
+            row = None
+    return tables
+
+
+@pytest.mark.parametrize(
+    ("kind", "structure"),
+    [("ruled", "pymupdf-lines"), ("unruled", None), ("spanning", "pymupdf-lines"), ("scanned", "clustered")],
+)
+def test_table_cells_are_read(local_converter: Any, kind: str, structure: str | None) -> None:
+    data, expected = make_table_pdf(kind)
+    graph = local_converter.convert_sync(data, ConvertOptions(), filename=f"{kind}.pdf")
+    assert_graph_invariants(graph)
+    tables = _tables(graph)
+    assert len(tables) == 1, [b.type for b in graph.blocks]
+    table = tables[0]
+    assert table.grid() == expected
+    assert (table.num_rows, table.num_cols) == (len(expected), len(expected[0]))
+    assert all(c.column_header for c in table.cells if c.row == 0)
+    if structure is not None:
+        assert table.structure == structure
+    if kind == "spanning":
+        header = next(c for c in table.cells if c.row == 0 and c.col == 1)
+        assert (header.col_span, header.text) == (2, "Sales")
+    # the Markdown holds it as a GFM table a Markdown parser reads back to the same grid
+    assert _markdown_tables(MarkdownSerializer().serialize(graph)) == [expected]
+
+
+def test_a_table_continued_on_the_next_page_is_linked_and_joined(local_converter: Any) -> None:
+    data, expected = make_table_pdf("two_pages")
+    graph = local_converter.convert_sync(data, ConvertOptions(), filename="two_pages.pdf")
+    assert_graph_invariants(graph)
+    first, second = _tables(graph)
+    assert (first.page_no, second.page_no) == (1, 2)
+    assert [(e.source, e.target) for e in graph.edges if e.kind is EdgeKind.CONTINUES] == [(first.id, second.id)]
+    # one Markdown table: the continuation's repeated header row is dropped
+    assert _markdown_tables(MarkdownSerializer().serialize(graph)) == [expected]
