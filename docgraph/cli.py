@@ -91,7 +91,7 @@ def convert(
     *,
     options: ConvertOptions,
 ) -> None:
-    """Convert PDFs, writing <name>.json, <name>.md and <name>/page-NNNN.png (annotated) into OUT."""
+    """Convert PDFs, writing <name>.json, <name>.md, <name>.html and <name>/page-NNNN.png (annotated) into OUT."""
     out.mkdir(parents=True, exist_ok=True)
     failures = 0
     if local:
@@ -326,8 +326,9 @@ def _convert_as_job(
         console.print(f"[red]{path.name}: job {status['state']}[/] {error.get('message', '')}")
         return False
     (out / f"{path.stem}.json").write_bytes(client.get(job["result_url"]).content)
-    markdown = client.get(job["result_url"], params={"format": "markdown"})
-    (out / f"{path.stem}.md").write_bytes(markdown.content)
+    for name, extension in (("markdown", "md"), ("html", "html")):
+        exported = client.get(job["result_url"], params={"format": name})
+        (out / f"{path.stem}.{extension}").write_bytes(exported.content)
     console.print(f"[green]{path.name}[/] (job {job['id'][:8]}…, {status['state']}) → {out / (path.stem + '.json')}")
     return True
 
@@ -337,6 +338,7 @@ def _write_bundle(out: Path, source: Path, bundle: bytes) -> None:
     with zipfile.ZipFile(io.BytesIO(bundle)) as zf:
         (out / f"{stem}.json").write_bytes(zf.read("document.json"))
         (out / f"{stem}.md").write_bytes(zf.read("document.md"))
+        (out / f"{stem}.html").write_bytes(zf.read("document.html"))
         images = [n for n in zf.namelist() if n.startswith("pages/") and n.endswith(".png")]
         if images:
             (out / stem).mkdir(exist_ok=True)

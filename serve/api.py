@@ -12,6 +12,7 @@ from pipeline.protocols import ModelHealth
 class OutputFormat(StrEnum):
     JSON = "json"
     MARKDOWN = "markdown"
+    HTML = "html"
     ZIP = "zip"  # document.json + document.md + annotated page PNGs
 
 

@@ -17,14 +17,14 @@ from importlib import import_module
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, File, Header, HTTPException, Path, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from ray.serve.schema import ApplicationStatusOverview
 
 from pipeline import ConvertOptions, DocumentGraph, PdfPool
 from pipeline.convert import Conversion, convert_bytes
-from pipeline.export import JsonSerializer, MarkdownSerializer, ZipBundleSerializer
+from pipeline.export import ZipBundleSerializer, exporter
 from pipeline.graph import schema_json
 from pipeline.memory import release_freed_memory
 from pipeline.options import InvalidOptionsError, Limits, parse_page_range
@@ -187,15 +187,21 @@ class DocumentIngress:
     @v1.post(
         "/convert",
         tags=["convert"],
-        responses={200: {"model": DocumentGraph, "content": {"text/markdown": {}, "application/zip": {}}}, **ERRORS},
+        responses={
+            200: {
+                "model": DocumentGraph,
+                "content": {"text/markdown": {}, "text/html": {}, "application/zip": {}},
+            },
+            **ERRORS,
+        },
     )
     async def convert(
         self,
         file: Annotated[UploadFile, File(description="The PDF.")],
         options: Annotated[ConvertOptions, Depends(convert_options)],
-        format: Annotated[OutputFormat, Query(description="json (graph), markdown, zip (+annotated PNGs).")] = (
-            OutputFormat.JSON
-        ),
+        format: Annotated[
+            OutputFormat, Query(description="json (graph), markdown, html, zip (all three + annotated PNGs).")
+        ] = OutputFormat.JSON,
     ) -> Response:
         """Convert one PDF synchronously (up to ``jobs.sync_max_pages`` pages; larger ones: POST /v1/jobs)."""
         limits = self._args.limits
@@ -217,14 +223,11 @@ class DocumentIngress:
             graph.status.value,
         )
         headers = {"X-Docgraph-Status": graph.status.value}
-        if format is OutputFormat.MARKDOWN:
-            return PlainTextResponse(
-                MarkdownSerializer().serialize(graph), media_type="text/markdown; charset=utf-8", headers=headers
-            )
         if format is OutputFormat.ZIP:
             body = ZipBundleSerializer().serialize(graph, result.annotated)
             return Response(body, media_type="application/zip", headers=headers)
-        return Response(JsonSerializer().serialize(graph), media_type="application/json", headers=headers)
+        export = exporter(format.value)
+        return Response(export.export(graph), media_type=export.media_type, headers=headers)
 
     @v1.post("/jobs", tags=["jobs"], status_code=202, responses={202: {"model": JobAccepted}, **ERRORS})
     async def submit_job(
@@ -260,26 +263,28 @@ class DocumentIngress:
     @v1.get(
         "/jobs/{job_id}/result",
         tags=["jobs"],
-        responses={200: {"model": DocumentGraph, "content": {"text/markdown": {}}}, **JOB_ERRORS},
+        responses={200: {"model": DocumentGraph, "content": {"text/markdown": {}, "text/html": {}}}, **JOB_ERRORS},
     )
     async def job_result(
         self,
         job_id: JobId,
-        format: Annotated[OutputFormat, Query(description="json (graph) or markdown.")] = OutputFormat.JSON,
+        format: Annotated[OutputFormat, Query(description="json (graph), markdown or html.")] = OutputFormat.JSON,
     ) -> Response:
         """The finished job's graph: only once the job is succeeded or partially_succeeded, never before."""
         if format is OutputFormat.ZIP:
-            raise InvalidOptionsError("a job's result is json or markdown (zip is /v1/convert only)")
+            raise InvalidOptionsError("a job's result is json, markdown or html (zip is /v1/convert only)")
         status = (await self._job(job_id)).status
         body = await self._store.result(job_id) if status.state.final else None
         if status.state not in (JobState.SUCCEEDED, JobState.PARTIALLY_SUCCEEDED) or body is None:
             reason = f": {status.error.message}" if status.error else ""
             raise JobNotFinishedError(f"job {job_id} is {status.state.value}{reason}", state=status.state.value)
         headers = {"X-Docgraph-Status": status.state.value}
-        if format is OutputFormat.MARKDOWN:
-            markdown = MarkdownSerializer().serialize(DocumentGraph.model_validate_json(body))
-            return PlainTextResponse(markdown, media_type="text/markdown; charset=utf-8", headers=headers)
-        return Response(body, media_type="application/json", headers=headers)
+        if format is OutputFormat.JSON:
+            return Response(body, media_type="application/json", headers=headers)
+        export = exporter(format.value)
+        return Response(
+            export.export(DocumentGraph.model_validate_json(body)), media_type=export.media_type, headers=headers
+        )
 
     @v1.get(
         "/jobs/{job_id}/events",

@@ -3,12 +3,14 @@ cell, the ruled page as a scan (the OCR path), and a table continued on the next
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
 
 from docgraph.samples import make_table_pdf
+from pipeline.export.html import HtmlSerializer
 from pipeline.export.markdown import MarkdownSerializer
 from pipeline.graph import DocumentGraph, EdgeKind, Table
 from pipeline.options import ConvertOptions
@@ -39,6 +41,53 @@ def _markdown_tables(markdown: str) -> list[list[list[str]]]:
     return tables
 
 
+class _HtmlTables(HTMLParser):
+    """Tables of an HTML document as grids, a rowspan/colspan cell's text in every slot it covers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._taken: dict[tuple[int, int], str] = {}
+        self._row = -1
+        self._cell: tuple[int, int] | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._taken, self._row = {}, -1
+        elif tag == "tr":
+            self._row += 1
+        elif tag in ("td", "th"):
+            span = dict(attrs)
+            self._cell = (int(span.get("rowspan") or 1), int(span.get("colspan") or 1))
+            self._text = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            col = 0
+            while (self._row, col) in self._taken:
+                col += 1
+            rows, cols = self._cell
+            for r in range(self._row, self._row + rows):
+                for c in range(col, col + cols):
+                    self._taken[(r, c)] = self._text
+            self._cell = None
+        elif tag == "table":
+            height = max(r for r, _ in self._taken) + 1
+            width = max(c for _, c in self._taken) + 1
+            self.tables.append([[self._taken.get((r, c), "") for c in range(width)] for r in range(height)])
+
+
+def _html_tables(html: str) -> list[list[list[str]]]:
+    parser = _HtmlTables()
+    parser.feed(html)
+    return parser.tables
+
+
 @pytest.mark.parametrize(
     ("kind", "structure"),
     [("ruled", "pymupdf-lines"), ("unruled", None), ("spanning", "pymupdf-lines"), ("scanned", "clustered")],
@@ -60,6 +109,10 @@ def test_table_cells_are_read(local_converter: Any, kind: str, structure: str | 
         assert (header.col_span, header.text) == (2, "Sales")
     # the Markdown holds it as a GFM table a Markdown parser reads back to the same grid
     assert _markdown_tables(MarkdownSerializer().serialize(graph)) == [expected]
+    # and the HTML as a table with th/td and colspan, which an HTML parser reads back to the same grid
+    html = HtmlSerializer().serialize(graph)
+    assert _html_tables(html) == [expected]
+    assert ('colspan="2"' in html) is (kind == "spanning")
 
 
 def test_a_table_continued_on_the_next_page_is_linked_and_joined(local_converter: Any) -> None:

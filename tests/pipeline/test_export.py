@@ -1,0 +1,76 @@
+"""Exporters behind the registry: every format named once, HTML escapes what the PDF says, headings by level."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from typing import Any
+
+import pymupdf
+
+from pipeline.export import EXPORTERS, HtmlSerializer, MarkdownSerializer
+from pipeline.graph import BlockType
+from pipeline.options import ConvertOptions
+from serve.api import OutputFormat
+
+
+def _pdf(lines: list[tuple[str, float]]) -> bytes:
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    y = 72.0
+    for text, size in lines:
+        page.insert_text((72, y), text, fontsize=size, fontname="helv")
+        y += size * 2.2
+    data: bytes = doc.tobytes()
+    return data
+
+
+def test_every_output_format_but_zip_is_an_exporter() -> None:
+    assert {f.value for f in OutputFormat} - {"zip"} == set(EXPORTERS)
+    assert {e.extension for e in EXPORTERS.values()} == {"json", "md", "html"}
+
+
+def test_html_escapes_text_from_the_pdf(local_converter: Any) -> None:
+    hostile = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
+    data = _pdf([("Plain words before.", 11), (hostile, 11)])
+    graph = local_converter.convert_sync(data, ConvertOptions(layout=False))
+    html = HtmlSerializer().serialize(graph)
+    tags: list[str] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            tags.append(tag)
+
+    Tags().feed(html)
+    assert "script" not in tags and "img" not in tags
+    assert "&lt;script&gt;" in html
+
+
+def test_heading_levels_from_numbering_and_the_title_from_size(local_converter: Any) -> None:
+    body = "Body text of the section that runs on for a while to be the body size."
+    data = _pdf(
+        [
+            ("A Report Title", 24),
+            ("1 Introduction", 14),
+            (body, 10),
+            ("1.1 Scope", 12),
+            (body, 10),
+            ("1.1.1 Limits", 12),
+            (body, 10),
+            ("2 Methods", 14),
+            (body, 10),
+        ]
+    )
+    graph = local_converter.convert_sync(data, ConvertOptions(layout=False))
+    blocks = graph.page_blocks(1)
+    levels = [(b.text, getattr(b, "level", None)) for b in blocks if b.type is BlockType.SECTION_HEADER]
+    assert levels == [("1 Introduction", 1), ("1.1 Scope", 2), ("1.1.1 Limits", 3), ("2 Methods", 1)]
+    assert blocks[0].type is BlockType.TITLE and blocks[0].text == "A Report Title"
+    markdown = MarkdownSerializer().serialize(graph)
+    assert "# A Report Title\n" in markdown and "## 1 Introduction" in markdown and "#### 1.1.1 Limits" in markdown
+    # the section tree: Introduction holds Scope, which holds Limits; Methods is Introduction's sibling
+    sections = {g.heading: g for g in graph.groups if g.kind.value == "section"}
+    by_text = {b.text: b.id for b in blocks}
+    intro = sections[by_text["1 Introduction"]]
+    scope = sections[by_text["1.1 Scope"]]
+    assert scope.id in intro.children and sections[by_text["1.1.1 Limits"]].id in scope.children
+    assert sections[by_text["2 Methods"]].id in graph.body and intro.id in graph.body
