@@ -149,7 +149,7 @@ class Table(_BlockBase):
     num_cols: int = Field(default=0, ge=0)
     cells: list[TableCell] = Field(default_factory=list, description="Each cell once, at its top-left slot.")
     structure: str | None = Field(
-        default=None, description="How the cells were found: pymupdf-lines, pymupdf-text, clustered, html."
+        default=None, description="How the cells were found: pymupdf-lines, pymupdf-bounds, clustered, html."
     )
     caption: str | None = Field(default=None, description="Ref of the caption block describing this table.")
     footnotes: list[str] = Field(default_factory=list, description="Refs of this table's footnote blocks.")

@@ -1,8 +1,8 @@
 """Table structure: cells with row/column spans, from PyMuPDF's ``find_tables`` or from positioned text.
 
 Two sources, one result type (``TableGrid``, content-space points):
-- digital pages: ``Page.find_tables`` clipped to the layout model's table region, ruled strategy (``lines``)
-  first, then unruled (``text``), on PyMuPDF's own rows and columns (a ``None`` slot is covered by a span);
+- digital pages: ``Page.find_tables`` (ruled) and MuPDF's structure detection within bounds (unruled) in the
+  layout model's table region, on PyMuPDF's own rows and columns (a ``None`` slot is covered by a span);
   each cell's text from the text-layer words inside it (PyMuPDF's ``extract`` joins characters without the
   spaces between words in some fonts). This runs in the PyMuPDF worker processes; not on ``/Rotate``'d pages,
   where ``find_tables`` edits the document to un-rotate it.
@@ -16,20 +16,19 @@ from __future__ import annotations
 import bisect
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
+
+import pymupdf
+from pymupdf import table as pymupdf_table
 
 from pipeline.geometry import BBox, union_all
 from pipeline.page import TextLine
-from pipeline.textlayer import TEXT_FLAGS
-
-if TYPE_CHECKING:
-    import pymupdf
 
 log = logging.getLogger("docgraph.pipeline")
 
 EDGE_TOLERANCE: Final = 2.0  # points: cell edges closer than this are the same row/column edge
 CLIP_MARGIN: Final = 12.0  # points around a table region that find_tables also sees
-MIN_REGION_COVER: Final = 0.3  # a table found must cover this share of the region to be the region's table
+MATCH_IOU: Final = 0.6  # a ruled table found is the region's table at this IoU (PyMuPDF's own threshold)
 MAX_TABLE_CELLS: Final = 5000  # a "table" with more cells is not read as one (a hostile page's grid)
 
 
@@ -51,7 +50,7 @@ class TableGrid:
     num_rows: int
     num_cols: int
     cells: tuple[GridCell, ...]
-    method: str  # "pymupdf-lines", "pymupdf-text" or "clustered"
+    method: str  # "pymupdf-lines" (ruled), "pymupdf-bounds" (MuPDF within the region), "clustered", "html"
 
     def rows(self) -> list[list[str]]:
         """The grid as text, a spanning cell's text repeated over every slot it covers (docling's grid)."""
@@ -120,42 +119,62 @@ def grid_from_boxes(boxes: list[tuple[BBox, str]], method: str) -> TableGrid | N
 
 
 def find_tables(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | None]:
-    """The table inside each clip (content space), or ``None``. ``find_tables`` runs on the detector's box and
-    on the box grown by ``CLIP_MARGIN`` (its edge may cut through the table's outer rules, or a margin may
-    take in rules that are not the table's), ruled strategy first, unruled where neither finds one; the
-    table covering most of the region wins, then the one with more cells."""
-    import pymupdf
-
+    """The table inside each clip (content space), or ``None``; PyMuPDF's way of combining a layout model's
+    table boxes with its line-based finder, with our detector's boxes as the layout:
+    1. ``find_tables(strategy="lines", use_layout=False)`` on the region grown by ``CLIP_MARGIN`` (the
+       detector's edge may cut through the outer rules): a ruled table matching the region (IoU ≥ 0.6, as
+       PyMuPDF matches its own layout boxes) is taken;
+    2. else MuPDF's own structure detection inside the region (``fz_find_table_within_bounds`` through
+       ``pymupdf.table.make_table_from_bbox``), which reads unruled tables from word positions.
+    ``use_layout=False`` keeps PyMuPDF's own layout model (pymupdf-layout, ~0.45 s a page) out: ours ran."""
     if page.rotation:
         # find_tables un-rotates a /Rotate'd page by editing the document (a content stream, the mediabox) and
         # answers in display space; the worker keeps documents open, so such pages use the clustered path
         return [None] * len(clips)
     out: list[TableGrid | None] = []
     bounds = page.rect
+    textpage = page.get_textpage(flags=pymupdf_table.TABLE_DETECTOR_FLAGS)
+    words = textpage.extractWORDS()
+    word_rects = [pymupdf.Rect(w[:4]) for w in words]
     for clip in clips:
         region = pymupdf.Rect(clip.l, clip.t, clip.r, clip.b)
         grown = pymupdf.Rect(clip.l - CLIP_MARGIN, clip.t - CLIP_MARGIN, clip.r + CLIP_MARGIN, clip.b + CLIP_MARGIN)
         grown &= bounds
-        found: TableGrid | None = None
-        for strategy in ("lines", "text"):
-            candidates: list[tuple[float, int, TableGrid]] = []
-            for rect in (region, grown):
-                try:
-                    tables = page.find_tables(clip=rect, strategy=strategy).tables
-                except (RuntimeError, ValueError, ZeroDivisionError) as exc:  # MuPDF or its table finder gave up
-                    log.warning("page %d: find_tables(%s) failed: %s", page.number + 1, strategy, exc)
-                    continue
-                words = page.get_text("words", clip=rect, flags=TEXT_FLAGS) if tables else []
-                for table in tables:
-                    cover = (pymupdf.Rect(table.bbox) & region).get_area() / max(region.get_area(), 1e-6)
-                    grid = _pymupdf_grid(table, words, f"pymupdf-{strategy}")
-                    if cover >= MIN_REGION_COVER and grid is not None and grid.num_cols >= 2:
-                        candidates.append((round(cover, 2), len(grid.cells), grid))
-            if candidates:
-                found = max(candidates, key=lambda c: (c[0], c[1]))[2]
-                break
+        candidates: list[TableGrid] = []
+        try:
+            finder = page.find_tables(clip=grown, strategy="lines", use_layout=False)
+            ruled = [(_iou(pymupdf.Rect(t.bbox), region), t) for t in (finder.tables if finder else [])]
+            ruled = [(iou, t) for iou, t in ruled if iou >= MATCH_IOU]
+            if ruled:
+                grid = _pymupdf_grid(max(ruled, key=lambda it: it[0])[1], words, "pymupdf-lines")
+                candidates += [grid] if grid is not None else []
+            cells = pymupdf_table.make_table_from_bbox(textpage, word_rects, region)
+            if cells:
+                grid = _pymupdf_grid(pymupdf_table.Table(page, cells), words, "pymupdf-bounds")
+                candidates += [grid] if grid is not None else []
+        except (RuntimeError, ValueError, ZeroDivisionError, IndexError) as exc:  # MuPDF's table finder gave up
+            log.warning("page %d: table structure failed in %s: %s", page.number + 1, clip, exc)
+        # the one holding more of the region's words (a ruled table can leave out a header above its top rule);
+        # on a tie the ruled one
+        inside = [w for w in words if region.contains(pymupdf.Point((w[0] + w[2]) / 2, (w[1] + w[3]) / 2))]
+        found = max(
+            (c for c in candidates if c.num_cols >= 2),
+            key=lambda c: sum(1 for w in inside if _holds(c.bbox, w)),
+            default=None,
+        )
         out.append(found)
     return out
+
+
+def _holds(box: BBox, word: tuple[Any, ...]) -> bool:
+    x, y = (word[0] + word[2]) / 2, (word[1] + word[3]) / 2
+    return bool(box.l <= x <= box.r and box.t <= y <= box.b)
+
+
+def _iou(a: pymupdf.Rect, b: pymupdf.Rect) -> float:
+    inter = (a & b).get_area()
+    union = a.get_area() + b.get_area() - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> TableGrid | None:

@@ -1,0 +1,144 @@
+"""Document structure quality: docgraph (CPU default, over HTTP) vs pymupdf4llm (in-process), one run.
+
+For each tool, on the same PDFs:
+- table structure with ``../shared/tools/table_score.py`` (cells matched / max cells, tables read back from
+  the Markdown) on the corpus documents with docling ground truth, and on the pages ``make_table_pdf`` makes
+  (ruled, unruled, spanning, scanned, continued on a second page: their cells are known);
+- text similarity to the ground truth Markdown (``tests/textsim.py``);
+- olmOCR-bench unit tests that come with corpus pages (``*.gt.jsonl``): table relations, running headers and
+  footers that must be absent, reading order, text that must be present (``math`` tests are not run: they
+  need a LaTeX renderer);
+- docgraph's table-extraction cost per page (ms, ``timings.tables_s``) next to the page's total.
+    python bench/tables.py
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pymupdf
+import pymupdf4llm
+from common import CORPUS, ROOT, report
+from rapidfuzz import fuzz
+
+from docgraph.embedded import EmbeddedService
+from docgraph.samples import make_table_pdf
+from pipeline.export import MarkdownSerializer
+from pipeline.graph import DocumentGraph
+from tests.textsim import normalise, similarity
+
+SCORER = Path(ROOT.parent / "shared" / "tools" / "table_score.py")
+GENERATED = ("ruled", "unruled", "spanning", "scanned", "two_pages")
+
+
+def _scorer() -> Any:
+    spec = importlib.util.spec_from_file_location("table_score", SCORER)
+    assert spec and spec.loader, f"no table scorer at {SCORER}"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _grid_score(scorer: Any, markdown: str, grid: list[list[str]]) -> float:
+    truth = [[scorer._n(c) for c in row] for row in grid]
+    return max((scorer.table_score(truth, p) for p in scorer.predicted_tables(markdown)), default=0.0)
+
+
+def _unit_test(scorer: Any, markdown: str, test: dict[str, Any]) -> bool | None:
+    """One olmOCR-bench test on a tool's Markdown; None for kinds not run here."""
+    text = normalise(markdown)
+    kind = test["type"]
+    if kind == "table":
+        return bool(scorer.relation_holds(markdown, test))
+    if kind == "present":
+        return fuzz.partial_ratio(normalise(test["text"]), text) >= 90
+    if kind == "absent":
+        want = normalise(test["text"])
+        where = text[-test["last_n"] * 4 :] if "last_n" in test and len(want) <= 3 else text
+        if len(want) <= 3:  # a page number: absent as a word of the page's end
+            return want not in where.split()
+        return fuzz.partial_ratio(want, where) < 90
+    if kind == "order":
+        a, b = text.find(normalise(test["before"])), text.find(normalise(test["after"]))
+        return a >= 0 and b >= 0 and a < b
+    return None
+
+
+def main() -> None:
+    scorer = _scorer()
+    truth_docs = sorted(p.name.removesuffix(".gt.json") for p in CORPUS.glob("*.gt.json"))
+    unit_docs = sorted(p.name.removesuffix(".gt.jsonl") for p in CORPUS.glob("*.gt.jsonl"))
+    rows: dict[str, object] = {}
+    totals: dict[str, dict[str, float]] = {"docgraph": {}, "pymupdf4llm": {}}
+    table_costs: list[float] = []
+    page_costs: list[float] = []
+    with EmbeddedService() as svc, httpx.Client(base_url=svc.url, timeout=600) as client:
+
+        def docgraph(data: bytes) -> str:
+            r = client.post("/v1/convert", params={"format": "json"}, files={"file": ("d.pdf", data)})
+            r.raise_for_status()
+            graph = DocumentGraph.model_validate_json(r.content)
+            for page in graph.pages:
+                t = page.timings
+                if t.tables_s:
+                    table_costs.append(t.tables_s * 1000)
+                    page_costs.append(
+                        (t.text_s + t.render_s + max(t.layout_s, t.ocr_s) + t.merge_s + t.tables_s) * 1000
+                    )
+            return MarkdownSerializer().serialize(graph)
+
+        def peer(data: bytes) -> str:
+            return str(pymupdf4llm.to_markdown(pymupdf.open(stream=data, filetype="pdf")))
+
+        tools = {"docgraph": docgraph, "pymupdf4llm": peer}
+        docgraph(make_table_pdf("ruled")[0])  # warm
+        for name in truth_docs:
+            data = (CORPUS / f"{name}.pdf").read_bytes()
+            gt_md = (CORPUS / f"{name}.gt.md").read_text()
+            for tool, convert in tools.items():
+                t0 = time.perf_counter()
+                md = convert(data)
+                seconds = time.perf_counter() - t0
+                got, n, _ = scorer.score_markdown(md, CORPUS / f"{name}.gt.json")
+                sim = similarity(md, gt_md)
+                tot = totals[tool]
+                tot["tables"] = tot.get("tables", 0) + got
+                tot["tables_n"] = tot.get("tables_n", 0) + n
+                tot["sim"] = tot.get("sim", 0) + sim
+                rows[f"{name}: {tool} similarity / tables"] = f"{sim:.3f} / {got:.2f} of {n} ({seconds:.1f} s)"
+        for kind in GENERATED:
+            data, grid = make_table_pdf(kind)
+            for tool, convert in tools.items():
+                score = _grid_score(scorer, convert(data), grid)
+                totals[tool]["generated"] = totals[tool].get("generated", 0) + score
+                rows[f"generated {kind}: {tool} table score"] = round(score, 2)
+        for name in unit_docs:
+            data = (CORPUS / f"{name}.pdf").read_bytes()
+            tests = [json.loads(line) for line in (CORPUS / f"{name}.gt.jsonl").read_text().splitlines() if line]
+            for tool, convert in tools.items():
+                md = convert(data)
+                results = [r for r in (_unit_test(scorer, md, t) for t in tests) if r is not None]
+                totals[tool]["unit"] = totals[tool].get("unit", 0) + sum(results)
+                totals[tool]["unit_n"] = totals[tool].get("unit_n", 0) + len(results)
+                rows[f"{name}: {tool} unit tests passed"] = f"{sum(results)}/{len(results)}"
+    for tool, tot in totals.items():
+        rows[f"TOTAL {tool}: corpus table score"] = f"{tot.get('tables', 0):.2f} / {tot.get('tables_n', 0):.0f}"
+        rows[f"TOTAL {tool}: mean text similarity ({len(truth_docs)} docs)"] = round(
+            tot.get("sim", 0) / max(1, len(truth_docs)), 3
+        )
+        rows[f"TOTAL {tool}: generated tables score"] = f"{tot.get('generated', 0):.2f} / {len(GENERATED)}"
+        rows[f"TOTAL {tool}: olmOCR-bench unit tests"] = f"{tot.get('unit', 0):.0f} / {tot.get('unit_n', 0):.0f}"
+    if table_costs:
+        rows["docgraph table extraction per page with tables, median ms"] = round(statistics.median(table_costs), 1)
+        rows["docgraph page total on those pages, median ms"] = round(statistics.median(page_costs), 1)
+    report("tables", rows)
+
+
+if __name__ == "__main__":
+    main()
