@@ -2,6 +2,9 @@
 footnotes tied to what they describe, tables continued across pages, list groups and the section tree.
 
 Decisions on drafts (``decide``) come before ids exist; links between built blocks (``link``) after.
+- **Furniture**: page headers/footers the layout model labelled, plus short lines wholly inside the top or
+  bottom 6 % of a page (running heads, page numbers) or repeated, digits aside, near the top/bottom of three
+  or more pages; they leave the body's reading order.
 - **Title**: a block the layout model labelled Title; else, on the first converted page, a header-like block
   in the top 40 % of the page set larger than every other heading of the document (and ≥ 1.3× body text).
   At most one title: further Title labels become level-1 headings.
@@ -43,6 +46,11 @@ from pipeline.merge import DraftBlock
 TITLE_TOP_SHARE = 0.4
 TITLE_SIZE_RATIO = 1.3
 HEADER_LIKE = frozenset({BlockType.SECTION_HEADER, BlockType.TITLE, BlockType.TEXT})
+FURNITURE_BAND = 0.06  # share of the page height at the top and bottom where short lines are furniture
+REPEAT_BAND = 0.12  # a short line repeated near the top/bottom of REPEAT_PAGES pages is furniture too
+REPEAT_PAGES = 3
+FURNITURE_MAX_CHARS = 120
+FURNITURE_CANDIDATES = frozenset({BlockType.TEXT, BlockType.SECTION_HEADER, BlockType.TITLE, BlockType.FOOTNOTE})
 CAPTION_GAP = 36.0  # points between a caption and its table/figure, at most
 FOOTNOTE_GAP = 24.0
 
@@ -85,7 +93,9 @@ def split_marker(text: str) -> tuple[str, str, bool]:
 def decide(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tuple[int, int], Decision]:
     """Per (page_no, index in the page's blocks): type, text, level and marker. ``pages`` are
     (page_no, page height in content points, drafts in reading order), in page order."""
-    drafts = [(p, i, d, h) for p, h, blocks in pages for i, d in enumerate(blocks)]
+    furniture = _furniture(pages)
+    pages_by_no = {p: blocks for p, _, blocks in pages}
+    drafts = [(p, i, d, h) for p, h, blocks in pages for i, d in enumerate(blocks) if (p, i) not in furniture]
     body_sizes = [d.size for _, _, d, _ in drafts if d.type is BlockType.TEXT and d.size > 0]
     body = statistics.median(body_sizes) if body_sizes else 0.0
     title = _find_title(drafts, body)
@@ -93,7 +103,9 @@ def decide(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tuple[i
         {round(d.size, 1) for _, _, d, _ in drafts if d.type is BlockType.SECTION_HEADER and d.size > 0},
         reverse=True,
     )
-    out: dict[tuple[int, int], Decision] = {}
+    out: dict[tuple[int, int], Decision] = {
+        key: Decision(kind, pages_by_no[key[0]][key[1]].text) for key, kind in furniture.items()
+    }
     for page_no, index, draft, _ in drafts:
         key = (page_no, index)
         kind, text = draft.type, draft.text
@@ -113,6 +125,40 @@ def decide(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tuple[i
         else:
             out[key] = Decision(kind, text)
     return out
+
+
+def _furniture(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tuple[int, int], BlockType]:
+    """Page headers and footers: what the layout model labelled so, and short text-like blocks that sit wholly
+    in the top or bottom ``FURNITURE_BAND`` of a page (running heads, page numbers, journal lines), or that
+    repeat (digits aside) near the top or bottom of several pages."""
+    found: dict[tuple[int, int], BlockType] = {}
+    seen: dict[str, list[tuple[int, int, BlockType]]] = {}
+    for page_no, height, blocks in pages:
+        for index, d in enumerate(blocks):
+            if d.type in (BlockType.PAGE_HEADER, BlockType.PAGE_FOOTER):
+                found[(page_no, index)] = d.type
+                continue
+            if d.type not in FURNITURE_CANDIDATES or not d.text.strip() or len(d.text) > FURNITURE_MAX_CHARS:
+                continue
+            kind = (
+                BlockType.PAGE_HEADER
+                if d.bbox.b <= FURNITURE_BAND * height
+                else BlockType.PAGE_FOOTER
+                if d.bbox.t >= (1 - FURNITURE_BAND) * height
+                else None
+            )
+            if kind is not None:
+                found[(page_no, index)] = kind
+            elif d.bbox.b <= REPEAT_BAND * height or d.bbox.t >= (1 - REPEAT_BAND) * height:
+                top = d.bbox.b <= REPEAT_BAND * height
+                key = re.sub(r"\d+", "#", " ".join(d.text.lower().split()))
+                seen.setdefault(key, []).append(
+                    (page_no, index, BlockType.PAGE_HEADER if top else BlockType.PAGE_FOOTER)
+                )
+    for places in seen.values():
+        if len({p for p, _, _ in places}) >= REPEAT_PAGES:
+            found |= {(p, i): kind for p, i, kind in places}
+    return found
 
 
 def _find_title(drafts: list[tuple[int, int, DraftBlock, float]], body: float) -> tuple[int, int] | None:
