@@ -17,7 +17,6 @@ it is readable and reported in ``GroundedPage.issues``.
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 
@@ -118,30 +117,11 @@ def grid_box_to_pixels(
 
 
 def clean_block_text(label_type: str, text: str) -> str:
-    """Markdown noise that the graph carries elsewhere: heading marks (the type says it), HTML tables
-    (rows as ``a | b`` lines, like the text-layer tables)."""
+    """Markdown noise that the graph carries elsewhere: heading marks (the type says it). An HTML table is
+    kept as the model wrote it: the pipeline reads its cells and spans (``pipeline.tables.grid_from_html``)."""
     if label_type in ("title", "section_header"):
         text = "\n".join(_HEADING.sub("", line) for line in text.splitlines())
-    if "<table" in text.lower():
-        text = html_table_rows(text)
     return text.strip()
-
-
-_ROW = re.compile(r"<tr[^>]*>(.*?)</tr\s*>", re.IGNORECASE | re.DOTALL)
-_CELL = re.compile(r"<t[dh][^>]*>(.*?)(?:</t[dh]\s*>|(?=<t[dh][\s>])|$)", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
-
-
-def html_table_rows(text: str) -> str:
-    """``<table><tr><td>a</td><td>b</td></tr>…`` → ``a | b`` per row; text that has no rows is unchanged."""
-    rows = _ROW.findall(text)
-    if not rows:
-        return text
-    lines = []
-    for row in rows:
-        cells = [html.unescape(_TAG.sub("", c)).strip() for c in _CELL.findall(row)]
-        lines.append(" | ".join(cells))
-    return "\n".join(lines)
 
 
 def looks_repetitive(text: str, *, tail: int = 600, min_repeats: int = 4) -> bool:

@@ -61,7 +61,7 @@ def _block(ref: str, page_no: int, order: int, draft: DraftBlock, decision: Deci
                     col_span=c.col_span,
                     column_header=c.column_header,
                     row_header=c.row_header,
-                    bbox=geo.bbox_to_display(c.bbox),
+                    bbox=geo.bbox_to_display(c.bbox) if c.bbox is not None else None,
                     text=c.text,
                     source=draft.source,
                 )

@@ -41,7 +41,7 @@ from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
 from pipeline.renderbudget import Reservation
 from pipeline.route import SCAN_IMAGE_COVERAGE, PagePlan, classify_page, plan_page
 from pipeline.steps import Step
-from pipeline.tables import TableGrid, grid_from_lines
+from pipeline.tables import TableGrid, grid_from_html, grid_from_lines
 
 log = logging.getLogger("docgraph.pipeline")
 
@@ -298,6 +298,8 @@ async def _read_tables(
                 out.fail(Step.TABLES, exc, fatal=False)
     for block, found in zip(tables, grids, strict=True):
         grid = found
+        if grid is None and "<table" in block.text.lower():  # a model's HTML table (DeepSeek-OCR)
+            grid = grid_from_html(block.text, block.bbox)
         if grid is None:
             inside = [ln for ln in lines if block.bbox.intersection(ln.bbox) >= 0.5 * max(ln.bbox.area, 1e-6)]
             grid = grid_from_lines(inside)

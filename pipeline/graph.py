@@ -138,7 +138,9 @@ class TableCell(_Model):
     col_span: int = Field(default=1, ge=1)
     column_header: bool = False
     row_header: bool = False
-    bbox: BBox
+    bbox: BBox | None = Field(
+        default=None, description="The cell's box; null where the source gives none (DeepSeek-OCR's HTML tables)."
+    )
     text: str
     source: Source
 

@@ -13,9 +13,10 @@ The first row is taken as the column header (docling's and GFM's convention) unl
 
 from __future__ import annotations
 
-import bisect
+import html
 import logging
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any, Final
 
 import pymupdf
@@ -38,7 +39,7 @@ class GridCell:
     col: int
     row_span: int
     col_span: int
-    bbox: BBox
+    bbox: BBox | None  # None where the source gives no cell geometry (DeepSeek-OCR's HTML)
     text: str
     column_header: bool = False
     row_header: bool = False
@@ -65,57 +66,12 @@ class TableGrid:
         return "\n".join(" | ".join(row) for row in self.rows())
 
 
-def _edges(values: list[float]) -> list[float]:
-    """Sorted distinct edges: values closer than EDGE_TOLERANCE are one edge."""
-    out: list[float] = []
-    for v in sorted(values):
-        if not out or v - out[-1] > EDGE_TOLERANCE:
-            out.append(v)
-    return out
-
-
-def _index(edges: list[float], value: float) -> int:
-    """Index of the edge nearest ``value``."""
-    i = bisect.bisect_left(edges, value)
-    if i == 0:
-        return 0
-    if i == len(edges):
-        return len(edges) - 1
-    return i if edges[i] - value < value - edges[i - 1] else i - 1
-
-
 def _with_headers(cells: list[GridCell], num_rows: int) -> tuple[GridCell, ...]:
     if num_rows < 2:
         return tuple(cells)
     return tuple(
         GridCell(c.row, c.col, c.row_span, c.col_span, c.bbox, c.text, column_header=c.row == 0) for c in cells
     )
-
-
-def grid_from_boxes(boxes: list[tuple[BBox, str]], method: str) -> TableGrid | None:
-    """Cells given as boxes that tile a table (``find_tables``' cells) → rows, columns and spans."""
-    if len(boxes) < 2 or len(boxes) > MAX_TABLE_CELLS:
-        return None
-    xs = _edges([v for b, _ in boxes for v in (b.l, b.r)])
-    ys = _edges([v for b, _ in boxes for v in (b.t, b.b)])
-    num_cols, num_rows = len(xs) - 1, len(ys) - 1
-    if num_cols < 1 or num_rows < 1:
-        return None
-    taken: set[tuple[int, int]] = set()
-    cells: list[GridCell] = []
-    for box, text in sorted(boxes, key=lambda bt: (bt[0].t, bt[0].l)):
-        r0, r1 = _index(ys, box.t), _index(ys, box.b)
-        c0, c1 = _index(xs, box.l), _index(xs, box.r)
-        if r1 <= r0 or c1 <= c0:
-            continue  # a sliver between two edges
-        slots = {(r, c) for r in range(r0, r1) for c in range(c0, c1)}
-        if slots & taken:
-            continue  # overlaps a cell already placed
-        taken |= slots
-        cells.append(GridCell(r0, c0, r1 - r0, c1 - c0, box, text))
-    if len(cells) < 2:
-        return None
-    return TableGrid(union_all([c.bbox for c in cells]), num_rows, num_cols, _with_headers(cells, num_rows), method)
 
 
 def find_tables(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | None]:
@@ -269,3 +225,92 @@ def _bands(boxes: list[BBox]) -> list[tuple[float, float]]:
         else:
             bands.append((box.l, box.r))
     return bands
+
+
+class _TableHtml(HTMLParser):
+    """The first ``<table>`` of a model's HTML: rows of (text, rowspan, colspan, is_th). Tolerates what
+    generated HTML does: unclosed ``td``/``tr`` (the next cell or row closes them), tags inside cells."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[tuple[str, int, int, bool]]] = []
+        self._depth = 0
+        self._done = False
+        self._cell: list[str] | None = None
+        self._span = (1, 1, False)
+
+    def _close_cell(self) -> None:
+        if self._cell is not None and self.rows:
+            self.rows[-1].append((" ".join("".join(self._cell).split()), *self._span))
+        self._cell = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._done:
+            return
+        if tag == "table":
+            self._depth += 1
+        elif self._depth == 1 and tag == "tr":
+            self._close_cell()
+            self.rows.append([])
+        elif self._depth == 1 and tag in ("td", "th"):
+            self._close_cell()
+            if not self.rows:
+                self.rows.append([])
+            a = dict(attrs)
+            self._span = (_span(a.get("rowspan")), _span(a.get("colspan")), tag == "th")
+            self._cell = []
+        elif self._cell is not None and tag == "br":
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._done:
+            return
+        if tag in ("td", "th", "tr"):
+            self._close_cell()
+        elif tag == "table":
+            self._depth -= 1
+            if self._depth == 0:
+                self._close_cell()
+                self._done = True
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _span(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), MAX_SPAN))
+    except ValueError:
+        return 1
+
+
+MAX_SPAN: Final = 1000  # a rowspan/colspan from a model is clamped (a hostile "colspan=1e9" is not a grid)
+
+
+def grid_from_html(text: str, bbox: BBox) -> TableGrid | None:
+    """A model's HTML table (DeepSeek-OCR emits ``<table>`` with rowspan/colspan) → cells, read with a real
+    HTML parser; slots taken by a span from above are skipped as browsers do. Cells carry no boxes."""
+    parser = _TableHtml()
+    parser.feed(text)
+    parser.close()
+    taken: set[tuple[int, int]] = set()
+    cells: list[GridCell] = []
+    for r, row in enumerate(parser.rows):
+        col = 0
+        for cell_text, row_span, col_span, is_th in row:
+            while (r, col) in taken:
+                col += 1
+            spans = min(row_span, len(parser.rows) - r), col_span
+            if len(taken) + spans[0] * spans[1] > MAX_TABLE_CELLS:
+                return None
+            taken |= {(rr, cc) for rr in range(r, r + spans[0]) for cc in range(col, col + spans[1])}
+            cells.append(GridCell(r, col, spans[0], spans[1], None, html.unescape(cell_text), column_header=is_th))
+            col += spans[1]
+    if not cells:
+        return None
+    num_rows = len(parser.rows)
+    num_cols = max(c.col + c.col_span for c in cells)
+    if not any(c.column_header for c in cells):
+        cells = list(_with_headers(cells, num_rows))
+    return TableGrid(bbox, num_rows, num_cols, tuple(cells), "html")

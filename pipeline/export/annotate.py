@@ -41,6 +41,8 @@ class AnnotatedPageRenderer:
             if isinstance(block, Table):  # its cells, thin
                 for cell in block.cells:
                     c = cell.bbox
+                    if c is None:
+                        continue
                     draw.rectangle((c.l * zoom, c.t * zoom, c.r * zoom, c.b * zoom), outline=(*color, 160), width=1)
             furniture = block.content_layer is ContentLayer.FURNITURE
             label = f"{'F' if furniture else block.order} {block.type.value} {block.confidence:.2f}"

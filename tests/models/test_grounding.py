@@ -11,12 +11,14 @@ import asyncio
 import numpy as np
 import pytest
 
-from models.grounding import html_table_rows, looks_repetitive, parse_grounded
+from models.grounding import looks_repetitive, parse_grounded
 from models.ocr_deepseek import Generation, to_ocr_result
+from pipeline.geometry import BBox
 from pipeline.graph import BlockType
 from pipeline.options import DeepSeekMode
 from pipeline.page import PageImage
 from pipeline.protocols import OcrRequest
+from pipeline.tables import grid_from_html
 from tests.scripted import ScriptedDeepSeek
 
 PAGE = """<|ref|>title<|/ref|><|det|>[[118, 52, 880, 96]]<|/det|>
@@ -68,7 +70,7 @@ def test_grid_coordinates_become_pixels_of_the_image_the_model_saw() -> None:
         BlockType.FORMULA,
     ]
     assert title.text == "Quarterly Report"  # the type says heading; the '#' is markdown noise
-    assert result.blocks[4].text == "Region | Q3\nNorth & East | 1.2"
+    assert result.blocks[4].text.startswith("<table>")  # kept: the pipeline reads its cells (grid_from_html)
     figure = result.blocks[2]
     assert (figure.bbox.l, figure.bbox.r) == (118.0, 880.0)  # both boxes of the ref, as one block
     assert result.ordered and result.blocks[0].confidence == pytest.approx(np.exp(-0.1))
@@ -135,9 +137,30 @@ def test_labels_outside_the_vocabulary_are_kept_and_mapped_where_one_fits() -> N
     ]
 
 
-def test_html_table_rows_tolerates_unclosed_cells() -> None:
-    assert html_table_rows("<table><tr><th>a<td>b</tr><tr><td>c</td><td>d</td></tr></table>") == "a | b\nc | d"
-    assert html_table_rows("no table here") == "no table here"
+BOX = BBox.of((0, 0, 100, 100))
+
+
+def test_html_tables_are_read_with_spans_and_unclosed_cells() -> None:
+    grid = grid_from_html("<table><tr><th>a<td>b</tr><tr><td>c</td><td>d</td></tr></table>", BOX)
+    assert grid is not None and grid.rows() == [["a", "b"], ["c", "d"]] and grid.method == "html"
+    spans = grid_from_html(
+        '<table><tr><td rowspan="2">Region</td><td colspan="2">Sales &amp; growth</td></tr>'
+        "<tr><td>Q1</td><td>Q2</td></tr><tr><td>North</td><td>1</td><td>2</td></tr></table>",
+        BOX,
+    )
+    assert spans is not None
+    assert spans.rows() == [
+        ["Region", "Sales & growth", "Sales & growth"],
+        ["Region", "Q1", "Q2"],
+        ["North", "1", "2"],
+    ]
+    assert all(c.bbox is None for c in spans.cells)  # the model gives no cell boxes
+    assert grid_from_html("no table here", BOX) is None
+
+
+def test_a_hostile_span_is_clamped_not_allocated() -> None:
+    grid = grid_from_html('<table><tr><td colspan="999999999">x</td></tr><tr><td>y</td></tr></table>', BOX)
+    assert grid is None or grid.num_cols <= 1000
 
 
 def test_repetition_is_a_loop_but_a_short_repeat_is_not() -> None:

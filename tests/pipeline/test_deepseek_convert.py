@@ -99,3 +99,32 @@ def test_a_page_that_keeps_looping_is_partial_with_the_reason(sample_pdf: bytes,
     assert page.status is PageStatus.PARTIAL and page.error is not None and page.error.code == "ocr_truncated"
     assert graph.status == "partial"
     assert len(graph.page_blocks(3)) == 2  # what was read is kept, not dropped
+
+
+def test_an_html_table_becomes_cells_with_its_spans(sample_pdf: bytes) -> None:
+    """DeepSeek-OCR writes a table as HTML (rowspan/colspan) under its grounding box: the table gets cells,
+    read with an HTML parser, and its box from the grounding; Markdown and HTML carry the grid."""
+    from pipeline.export import HtmlSerializer, MarkdownSerializer
+    from pipeline.graph import Table
+
+    html = (
+        '<table><tr><td rowspan="2">Route</td><td colspan="2">Speed &amp; hardware</td></tr>'
+        "<tr><td>Pages/s</td><td>GPU</td></tr><tr><td>text layer</td><td>500</td><td>no</td></tr>"
+        "<tr><td>OCR</td><td>0.3</td><td>yes</td></tr></table>"
+    )
+    box = f"[[{_grid(72, 612)}, {_grid(520, 792)}, {_grid(540, 612)}, {_grid(608, 792)}]]"
+    output = f"<|ref|>table<|/ref|><|det|>{box}<|/det|>\n{html}\n\n<｜end▁of▁sentence｜>"
+    graph = convert(ScriptedDeepSeek([generation(output)]), sample_pdf)
+    assert_graph_invariants(graph)
+    (table,) = [b for b in graph.page_blocks(3) if isinstance(b, Table)]
+    assert table.structure == "html" and (table.num_rows, table.num_cols) == (4, 3)
+    assert table.grid() == [
+        ["Route", "Speed & hardware", "Speed & hardware"],
+        ["Route", "Pages/s", "GPU"],
+        ["text layer", "500", "no"],
+        ["OCR", "0.3", "yes"],
+    ]
+    assert table.bbox.t == pytest.approx(520, abs=1.5) and table.bbox.b == pytest.approx(608, abs=1.5)
+    assert graph.pages[0].route[-1] is Step.TABLES
+    assert "| Route | Speed & hardware | Speed & hardware |\n|---|---|---|" in MarkdownSerializer().serialize(graph)
+    assert '<th rowspan="2">Route</th><th colspan="2">Speed &amp; hardware</th>' in HtmlSerializer().serialize(graph)
