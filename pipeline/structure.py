@@ -12,9 +12,10 @@ Decisions on drafts (``decide``) come before ids exist; links between built bloc
   level; otherwise the rank of the heading's font size among the document's distinct heading sizes
   (largest = 1), clamped to 1…6.
 - **List items**: the printed marker (``•``, ``3.``, ``a)``, ``(iv)``) is split off the text into ``marker``.
-- **Captions / footnotes**: a caption belongs to the nearest table or figure above or below it on its page
-  that overlaps it horizontally (a ``Table …`` caption prefers a table, ``Figure``/``Fig.`` a figure); a
-  footnote right below a table belongs to it.
+- **Captions / footnotes**: text typed as text or heading that starts like a caption ('Table 2', 'Fig. 3',
+  '[표 1]') right above or below a table or figure is a caption; a caption belongs to the nearest table or
+  figure above or below it on its page that overlaps it horizontally (a ``Table …`` caption prefers a table,
+  ``Figure``/``Fig.`` a figure); a footnote right below a table belongs to it.
 - **Continued tables**: the last body block of a page and the first of the next are both tables with the same
   number of columns → a ``continues`` edge (the blocks stay per page: each keeps its page's provenance and
   status; exporters join them).
@@ -52,6 +53,8 @@ REPEAT_PAGES = 3
 FURNITURE_MAX_CHARS = 120
 FURNITURE_CANDIDATES = frozenset({BlockType.TEXT, BlockType.SECTION_HEADER, BlockType.TITLE, BlockType.FOOTNOTE})
 CAPTION_GAP = 36.0  # points between a caption and its table/figure, at most
+CAPTION_MAX_CHARS = 800
+_CAPTION_PREFIX = re.compile(r"^\s*[\[(]?\s*(?:table|tab\.|figure|fig\.?|chart|exhibit|표|그림|图|表)\s*[\dIVX]", re.I)
 FOOTNOTE_GAP = 24.0
 
 _NUMBERING = re.compile(r"^\s*(\d{1,3}(?:\.\d{1,3})*|[A-Z](?:\.\d{1,3})+)(?:\.|\)|\s)\s*\S")
@@ -106,10 +109,13 @@ def decide(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tuple[i
     out: dict[tuple[int, int], Decision] = {
         key: Decision(kind, pages_by_no[key[0]][key[1]].text) for key, kind in furniture.items()
     }
+    captions = _captions_by_prefix(pages, furniture)
     for page_no, index, draft, _ in drafts:
         key = (page_no, index)
         kind, text = draft.type, draft.text
-        if key == title:
+        if key in captions:
+            out[key] = Decision(BlockType.CAPTION, text)
+        elif key == title:
             out[key] = Decision(BlockType.TITLE, text)
         elif kind in (BlockType.SECTION_HEADER, BlockType.TITLE):
             level = heading_level_from_numbering(text)
@@ -158,6 +164,26 @@ def _furniture(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tup
     for places in seen.values():
         if len({p for p, _, _ in places}) >= REPEAT_PAGES:
             found |= {(p, i): kind for p, i, kind in places}
+    return found
+
+
+def _captions_by_prefix(
+    pages: Sequence[tuple[int, float, list[DraftBlock]]], furniture: dict[tuple[int, int], BlockType]
+) -> set[tuple[int, int]]:
+    """Text the layout model typed as text or heading that starts like a caption ('Table 2', 'Fig. 3', '[표 1]',
+    '图 4') and sits right above or below a table or figure on its page."""
+    found: set[tuple[int, int]] = set()
+    for page_no, _, blocks in pages:
+        targets = [d.bbox for d in blocks if d.type in (BlockType.TABLE, BlockType.FIGURE)]
+        for index, d in enumerate(blocks):
+            if (
+                (page_no, index) not in furniture
+                and d.type in (BlockType.TEXT, BlockType.SECTION_HEADER)
+                and len(d.text) <= CAPTION_MAX_CHARS
+                and _CAPTION_PREFIX.match(d.text)
+                and any(_vertical_gap(d.bbox, t) <= CAPTION_GAP and _overlaps_horizontally(d.bbox, t) for t in targets)
+            ):
+                found.add((page_no, index))
     return found
 
 
