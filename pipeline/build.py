@@ -45,6 +45,8 @@ def _block(ref: str, page_no: int, order: int, draft: DraftBlock, decision: Deci
     }
     if decision.type is BlockType.SECTION_HEADER:
         fields["level"] = decision.level or 1
+    elif decision.type is BlockType.FORMULA:
+        fields["latex"] = draft.latex
     elif decision.type is BlockType.LIST_ITEM:
         fields |= {"marker": decision.marker, "enumerated": decision.enumerated}
     elif decision.type is BlockType.TABLE and draft.table is not None:

@@ -73,6 +73,7 @@ class DraftBlock:
     confidence: float
     prov: list[Provenance] = field(default_factory=list)
     table: TableGrid | None = None  # a table's cells, once its structure was read (content space)
+    latex: str | None = None  # a formula's LaTeX, when the model that read it writes LaTeX (DeepSeek-OCR)
     size: float = 0.0  # font size of its largest line in points (text layer), or its line height (OCR); 0: no text
 
 
@@ -120,15 +121,17 @@ def merge_labelled_ocr(ocr: list[OcrRegion], regions: list[Region] | None, *, mo
                 type_model = region.model
             elif region.score > item.confidence:
                 block_type, confidence, type_model = region.type, region.score, region.model
+        latex = strip_math_delimiters(item.text) if block_type is BlockType.FORMULA and item.text else None
         blocks.append(
             DraftBlock(
                 type=block_type,
                 bbox=bbox,
-                text=item.text,
+                text=latex or item.text,
                 source=Source.OCR if item.text else Source.LAYOUT,
                 model=type_model,
                 confidence=confidence,
                 prov=prov,
+                latex=latex,
             )
         )
         emitted.append(item.index)
@@ -238,6 +241,18 @@ def _blocks_without_layout(groups: list[TextBlock], source: Source, model: str) 
             )
         )
     return blocks
+
+
+_MATH_DELIMITERS = (("\\[", "\\]"), ("$$", "$$"), ("\\(", "\\)"), ("$", "$"))
+
+
+def strip_math_delimiters(text: str) -> str:
+    """LaTeX as DeepSeek-OCR writes a formula (``\\[ … \\]``, ``$$ … $$``) without its display delimiters."""
+    body = text.strip()
+    for left, right in _MATH_DELIMITERS:
+        if body.startswith(left) and body.endswith(right) and len(body) > len(left) + len(right):
+            return body[len(left) : -len(right)].strip()
+    return body
 
 
 def line_size(lines: list[TextLine]) -> float:

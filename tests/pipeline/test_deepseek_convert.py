@@ -128,3 +128,16 @@ def test_an_html_table_becomes_cells_with_its_spans(sample_pdf: bytes) -> None:
     assert graph.pages[0].route[-1] is Step.TABLES
     assert "| Route | Speed & hardware | Speed & hardware |\n|---|---|---|" in MarkdownSerializer().serialize(graph)
     assert '<th rowspan="2">Route</th><th colspan="2">Speed &amp; hardware</th>' in HtmlSerializer().serialize(graph)
+
+
+def test_a_formula_keeps_the_latex_the_model_wrote(sample_pdf: bytes) -> None:
+    from pipeline.export import MarkdownSerializer
+    from pipeline.graph import Formula
+
+    box = f"[[{_grid(200, 612)}, {_grid(140, 792)}, {_grid(400, 612)}, {_grid(170, 792)}]]"
+    output = f"<|ref|>equation<|/ref|><|det|>{box}<|/det|>\n\\[ e^{{i \\pi}}+1=0 \\]\n\n<｜end▁of▁sentence｜>"
+    graph = convert(ScriptedDeepSeek([generation(output)]), sample_pdf)
+    assert_graph_invariants(graph)
+    (formula,) = [b for b in graph.page_blocks(3) if isinstance(b, Formula)]
+    assert formula.latex == "e^{i \\pi}+1=0" and formula.source is Source.OCR
+    assert "$$\ne^{i \\pi}+1=0\n$$" in MarkdownSerializer().serialize(graph)
