@@ -295,7 +295,9 @@ def _convert_local(files: list[Path], out: Path, options: ConvertOptions) -> int
             bar.update(task, description=f"converting {path.name}")
             try:
                 result = asyncio.run(converter.convert(path.read_bytes(), options, filename=path.name, annotate=True))
-                _write_bundle(out, path, ZipBundleSerializer().serialize(result.graph, result.annotated))
+                _write_bundle(
+                    out, path, ZipBundleSerializer().serialize(result.graph, result.annotated, result.figures)
+                )
             except DocgraphError as exc:
                 failures += 1
                 console.print(f"[red]{path.name}: {exc.code}[/] {exc.message}")
@@ -340,10 +342,15 @@ def _write_bundle(out: Path, source: Path, bundle: bytes) -> None:
         (out / f"{stem}.md").write_bytes(zf.read("document.md"))
         (out / f"{stem}.html").write_bytes(zf.read("document.html"))
         images = [n for n in zf.namelist() if n.startswith("pages/") and n.endswith(".png")]
-        if images:
+        figures = [n for n in zf.namelist() if n.startswith("figures/") and n.endswith(".png")]
+        if images or figures:
             (out / stem).mkdir(exist_ok=True)
         for name in images:
             (out / stem / Path(name).name).write_bytes(zf.read(name))
+        if figures:
+            (out / stem / "figures").mkdir(exist_ok=True)
+        for name in figures:  # names the bundle made (figures/page-NNNN-K.png), never the PDF
+            (out / stem / "figures" / Path(name).name).write_bytes(zf.read(name))
     console.print(
         f"[green]{source.name}[/] → {out / (stem + '.json')}, {out / (stem + '.md')}, {len(images)} page images"
     )

@@ -21,6 +21,7 @@ from pipeline.errors import (
     UnusableDocumentError,
 )
 from pipeline.export.annotate import AnnotatedPageRenderer
+from pipeline.export.figures import crop_figures
 from pipeline.graph import BlockType, DocumentGraph, ErrorInfo, PageStatus, Source
 from pipeline.merge import (
     TEXT_LAYER_MODEL,
@@ -191,6 +192,7 @@ async def _convert_page(
 class Conversion:
     graph: DocumentGraph
     annotated: dict[int, bytes] = field(default_factory=dict)  # page_no → annotated PNG
+    figures: dict[str, bytes] = field(default_factory=dict)  # bundle path → figure crop (PNG)
 
 
 async def convert_bytes(
@@ -229,6 +231,7 @@ async def convert_bytes(
                 if page.status is PageStatus.FAILED:
                     continue
                 png, zoom = await doc.render_display_png(page.page_no, min(options.dpi, 144))
+                result.figures |= crop_figures(graph, page.page_no, png, zoom)
                 result.annotated[page.page_no] = renderer.render(graph, page.page_no, png, zoom)
         return result
     finally:

@@ -155,7 +155,9 @@ def _furniture(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tup
             )
             if kind is not None:
                 found[(page_no, index)] = kind
-            elif d.bbox.b <= REPEAT_BAND * height or d.bbox.t >= (1 - REPEAT_BAND) * height:
+            elif d.type in (BlockType.TEXT, BlockType.FOOTNOTE) and (
+                d.bbox.b <= REPEAT_BAND * height or d.bbox.t >= (1 - REPEAT_BAND) * height
+            ):  # headings that repeat ('Section 3' atop each page) are not running heads
                 top = d.bbox.b <= REPEAT_BAND * height
                 key = re.sub(r"\d+", "#", " ".join(d.text.lower().split()))
                 seen.setdefault(key, []).append(

@@ -224,7 +224,7 @@ class DocumentIngress:
         )
         headers = {"X-Docgraph-Status": graph.status.value}
         if format is OutputFormat.ZIP:
-            body = ZipBundleSerializer().serialize(graph, result.annotated)
+            body = ZipBundleSerializer().serialize(graph, result.annotated, result.figures)
             return Response(body, media_type="application/zip", headers=headers)
         export = exporter(format.value)
         return Response(export.export(graph), media_type=export.media_type, headers=headers)

@@ -8,11 +8,22 @@ import zipfile
 from typing import Any
 
 import pymupdf
+from PIL import Image
 
 from docgraph.samples import TITLE, make_text_pdf
 from pipeline import ConvertOptions, OcrMode
 from pipeline.export import MarkdownSerializer, ZipBundleSerializer
-from pipeline.graph import BlockType, DocumentStatus, PageKind, PageStatus, Source, Table, schema_json
+from pipeline.graph import (
+    BlockType,
+    DocumentGraph,
+    DocumentStatus,
+    Figure,
+    PageKind,
+    PageStatus,
+    Source,
+    Table,
+    schema_json,
+)
 from pipeline.options import Limits
 from pipeline.steps import Step
 from tests.conftest import ROOT
@@ -100,11 +111,20 @@ def test_rotated_page_boxes_are_in_display_space(local_converter: Any) -> None:
 
 def test_zip_bundle_holds_json_markdown_and_annotated_pages(local_converter: Any, sample_pdf: bytes) -> None:
     result = asyncio.run(local_converter.convert(sample_pdf, ConvertOptions(), annotate=True))
-    bundle = zipfile.ZipFile(io.BytesIO(ZipBundleSerializer().serialize(result.graph, result.annotated)))
+    bundle = zipfile.ZipFile(
+        io.BytesIO(ZipBundleSerializer().serialize(result.graph, result.annotated, result.figures))
+    )
     names = set(bundle.namelist())
-    assert {"document.json", "document.md", "pages/page-0001.png", "pages/page-0003.png"} <= names
+    assert {"document.json", "document.md", "document.html", "pages/page-0001.png", "pages/page-0003.png"} <= names
     png = bundle.read("pages/page-0001.png")
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    # page 2's figure (a 400 x 240 pt picture) is cropped, and the graph in the bundle names its crop
+    graph = DocumentGraph.model_validate_json(bundle.read("document.json"))
+    figure = next(b for b in graph.page_blocks(2) if isinstance(b, Figure))
+    assert figure.image in names and figure.image.startswith("figures/page-0002-")
+    with Image.open(io.BytesIO(bundle.read(figure.image))) as crop:
+        zoom = crop.width / figure.bbox.width
+        assert 1.5 < zoom < 2.5 and abs(crop.height - figure.bbox.height * zoom) <= 2  # 144 dpi, the box's shape
 
 
 def test_published_schema_is_current() -> None:
