@@ -27,6 +27,12 @@ from pipeline.pdf import DocumentMeta
 from pipeline.structure import Decision, decide, link
 
 DOCUMENT_REF = "#/document"
+
+
+def block_ref(page_no: int, position: int) -> str:
+    """A block's id: its page and its place among that page's blocks. Known when the page is done, whatever
+    the other pages do, so a job's page events and its final graph name every block the same."""
+    return f"#/blocks/{page_no}.{position}"
 FURNITURE_TYPES = frozenset({BlockType.PAGE_HEADER, BlockType.PAGE_FOOTER})
 
 
@@ -90,7 +96,7 @@ def build_graph(meta: DocumentMeta, outcomes: list[PageOutcome], *, filename: st
         furniture: list[str] = []
         for position, draft in enumerate(outcome.blocks):
             assert geo is not None  # blocks exist only after the geometry was read
-            ref = f"#/blocks/{len(blocks)}"
+            ref = block_ref(outcome.page_no, position)
             decision = decisions[(outcome.page_no, position)]
             layer = furniture if decision.type in FURNITURE_TYPES else body
             block = _block(ref, outcome.page_no, len(layer), draft, decision, geo)

@@ -16,7 +16,7 @@ import json
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from pipeline.geometry import BBox
 from pipeline.steps import Step
@@ -100,7 +100,10 @@ class ContentLayer(StrEnum):
 
 
 class _BlockBase(_Model):
-    id: str = Field(description="Ref of this block: '#/blocks/<index>'.")
+    id: str = Field(
+        description="Ref of this block: '#/blocks/<page_no>.<k>', its k-th block of that page (0-based; body and "
+        "furniture together). Stable: a job's page events use the same ids as its final graph."
+    )
     page_no: int = Field(ge=1, description="1-based page number.")
     bbox: BBox = Field(description="PDF points, origin top-left of the page as displayed, inside the page.")
     text: str = Field(description="Text in reading order ('' for figures without text; a table's rows).")
@@ -282,6 +285,7 @@ class DocumentGraph(_Model):
     )
     edges: list[Edge]
     warnings: list[GraphWarning] = Field(default_factory=list)
+    _by_id: dict[str, Block] | None = PrivateAttr(default=None)
 
     def page_blocks(self, page_no: int) -> list[Block]:
         """Body blocks of one page, in reading order."""
@@ -294,7 +298,10 @@ class DocumentGraph(_Model):
         return sorted(found, key=lambda b: b.order)
 
     def block(self, ref: str) -> Block:
-        return self.blocks[int(ref.rsplit("/", 1)[1])]
+        """The block with id ``ref`` (``KeyError`` if none)."""
+        if self._by_id is None or len(self._by_id) != len(self.blocks):
+            self._by_id = {b.id: b for b in self.blocks}
+        return self._by_id[ref]
 
 
 def schema_json() -> str:

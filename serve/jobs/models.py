@@ -98,7 +98,10 @@ class JobRecord(_Model):
 
 
 class PageResult(_Model):
-    """One finished page as /events streams it: the page and its blocks (ids local to this page)."""
+    """One finished page as /events streams it: the page and its blocks, with the ids, boxes, text, cells and
+    provenance the final graph gives them. What needs the whole document is only in the final graph: the
+    title, heading levels ranked by font size, running heads found by repetition, captions tied across
+    blocks, groups and the section tree."""
 
     page: Page
     blocks: list[Block]

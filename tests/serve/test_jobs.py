@@ -79,6 +79,11 @@ def test_events_stream_pages_then_done(client: httpx.Client) -> None:
     assert sorted(p["page"]["page_no"] for p in pages) == [1, 2, 3, 4]  # type: ignore[index]
     assert all(p["blocks"] for p in pages)
     assert "progress" in names
+    # the page events name, place and read every block as the final graph does
+    result = client.get(f"/v1/jobs/{job_id}/result").json()
+    final = {b["id"]: (b["page_no"], b["bbox"], b["text"]) for b in result["blocks"]}
+    streamed = {b["id"]: (b["page_no"], b["bbox"], b["text"]) for p in pages for b in p["blocks"]}  # type: ignore[union-attr, index]
+    assert streamed == final
 
 
 def test_cancel_a_running_job(client: httpx.Client) -> None:
