@@ -33,6 +33,8 @@ def block_ref(page_no: int, position: int) -> str:
     """A block's id: its page and its place among that page's blocks. Known when the page is done, whatever
     the other pages do, so a job's page events and its final graph name every block the same."""
     return f"#/blocks/{page_no}.{position}"
+
+
 FURNITURE_TYPES = frozenset({BlockType.PAGE_HEADER, BlockType.PAGE_FOOTER})
 
 

@@ -24,7 +24,7 @@ from ray.serve.schema import ApplicationStatusOverview
 
 from pipeline import ConvertOptions, DocumentGraph, PdfPool
 from pipeline.convert import Conversion, convert_bytes
-from pipeline.export import ZipBundleSerializer, exporter
+from pipeline.export import ExportOptions, ZipBundleSerializer, exporter
 from pipeline.graph import schema_json
 from pipeline.memory import release_freed_memory
 from pipeline.options import InvalidOptionsError, Limits, parse_page_range
@@ -47,6 +47,7 @@ from serve.settings import Settings
 
 log = logging.getLogger("docgraph.serve")
 T = TypeVar("T")
+FURNITURE_HELP = str(ExportOptions.model_fields["furniture"].description)
 INGRESS_DEPENDENCIES = ("pymupdf", "cv2", "PIL", "numpy", "pydantic", "fastapi", "multipart", "sqlite3")
 
 
@@ -202,6 +203,7 @@ class DocumentIngress:
         format: Annotated[
             OutputFormat, Query(description="json (graph), markdown, html, zip (all three + annotated PNGs).")
         ] = OutputFormat.JSON,
+        furniture: Annotated[bool, Query(description=FURNITURE_HELP)] = False,
     ) -> Response:
         """Convert one PDF synchronously (up to ``jobs.sync_max_pages`` pages; larger ones: POST /v1/jobs)."""
         limits = self._args.limits
@@ -227,7 +229,8 @@ class DocumentIngress:
             body = ZipBundleSerializer().serialize(graph, result.annotated, result.figures)
             return Response(body, media_type="application/zip", headers=headers)
         export = exporter(format.value)
-        return Response(export.export(graph), media_type=export.media_type, headers=headers)
+        body = export.export(graph, ExportOptions(furniture=furniture))
+        return Response(body, media_type=export.media_type, headers=headers)
 
     @v1.post("/jobs", tags=["jobs"], status_code=202, responses={202: {"model": JobAccepted}, **ERRORS})
     async def submit_job(
@@ -269,6 +272,7 @@ class DocumentIngress:
         self,
         job_id: JobId,
         format: Annotated[OutputFormat, Query(description="json (graph), markdown or html.")] = OutputFormat.JSON,
+        furniture: Annotated[bool, Query(description=FURNITURE_HELP)] = False,
     ) -> Response:
         """The finished job's graph: only once the job is succeeded or partially_succeeded, never before."""
         if format is OutputFormat.ZIP:
@@ -283,7 +287,9 @@ class DocumentIngress:
             return Response(body, media_type="application/json", headers=headers)
         export = exporter(format.value)
         return Response(
-            export.export(DocumentGraph.model_validate_json(body)), media_type=export.media_type, headers=headers
+            export.export(DocumentGraph.model_validate_json(body), ExportOptions(furniture=furniture)),
+            media_type=export.media_type,
+            headers=headers,
         )
 
     @v1.get(

@@ -5,11 +5,12 @@ from pipeline.export.bundle import ZipBundleSerializer
 from pipeline.export.html import HtmlSerializer
 from pipeline.export.json import JsonSerializer
 from pipeline.export.markdown import MarkdownSerializer
-from pipeline.export.registry import EXPORTERS, Exporter, exporter
+from pipeline.export.registry import EXPORTERS, Exporter, ExportOptions, exporter
 
 __all__ = [
     "EXPORTERS",
     "AnnotatedPageRenderer",
+    "ExportOptions",
     "Exporter",
     "HtmlSerializer",
     "JsonSerializer",

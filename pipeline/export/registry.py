@@ -10,10 +10,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from pipeline.export.html import HtmlSerializer
 from pipeline.export.json import JsonSerializer
 from pipeline.export.markdown import MarkdownSerializer
 from pipeline.graph import DocumentGraph
+
+
+class ExportOptions(BaseModel):
+    """How a graph is written, whatever converted it (query parameters of the routes that export)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    furniture: bool = Field(
+        default=False, description="Put page headers and footers back into Markdown and HTML (left out by default)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,18 +33,25 @@ class Exporter:
     name: str
     media_type: str
     extension: str
-    render: Callable[[DocumentGraph], str]
+    render: Callable[[DocumentGraph, ExportOptions], str]
 
-    def export(self, graph: DocumentGraph) -> bytes:
-        return self.render(graph).encode("utf-8")
+    def export(self, graph: DocumentGraph, options: ExportOptions | None = None) -> bytes:
+        return self.render(graph, options or ExportOptions()).encode("utf-8")
 
 
 EXPORTERS: Final[dict[str, Exporter]] = {
     e.name: e
     for e in (
-        Exporter("json", "application/json", "json", JsonSerializer().serialize),
-        Exporter("markdown", "text/markdown; charset=utf-8", "md", MarkdownSerializer().serialize),
-        Exporter("html", "text/html; charset=utf-8", "html", HtmlSerializer().serialize),
+        Exporter("json", "application/json", "json", lambda g, _: JsonSerializer().serialize(g)),
+        Exporter(
+            "markdown",
+            "text/markdown; charset=utf-8",
+            "md",
+            lambda g, o: MarkdownSerializer(furniture=o.furniture).serialize(g),
+        ),
+        Exporter(
+            "html", "text/html; charset=utf-8", "html", lambda g, o: HtmlSerializer(furniture=o.furniture).serialize(g)
+        ),
     )
 }
 

@@ -245,7 +245,9 @@ class JobRunner:
 
     async def _flush_pages(self, record: JobRecord, recorder: JobProgressRecorder) -> None:
         while recorder.finished_pages:
-            await self.store.add_page(record.status.id, recorder.finished_pages.pop(0))
+            # shielded: the heartbeat that flushes is cancelled when the job ends, and a store call cancelled
+            # before it ran (SQLite's queued executor job) would lose the page it had taken off the list
+            await asyncio.shield(self.store.add_page(record.status.id, recorder.finished_pages.pop(0)))
 
     async def _end(
         self, record: JobRecord, state: JobState, *, error: ErrorInfo | None = None, result: bytes | None = None

@@ -74,3 +74,24 @@ def test_heading_levels_from_numbering_and_the_title_from_size(local_converter: 
     scope = sections[by_text["1.1 Scope"]]
     assert scope.id in intro.children and sections[by_text["1.1.1 Limits"]].id in scope.children
     assert sections[by_text["2 Methods"]].id in graph.body and intro.id in graph.body
+
+
+def test_page_numbers_and_running_heads_are_furniture_unless_asked_for(local_converter: Any) -> None:
+    from pipeline.export import ExportOptions, exporter
+
+    doc = pymupdf.open()
+    for n in range(1, 4):
+        page = doc.new_page(width=612, height=792)
+        page.insert_text((72, 30), "Journal of Examples, Vol. 3", fontsize=8)
+        page.insert_text((72, 120), f"Body text of page {n}, long enough to be the body of the page.", fontsize=10)
+        page.insert_text((300, 775), str(n), fontsize=9)
+    graph = local_converter.convert_sync(doc.tobytes(), ConvertOptions(layout=False))
+    furniture = {(b.page_no, b.type, b.text) for b in graph.blocks if b.content_layer.value == "furniture"}
+    assert (2, BlockType.PAGE_FOOTER, "2") in furniture
+    assert (3, BlockType.PAGE_HEADER, "Journal of Examples, Vol. 3") in furniture
+    plain = exporter("markdown").export(graph).decode()
+    assert "Journal of Examples" not in plain and "Body text of page 2" in plain
+    back = exporter("markdown").export(graph, ExportOptions(furniture=True)).decode()
+    assert back.index("Journal of Examples") < back.index("Body text of page 1") < back.index("\n1\n")
+    html = exporter("html").export(graph, ExportOptions(furniture=True)).decode()
+    assert "<header>Journal of Examples, Vol. 3</header>" in html and "<footer>3</footer>" in html

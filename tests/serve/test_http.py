@@ -39,13 +39,17 @@ def test_convert_returns_the_graph(client: httpx.Client, sample_pdf: bytes) -> N
     assert [p.kind for p in graph.pages] == [PageKind.DIGITAL, PageKind.DIGITAL, PageKind.SCANNED]
 
 
-def test_markdown_and_zip_formats(client: httpx.Client, sample_pdf: bytes) -> None:
+def test_markdown_html_and_zip_formats(client: httpx.Client, sample_pdf: bytes) -> None:
     md = post(client, sample_pdf, format="markdown", pages="1-2")
     assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
     assert md.text.count("\n---\n") == 1 and "## 1 Introduction" in md.text
+    assert "| Route | Pages/s | GPU |\n|---|---|---|" in md.text  # the sample's table, as a GFM table
+    html = post(client, sample_pdf, format="html", pages="1")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "<h2>1 Introduction</h2>" in html.text and "<th>Route</th>" in html.text
     bundle = post(client, sample_pdf, format="zip", pages="2")
     names = zipfile.ZipFile(io.BytesIO(bundle.content)).namelist()
-    assert names == ["document.json", "document.md", "pages/page-0002.png"]
+    assert names == ["document.json", "document.md", "document.html", "pages/page-0002.png", "figures/page-0002-1.png"]
 
 
 def test_bad_requests_get_problem_bodies(client: httpx.Client, sample_pdf: bytes) -> None:
