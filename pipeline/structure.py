@@ -40,6 +40,7 @@ from pipeline.graph import (
     GroupKind,
     ListItem,
     SectionHeader,
+    Source,
     Table,
 )
 from pipeline.merge import DraftBlock
@@ -99,13 +100,19 @@ def decide(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tuple[i
     furniture = _furniture(pages)
     pages_by_no = {p: blocks for p, _, blocks in pages}
     drafts = [(p, i, d, h) for p, h, blocks in pages for i, d in enumerate(blocks) if (p, i) not in furniture]
-    body_sizes = [d.size for _, _, d, _ in drafts if d.type is BlockType.TEXT and d.size > 0]
-    body = statistics.median(body_sizes) if body_sizes else 0.0
+    # sizes compare within one source only: the text layer's are font sizes, OCR's are line heights
+    body: dict[Source, float] = {}
+    heading_sizes: dict[Source, list[float]] = {}
+    for source in {d.source for _, _, d, _ in drafts}:
+        sizes = [d.size for _, _, d, _ in drafts if d.source is source and d.type is BlockType.TEXT and d.size > 0]
+        body[source] = statistics.median(sizes) if sizes else 0.0
+        heads = {
+            round(d.size, 1)
+            for _, _, d, _ in drafts
+            if d.source is source and d.type is BlockType.SECTION_HEADER and d.size > 0
+        }
+        heading_sizes[source] = sorted(heads, reverse=True)
     title = _find_title(drafts, body)
-    heading_sizes = sorted(
-        {round(d.size, 1) for _, _, d, _ in drafts if d.type is BlockType.SECTION_HEADER and d.size > 0},
-        reverse=True,
-    )
     out: dict[tuple[int, int], Decision] = {
         key: Decision(kind, pages_by_no[key[0]][key[1]].text) for key, kind in furniture.items()
     }
@@ -122,7 +129,8 @@ def decide(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tuple[i
             if level is None and kind is BlockType.TITLE:
                 level = 1
             if level is None:
-                rank = heading_sizes.index(round(draft.size, 1)) if round(draft.size, 1) in heading_sizes else 1
+                ranks = heading_sizes.get(draft.source, [])
+                rank = ranks.index(round(draft.size, 1)) if round(draft.size, 1) in ranks else 1
                 level = min(6, rank + 1)
             out[key] = Decision(BlockType.SECTION_HEADER, text, level=level)
         elif kind is BlockType.LIST_ITEM:
@@ -189,7 +197,9 @@ def _captions_by_prefix(
     return found
 
 
-def _find_title(drafts: list[tuple[int, int, DraftBlock, float]], body: float) -> tuple[int, int] | None:
+def _find_title(
+    drafts: list[tuple[int, int, DraftBlock, float]], body_size: dict[Source, float]
+) -> tuple[int, int] | None:
     labelled = [(p, i) for p, i, d, _ in drafts if d.type is BlockType.TITLE]
     if labelled:
         return labelled[0]
@@ -205,11 +215,17 @@ def _find_title(drafts: list[tuple[int, int, DraftBlock, float]], body: float) -
         and len(d.text) <= 200
         and d.bbox.t <= TITLE_TOP_SHARE * h
     ]
-    if not candidates or body <= 0:
+    if not candidates:
         return None
     size, _, key = max(candidates)
-    others = [d.size for p, i, d, _ in drafts if (p, i) != key and d.type in (BlockType.SECTION_HEADER, BlockType.TEXT)]
-    if size >= TITLE_SIZE_RATIO * body and all(size > o for o in others):
+    source = next(d.source for p, i, d, _ in drafts if (p, i) == key)
+    body = body_size.get(source, 0.0)
+    others = [
+        d.size
+        for p, i, d, _ in drafts
+        if (p, i) != key and d.source is source and d.type in (BlockType.SECTION_HEADER, BlockType.TEXT)
+    ]
+    if body > 0 and size >= TITLE_SIZE_RATIO * body and all(size > o for o in others):
         return key
     return None
 

@@ -13,6 +13,7 @@ class OutputFormat(StrEnum):
     JSON = "json"
     MARKDOWN = "markdown"
     HTML = "html"
+    DOCLING = "docling"  # a DoclingDocument (docling-core's JSON)
     ZIP = "zip"  # document.json + document.md + annotated page PNGs
 
 

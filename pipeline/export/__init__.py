@@ -2,6 +2,7 @@
 
 from pipeline.export.annotate import AnnotatedPageRenderer
 from pipeline.export.bundle import ZipBundleSerializer
+from pipeline.export.docling import DoclingSerializer
 from pipeline.export.html import HtmlSerializer
 from pipeline.export.json import JsonSerializer
 from pipeline.export.markdown import MarkdownSerializer
@@ -10,6 +11,7 @@ from pipeline.export.registry import EXPORTERS, Exporter, ExportOptions, exporte
 __all__ = [
     "EXPORTERS",
     "AnnotatedPageRenderer",
+    "DoclingSerializer",
     "ExportOptions",
     "Exporter",
     "HtmlSerializer",

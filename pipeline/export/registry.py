@@ -12,6 +12,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.export.docling import DoclingSerializer
 from pipeline.export.html import HtmlSerializer
 from pipeline.export.json import JsonSerializer
 from pipeline.export.markdown import MarkdownSerializer
@@ -52,6 +53,7 @@ EXPORTERS: Final[dict[str, Exporter]] = {
         Exporter(
             "html", "text/html; charset=utf-8", "html", lambda g, o: HtmlSerializer(furniture=o.furniture).serialize(g)
         ),
+        Exporter("docling", "application/json", "docling.json", lambda g, _: DoclingSerializer().serialize(g)),
     )
 }
 

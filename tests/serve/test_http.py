@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from docling_core.types.doc.document import DoclingDocument
 
 from docgraph.samples import make_text_pdf
 from pipeline.graph import DocumentGraph, DocumentStatus, PageKind
@@ -49,7 +50,17 @@ def test_markdown_html_and_zip_formats(client: httpx.Client, sample_pdf: bytes) 
     assert "<h2>1 Introduction</h2>" in html.text and "<th>Route</th>" in html.text
     bundle = post(client, sample_pdf, format="zip", pages="2")
     names = zipfile.ZipFile(io.BytesIO(bundle.content)).namelist()
-    assert names == ["document.json", "document.md", "document.html", "pages/page-0002.png", "figures/page-0002-1.png"]
+    assert names == [
+        "document.json",
+        "document.md",
+        "document.html",
+        "document.docling.json",
+        "pages/page-0002.png",
+        "figures/page-0002-1.png",
+    ]
+    docling = post(client, sample_pdf, format="docling", pages="1")
+    assert docling.status_code == 200 and docling.headers["content-type"].startswith("application/json")
+    assert DoclingDocument.model_validate_json(docling.content).tables  # docling-core reads it back
 
 
 def test_bad_requests_get_problem_bodies(client: httpx.Client, sample_pdf: bytes) -> None:
