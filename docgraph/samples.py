@@ -205,3 +205,31 @@ def make_table_pdf(kind: str) -> tuple[bytes, list[list[str]]]:
     data: bytes = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     return data, grid
+
+
+def make_flate_bomb_pdf(side: int = 20_000, *, pages: int = 2) -> bytes:
+    """Pages that each draw one ``side`` × ``side`` grey image whose Flate stream inflates ~1000:1 (20,000² is
+    400 MB decoded from ~400 KB, exactly at the default ``limits.max_image_pixels``): the decompression bomb."""
+    import zlib
+
+    packer = zlib.compressobj(9)
+    chunk = bytes(side * 500)
+    body = b"".join(packer.compress(chunk) for _ in range(side // 500)) + packer.flush()
+    doc = pymupdf.open()
+    for _ in range(pages):
+        page = doc.new_page(width=612, height=792)
+        image = doc.get_new_xref()
+        doc.update_object(
+            image,
+            f"<</Type/XObject/Subtype/Image/Width {side}/Height {side}/ColorSpace/DeviceGray"
+            f"/BitsPerComponent 8/Filter/FlateDecode/Length {len(body)}>>",
+        )
+        doc.update_stream(image, body, compress=False)
+        doc.xref_set_key(page.xref, "Resources", f"<</XObject<</Im1 {image} 0 R>>>>")
+        contents = doc.get_new_xref()
+        doc.update_object(contents, "<<>>")
+        doc.update_stream(contents, b"q 612 0 0 792 0 0 cm /Im1 Do Q")
+        doc.xref_set_key(page.xref, "Contents", f"{contents} 0 R")
+    data: bytes = doc.tobytes()
+    doc.close()
+    return data

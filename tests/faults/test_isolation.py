@@ -19,7 +19,7 @@ import pymupdf
 import pytest
 
 from docgraph.embedded import EmbeddedService
-from docgraph.samples import make_many_draws_pdf, make_text_pdf
+from docgraph.samples import make_flate_bomb_pdf, make_many_draws_pdf, make_text_pdf
 
 pytestmark = [pytest.mark.faults, pytest.mark.serve]
 
@@ -60,6 +60,24 @@ def test_a_heavy_document_beside_normal_ones(service: EmbeddedService, client: h
     assert readiness and set(readiness) == {200}, readiness  # a slow document is not a sick replica
     body = client.get("/readyz").json()
     assert any("pdf workers" in c["detail"] for c in body["components"]), body
+
+
+def test_decompression_bombs_beside_normal_requests(service: EmbeddedService, client: httpx.Client) -> None:
+    """Pages that each inflate a 20,000² image from ~400 KB (at the image budget) convert in the PyMuPDF
+    workers (MuPDF decodes them subsampled for the render), while three normal requests sent beside them
+    are served complete; the bombs end with a documented status and /readyz stays 200."""
+    bomb = make_flate_bomb_pdf(pages=2)
+    assert len(bomb) < 2_000_000
+    with ThreadPoolExecutor(4) as pool:
+        heavy = pool.submit(convert, client, bomb, "bomb.pdf")
+        time.sleep(0.5)
+        normal = [pool.submit(convert, client, make_text_pdf(1), f"n{i}.pdf") for i in range(3)]
+        answers = [f.result() for f in normal]
+        hostile = heavy.result()
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert all(a.json()["status"] == "complete" for a in answers)
+    assert hostile.status_code in (200, 422), hostile.text[:300]  # converted (blank scans), or no page converted
+    assert client.get("/readyz").status_code == 200
 
 
 def _slow_upload(url: str, *, trickle: bool) -> tuple[bytes, float]:
