@@ -19,6 +19,7 @@ from pipeline.graph import (
     Page,
     PageStatus,
     TableCell,
+    TextSpan,
 )
 from pipeline.merge import DraftBlock
 from pipeline.outcome import PageOutcome
@@ -51,6 +52,10 @@ def _block(ref: str, page_no: int, order: int, draft: DraftBlock, decision: Deci
         "order": order,
         "prov": [p.model_copy(update={"bbox": geo.bbox_to_display(p.bbox)}) for p in draft.prov],
     }
+    if draft.lines:
+        fields["lines"] = [TextSpan(bbox=geo.bbox_to_display(ln.bbox), text=ln.text) for ln in draft.lines]
+    if draft.words:
+        fields["words"] = [TextSpan(bbox=geo.bbox_to_display(w.bbox), text=w.text) for w in draft.words]
     if decision.type is BlockType.SECTION_HEADER:
         fields["level"] = decision.level or 1
     elif decision.type is BlockType.FORMULA:

@@ -33,7 +33,7 @@ from pipeline.merge import (
     merge_labelled_ocr,
     merge_page,
 )
-from pipeline.options import ConvertOptions, Limits, parse_page_range
+from pipeline.options import ConvertOptions, Detail, Limits, parse_page_range
 from pipeline.outcome import PageOutcome
 from pipeline.page import PageGeometry, PageImage, TextBlock, TextLayer, TextLine
 from pipeline.pdfpool import DocumentHandle, PdfPool
@@ -175,6 +175,7 @@ async def _convert_page(
     t0 = time.perf_counter()
     ocr_lines = _ocr_lines(image, analysis)
     out.blocks = _merge(layer.blocks, ocr_lines, image, analysis, plan, out.geometry)
+    await _detail(doc, out, options.detail, digital=plan.text_source is Source.TEXT_LAYER)
     out.timings.merge_s = time.perf_counter() - t0
     tables = [b for b in out.blocks if b.type is BlockType.TABLE and b.table is None]
     if tables:
@@ -262,6 +263,27 @@ def _note_ocr_quality(out: PageOutcome, ocr: OcrResult, plan: PagePlan) -> None:
         out.warnings.append(f"OCR output looped once; the page was read again in {ocr.mode} mode")
     if ocr.issues:
         out.warnings.append(f"OCR output had {len(ocr.issues)} malformed part(s): {'; '.join(ocr.issues[:3])}")
+
+
+async def _detail(doc: DocumentHandle, out: PageOutcome, detail: Detail, *, digital: bool) -> None:
+    """Lines stay on the blocks only when asked for; words are read (text-layer pages) only when asked for,
+    each given to the block its centre lies in."""
+    if detail is Detail.NONE:
+        for block in out.blocks:
+            block.lines = []
+        return
+    if detail is not Detail.WORDS or not digital:
+        return
+    try:
+        words = await doc.words(out.page_no)
+    except Exception as exc:  # noqa: BLE001 - recorded on the page; its blocks stay without words
+        out.warnings.append(f"page {out.page_no}: words not read: {exc}")
+        return
+    for word in words:
+        x, y = (word.bbox.l + word.bbox.r) / 2, (word.bbox.t + word.bbox.b) / 2
+        owner = next((b for b in out.blocks if b.bbox.l <= x <= b.bbox.r and b.bbox.t <= y <= b.bbox.b), None)
+        if owner is not None:
+            owner.words.append(word)
 
 
 async def _analyze(

@@ -99,6 +99,13 @@ class ContentLayer(StrEnum):
     FURNITURE = "furniture"  # page headers and footers: outside the body's reading order
 
 
+class TextSpan(_Model):
+    """A line or a word of a block, with its box (``detail=lines|words``)."""
+
+    bbox: BBox
+    text: str
+
+
 class _BlockBase(_Model):
     id: str = Field(
         description="Ref of this block: '#/blocks/<page_no>.<k>', its k-th block of that page (0-based; body and "
@@ -115,6 +122,12 @@ class _BlockBase(_Model):
     )
     content_layer: ContentLayer = ContentLayer.BODY
     prov: list[Provenance] = Field(description="Every piece of evidence merged into this block.")
+    lines: list[TextSpan] | None = Field(
+        default=None, description="Its lines in reading order, with boxes (detail=lines or words; else absent)."
+    )
+    words: list[TextSpan] | None = Field(
+        default=None, description="Its words with boxes (detail=words, text-layer pages; else absent)."
+    )
 
 
 class TextItem(_BlockBase):

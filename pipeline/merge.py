@@ -73,6 +73,8 @@ class DraftBlock:
     confidence: float
     prov: list[Provenance] = field(default_factory=list)
     table: TableGrid | None = None  # a table's cells, once its structure was read (content space)
+    lines: list[TextLine] = field(default_factory=list)  # the lines merged into it, in reading order
+    words: list[TextLine] = field(default_factory=list)  # its words (detail=words, text-layer pages)
     latex: str | None = None  # a formula's LaTeX, when the model that read it writes LaTeX (DeepSeek-OCR)
     size: float = 0.0  # font size of its largest line in points (text layer), or its line height (OCR); 0: no text
 
@@ -187,6 +189,7 @@ def _blocks_with_layout(
     blocks: list[DraftBlock] = []
     for (region, others), lines in zip(regions, assigned, strict=True):
         prov = [_layout_prov(region)] + [_layout_prov(o) for o in others]
+        ordered: list[TextLine] = []
         if lines:
             # a table's text is regrouped into rows by _join, so its cells need no reading order here
             ordered = lines if region.type is BlockType.TABLE else _ordered(lines)
@@ -205,6 +208,7 @@ def _blocks_with_layout(
                 confidence=region.score,
                 prov=prov,
                 size=line_size(lines),
+                lines=ordered,
             )
         )
     blocks.extend(_blocks_without_layout(leftovers, source, model))
@@ -238,6 +242,7 @@ def _blocks_without_layout(groups: list[TextBlock], source: Source, model: str) 
                 confidence=confidence,
                 prov=[_text_prov(group.bbox, source, model, lines)],
                 size=line_size(lines),
+                lines=lines,
             )
         )
     return blocks

@@ -22,6 +22,14 @@ class OcrMode(StrEnum):
     NEVER = "never"  # never OCR: scanned pages come back with only layout regions
 
 
+class Detail(StrEnum):
+    """What a block carries below itself."""
+
+    NONE = "none"  # the block's text and box
+    LINES = "lines"  # + its lines with boxes (text layer or OCR)
+    WORDS = "words"  # + its lines, and its words with boxes (text-layer pages)
+
+
 class DeepSeekMode(StrEnum):
     """DeepSeek-OCR's resolution modes (other OCR backends ignore them)."""
 
@@ -135,6 +143,10 @@ class ConvertOptions(BaseModel):
     )
     ocr_prompt: OcrPrompt | None = Field(
         default=None, description="DeepSeek-OCR prompt: grounded markdown (default) or free OCR."
+    )
+    detail: Detail = Field(
+        default=Detail.NONE,
+        description="none; lines: each block's lines with boxes; words: also its words (text-layer pages).",
     )
 
     @field_validator("pages")

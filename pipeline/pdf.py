@@ -27,9 +27,9 @@ from pipeline.errors import (
 )
 from pipeline.geometry import BBox
 from pipeline.options import Limits
-from pipeline.page import PageGeometry, PageImage, TextLayer
+from pipeline.page import PageGeometry, PageImage, TextLayer, TextLine
 from pipeline.tables import TableGrid, find_tables
-from pipeline.textlayer import extract_text_layer
+from pipeline.textlayer import TEXT_FLAGS, extract_text_layer
 
 PDF_MAGIC = b"%PDF-"
 MAGIC_WINDOW = 1024  # the header may follow up to 1 KiB of junk (PDF 32000-1 §7.5.2, implementation note)
@@ -110,6 +110,13 @@ class PdfDocument:
 
     def text_layer(self, page_no: int) -> TextLayer:
         return extract_text_layer(self._page(page_no), max_primitives=self.limits.max_page_primitives)
+
+    def words(self, page_no: int) -> list[TextLine]:
+        """The page's words with their boxes (content space), in the text layer's order; at most
+        ``limits.max_page_primitives`` of them."""
+        page = self._page(page_no)
+        words = page.get_text("words", flags=TEXT_FLAGS)[: self.limits.max_page_primitives]
+        return [TextLine(bbox=BBox.of(tuple(w[:4])), text=str(w[4])) for w in words]
 
     def tables(self, page_no: int, clips: list[BBox]) -> list[TableGrid | None]:
         """The table structure inside each clip (content space), or ``None`` where PyMuPDF finds none."""

@@ -35,7 +35,7 @@ from typing import Any
 from pipeline.errors import PdfWorkerCrashedError, PdfWorkersBusyError, StepTimeoutError
 from pipeline.geometry import BBox
 from pipeline.options import Limits
-from pipeline.page import PageGeometry, PageImage, TextLayer
+from pipeline.page import PageGeometry, PageImage, TextLayer, TextLine
 from pipeline.pdf import DocumentMeta, render_bytes
 from pipeline.pdfprocess import START_TIMEOUT_S, WorkerProcess
 from pipeline.renderbudget import ByteBudget, Reservation
@@ -346,6 +346,11 @@ class DocumentHandle:
 
     async def text_layer(self, page_no: int) -> TextLayer:
         result: TextLayer = await self._call(Step.TEXT, self.limits.text_timeout_s, "text_layer", page_no)
+        return result
+
+    async def words(self, page_no: int) -> list[TextLine]:
+        """The page's words with boxes (content space), for ``detail=words``."""
+        result: list[TextLine] = await self._call(Step.TEXT, self.limits.text_timeout_s, "words", page_no)
         return result
 
     async def tables(self, page_no: int, clips: list[BBox]) -> list[TableGrid | None]:

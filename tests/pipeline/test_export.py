@@ -95,3 +95,27 @@ def test_page_numbers_and_running_heads_are_furniture_unless_asked_for(local_con
     assert back.index("Journal of Examples") < back.index("Body text of page 1") < back.index("\n1\n")
     html = exporter("html").export(graph, ExportOptions(furniture=True)).decode()
     assert "<header>Journal of Examples, Vol. 3</header>" in html and "<footer>3</footer>" in html
+
+
+def test_detail_adds_lines_and_words_with_boxes(local_converter: Any) -> None:
+    from docgraph.samples import make_sample_pdf
+    from pipeline.options import Detail
+    from tests.invariants import assert_graph_invariants
+
+    data = make_sample_pdf()
+    plain = local_converter.convert_sync(data, ConvertOptions(pages="1"))
+    assert all(b.lines is None and b.words is None for b in plain.blocks)
+    lines = local_converter.convert_sync(data, ConvertOptions(pages="1,3", detail=Detail.LINES))
+    assert_graph_invariants(lines)
+    for page_no in (1, 3):  # the text layer's lines, and RapidOCR's on the scan
+        texts = [b for b in lines.page_blocks(page_no) if b.type is BlockType.TEXT]
+        assert texts and all(b.lines for b in texts)
+        for block in texts:
+            assert block.lines is not None and block.words is None
+            joined = " ".join(ln.text.strip() for ln in block.lines)
+            assert joined.replace("- ", "-").split() and joined.split()[0] == block.text.split()[0]
+            assert all(block.bbox.intersection(ln.bbox) >= 0.5 * ln.bbox.area for ln in block.lines)
+    words = local_converter.convert_sync(data, ConvertOptions(pages="1", detail=Detail.WORDS))
+    body = next(b for b in words.page_blocks(1) if b.text.startswith("Left column."))
+    assert body.words is not None and [w.text for w in body.words[:2]] == ["Left", "column."]
+    assert all(body.bbox.intersection(w.bbox) >= 0.5 * w.bbox.area for w in body.words)
