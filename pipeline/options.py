@@ -71,13 +71,19 @@ class Limits(BaseModel):
         default=768 * MIB,
         gt=0,
         description="Bytes of rendered page images in flight in one replica, all documents together: a render "
-        "waits for room (at most queue_timeout_s, then that page fails with render_budget_busy).",
+        "waits for room (at most render_wait_s, then that page fails with render_budget_busy).",
     )
     layout_max_side: int = Field(
         default=1600,
         ge=64,
         description="The layout model gets the page image scaled down to this many pixels on its longer side (it "
         "letterboxes to its own input size, 1024 by default, anyway); its boxes are scaled back.",
+    )
+    render_wait_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a page may wait for room in the render budget (the pages ahead of it are being "
+        "converted: two 8-page 600-dpi uploads at once queue ~16 pages of 67 MB); then render_budget_busy.",
     )
     min_dpi: int = Field(default=36, gt=0, description="Pages that need less than this to fit the budget fail.")
     max_image_pixels: int = Field(

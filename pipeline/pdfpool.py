@@ -361,11 +361,11 @@ class DocumentHandle:
         return result
 
     async def reserve_render(self, geometry: PageGeometry, dpi: int) -> Reservation:
-        """Room in the replica's render budget for this page's image (waits, within ``queue_timeout_s``): twice
-        its size, since it exists twice in the ingress while its models run (the array unpickled from the
+        """Room in the replica's render budget for this page's image (waits, within ``limits.render_wait_s``):
+        twice its size, since it exists twice in the ingress while its models run (the array unpickled from the
         worker, and its copy in Ray's object store)."""
         nbytes = RENDER_COPIES * render_bytes(geometry, dpi, self.limits)
-        return await self._pool.renders.reserve(nbytes, self._pool.queue_timeout_s)
+        return await self._pool.renders.reserve(nbytes, self.limits.render_wait_s)
 
     async def render(self, page_no: int, dpi: int) -> tuple[PageImage, str | None]:
         result: tuple[PageImage, str | None] = await self._call(
