@@ -13,8 +13,9 @@ Nothing is dropped silently: a page that failed is still in ``pages`` with ``sta
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -147,6 +148,31 @@ class ListItem(_BlockBase):
     enumerated: bool = Field(default=False, description="Numbered or lettered rather than bulleted.")
 
 
+class SpannedCell(Protocol):
+    """What laying cells out on a grid needs: the graph's ``TableCell`` and ``pipeline.tables.GridCell``."""
+
+    @property
+    def row(self) -> int: ...
+    @property
+    def col(self) -> int: ...
+    @property
+    def row_span(self) -> int: ...
+    @property
+    def col_span(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+
+
+def span_grid(num_rows: int, num_cols: int, cells: Iterable[SpannedCell]) -> list[list[str]]:
+    """Rows × columns of text, a spanning cell's text in every slot it covers (docling's grid)."""
+    rows = [["" for _ in range(num_cols)] for _ in range(num_rows)]
+    for cell in cells:
+        for r in range(cell.row, min(cell.row + cell.row_span, num_rows)):
+            for c in range(cell.col, min(cell.col + cell.col_span, num_cols)):
+                rows[r][c] = cell.text
+    return rows
+
+
 class TableCell(_Model):
     row: int = Field(ge=0, description="0-based row of the cell's top-left slot.")
     col: int = Field(ge=0)
@@ -174,12 +200,7 @@ class Table(_BlockBase):
 
     def grid(self) -> list[list[str]]:
         """Rows × columns of text, a spanning cell's text in every slot it covers."""
-        rows = [["" for _ in range(self.num_cols)] for _ in range(self.num_rows)]
-        for cell in self.cells:
-            for r in range(cell.row, min(cell.row + cell.row_span, self.num_rows)):
-                for c in range(cell.col, min(cell.col + cell.col_span, self.num_cols)):
-                    rows[r][c] = cell.text
-        return rows
+        return span_grid(self.num_rows, self.num_cols, self.cells)
 
 
 class Figure(_BlockBase):

@@ -26,7 +26,7 @@ from pipeline.geometry import BBox, union_all
 from pipeline.graph import BlockType, Provenance, Source
 from pipeline.order import reading_order
 from pipeline.page import TextBlock, TextLine
-from pipeline.tables import TableGrid
+from pipeline.tables import TableGrid, rows_of
 
 LINE_IN_REGION = 0.5
 DUPLICATE_IOU = 0.7
@@ -283,23 +283,9 @@ def _ordered(lines: list[TextLine]) -> list[TextLine]:
     return [lines[i] for i in reading_order([ln.bbox for ln in lines])]
 
 
-def _table_rows(lines: list[TextLine]) -> list[list[TextLine]]:
-    """Cells grouped into rows (vertical centres within half a line height), each row left to right."""
-    rows: list[list[TextLine]] = []
-    for line in sorted(lines, key=lambda ln: (ln.bbox.t + ln.bbox.b) / 2):
-        centre = (line.bbox.t + line.bbox.b) / 2
-        if rows:
-            last = rows[-1][0].bbox
-            if abs(centre - (last.t + last.b) / 2) <= 0.5 * max(last.height, line.bbox.height):
-                rows[-1].append(line)
-                continue
-        rows.append([line])
-    return [sorted(row, key=lambda ln: ln.bbox.l) for row in rows]
-
-
 def _join(lines: list[TextLine], block_type: BlockType) -> str:
     if block_type is BlockType.TABLE:
-        return "\n".join(" | ".join(c.text.strip() for c in row) for row in _table_rows(lines))
+        return "\n".join(" | ".join(c.text.strip() for c in row) for row in rows_of(lines))
     out = ""
     for line in lines:
         text = line.text.strip()

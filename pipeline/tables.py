@@ -23,6 +23,7 @@ import pymupdf
 from pymupdf import table as pymupdf_table
 
 from pipeline.geometry import BBox, union_all
+from pipeline.graph import span_grid
 from pipeline.page import TextLine
 
 log = logging.getLogger("docgraph.pipeline")
@@ -55,15 +56,24 @@ class TableGrid:
 
     def rows(self) -> list[list[str]]:
         """The grid as text, a spanning cell's text repeated over every slot it covers (docling's grid)."""
-        grid = [["" for _ in range(self.num_cols)] for _ in range(self.num_rows)]
-        for cell in self.cells:
-            for r in range(cell.row, cell.row + cell.row_span):
-                for c in range(cell.col, cell.col + cell.col_span):
-                    grid[r][c] = cell.text
-        return grid
+        return span_grid(self.num_rows, self.num_cols, self.cells)
 
     def text(self) -> str:
         return "\n".join(" | ".join(row) for row in self.rows())
+
+
+def rows_of(lines: list[TextLine]) -> list[list[TextLine]]:
+    """Lines grouped into rows (vertical centres within half a line height), each row left to right."""
+    rows: list[list[TextLine]] = []
+    for line in sorted(lines, key=lambda ln: (ln.bbox.t + ln.bbox.b) / 2):
+        centre = (line.bbox.t + line.bbox.b) / 2
+        if rows:
+            last = rows[-1][0].bbox
+            if abs(centre - (last.t + last.b) / 2) <= 0.5 * max(last.height, line.bbox.height):
+                rows[-1].append(line)
+                continue
+        rows.append([line])
+    return [sorted(row, key=lambda ln: ln.bbox.l) for row in rows]
 
 
 def _with_headers(cells: list[GridCell], num_rows: int) -> tuple[GridCell, ...]:
@@ -171,7 +181,7 @@ def grid_from_lines(lines: list[TextLine]) -> TableGrid | None:
     items = [ln for ln in lines if ln.text.strip()]
     if len(items) < 4 or len(items) > MAX_TABLE_CELLS:
         return None
-    rows = _rows(items)
+    rows = rows_of(items)
     # columns from the rows that have the most lines (a title row or a wide note would merge every column)
     widest = max(len(r) for r in rows)
     basis = [ln for r in rows if len(r) >= max(2, widest - 1) for ln in r] or items
@@ -200,20 +210,6 @@ def grid_from_lines(lines: list[TextLine]) -> TableGrid | None:
             placed_until = start + span - 1
     bbox = union_all([ln.bbox for ln in items])
     return TableGrid(bbox, len(rows), len(bands), _with_headers(cells, len(rows)), "clustered")
-
-
-def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
-    """Lines grouped into rows (vertical centres within half a line height), each row left to right."""
-    rows: list[list[TextLine]] = []
-    for line in sorted(lines, key=lambda ln: (ln.bbox.t + ln.bbox.b) / 2):
-        centre = (line.bbox.t + line.bbox.b) / 2
-        if rows:
-            last = rows[-1][0].bbox
-            if abs(centre - (last.t + last.b) / 2) <= 0.5 * max(last.height, line.bbox.height):
-                rows[-1].append(line)
-                continue
-        rows.append([line])
-    return [sorted(row, key=lambda ln: ln.bbox.l) for row in rows]
 
 
 def _bands(boxes: list[BBox]) -> list[tuple[float, float]]:

@@ -67,6 +67,21 @@ class _HeadDeadline:
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes: bool = False
 
+    # the same in both protocols: a deadline from connecting, none once the connection is gone, and the JSON
+    # body for a request the parser refused (uvicorn's own writes text/plain)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]  # the uvicorn protocol after this mixin
+        self._arm_head(got_bytes=False)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_done()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def send_400_response(self, msg: str) -> None:
+        self._head_done()
+        self.transport.write(_bad_request(msg))
+        self.transport.close()
+
     def _arm_head(self, *, got_bytes: bool) -> None:
         self._head_bytes = self._head_bytes or got_bytes
         if self._head_timer is None:
@@ -95,10 +110,6 @@ class _HeadDeadline:
 
 
 class HeadDeadlineHttpTools(_HeadDeadline, HttpToolsProtocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_head(got_bytes=False)
-
     def data_received(self, data: bytes) -> None:
         cycle: RequestResponseCycle | None = self.cycle  # None before the first request (uvicorn types it not)
         if cycle is None or cycle.response_complete:  # between requests: this is a new head
@@ -109,36 +120,14 @@ class HeadDeadlineHttpTools(_HeadDeadline, HttpToolsProtocol):
         self._head_done()
         super().on_headers_complete()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._head_done()
-        super().connection_lost(exc)
-
-    def send_400_response(self, msg: str) -> None:
-        self._head_done()
-        self.transport.write(_bad_request(msg))
-        self.transport.close()
-
 
 class HeadDeadlineH11(_HeadDeadline, H11Protocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_head(got_bytes=False)
-
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is h11.IDLE:
             self._arm_head(got_bytes=bool(data))
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:
             self._head_done()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._head_done()
-        super().connection_lost(exc)
-
-    def send_400_response(self, msg: str) -> None:
-        self._head_done()
-        self.transport.write(_bad_request(msg))
-        self.transport.close()
 
 
 def install() -> list[Any]:
