@@ -91,7 +91,8 @@ def convert(
     *,
     options: ConvertOptions,
 ) -> None:
-    """Convert PDFs, writing <name>.json, .md, .html, .docling.json and <name>/page-NNNN.png (annotated) into OUT."""
+    """Convert PDFs, writing <name>.json, .md, .html, .docling.json, .chunks.json (RAG chunks) and
+    <name>/page-NNNN.png (annotated) into OUT."""
     out.mkdir(parents=True, exist_ok=True)
     failures = 0
     if local:
@@ -328,7 +329,12 @@ def _convert_as_job(
         console.print(f"[red]{path.name}: job {status['state']}[/] {error.get('message', '')}")
         return False
     (out / f"{path.stem}.json").write_bytes(client.get(job["result_url"]).content)
-    for name, extension in (("markdown", "md"), ("html", "html"), ("docling", "docling.json")):
+    for name, extension in (
+        ("markdown", "md"),
+        ("html", "html"),
+        ("docling", "docling.json"),
+        ("chunks", "chunks.json"),
+    ):
         exported = client.get(job["result_url"], params={"format": name})
         (out / f"{path.stem}.{extension}").write_bytes(exported.content)
     console.print(f"[green]{path.name}[/] (job {job['id'][:8]}…, {status['state']}) → {out / (path.stem + '.json')}")
@@ -342,6 +348,7 @@ def _write_bundle(out: Path, source: Path, bundle: bytes) -> None:
         (out / f"{stem}.md").write_bytes(zf.read("document.md"))
         (out / f"{stem}.html").write_bytes(zf.read("document.html"))
         (out / f"{stem}.docling.json").write_bytes(zf.read("document.docling.json"))
+        (out / f"{stem}.chunks.json").write_bytes(zf.read("document.chunks.json"))
         images = [n for n in zf.namelist() if n.startswith("pages/") and n.endswith(".png")]
         figures = [n for n in zf.namelist() if n.startswith("figures/") and n.endswith(".png")]
         if images or figures:

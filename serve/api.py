@@ -14,6 +14,7 @@ class OutputFormat(StrEnum):
     MARKDOWN = "markdown"
     HTML = "html"
     DOCLING = "docling"  # a DoclingDocument (docling-core's JSON)
+    CHUNKS = "chunks"  # RAG chunks: docling-core's HierarchicalChunker over that DoclingDocument
     ZIP = "zip"  # document.json + document.md + annotated page PNGs
 
 

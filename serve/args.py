@@ -78,6 +78,26 @@ class JobsConfig(BaseModel):
     document_timeout_s: float = Field(default=3600.0, gt=0, description="Deadline of one job's conversion.")
 
 
+class DoclingApiConfig(BaseModel):
+    """The docling-serve-compatible routes (``/v1/convert/file``, ``/v1/convert/source``, tasks, ``/process``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sync_wait_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a synchronous docling call waits for its task; then 504 naming the task, which goes "
+        "on (poll it: /v1/status/poll/<task_id>).",
+    )
+    max_poll_wait_s: float = Field(default=60.0, gt=0, description="Longest ?wait= a status poll may hold.")
+    http_source_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (host or host:port, exact match) that `kind: http` sources may be fetched from; empty: "
+        "every http source is refused. Nothing else is ever fetched, redirects are not followed.",
+    )
+    http_source_timeout_s: float = Field(default=30.0, gt=0, description="Deadline for fetching one http source.")
+
+
 class AppArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -91,3 +111,4 @@ class AppArgs(BaseModel):
     layout_batch: BatchConfig = Field(default_factory=BatchConfig)
     limits: Limits = Field(default_factory=Limits)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    docling: DoclingApiConfig = Field(default_factory=DoclingApiConfig)

@@ -9,14 +9,12 @@ DeploymentHandles.
 # Serve ships the ingress class by value, so helpers it calls are defined above it.
 
 import asyncio
-import hmac
 import logging
 import time
-from functools import lru_cache
 from importlib import import_module
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, File, Header, HTTPException, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -33,7 +31,9 @@ from pipeline.protocols import ModelHealth
 from pipeline.version import VERSION
 from serve.api import AppStatus, DeploymentInfo, ErrorBody, ModelInfo, OutputFormat, Readiness
 from serve.args import AppArgs
+from serve.auth import require_api_key, settings
 from serve.bodylimit import BodyLimitMiddleware
+from serve.doclingapi.routes import DoclingRoutes, docling_open, docling_v1, docling_ws
 from serve.errors import install_error_handlers
 from serve.handles import HandleModels
 from serve.intake import MULTIPART_OVERHEAD, convert_options, read_upload, safe_name
@@ -43,30 +43,11 @@ from serve.jobs.events import job_events
 from serve.jobs.models import JobAccepted, JobRecord, JobRequest, JobState, JobStatus
 from serve.jobs.runner import JobRunner
 from serve.metrics import IngressMetrics
-from serve.settings import Settings
 
 log = logging.getLogger("docgraph.serve")
 T = TypeVar("T")
 FURNITURE_HELP = str(ExportOptions.model_fields["furniture"].description)
 INGRESS_DEPENDENCIES = ("pymupdf", "cv2", "PIL", "numpy", "pydantic", "fastapi", "multipart", "sqlite3")
-
-
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    return Settings()
-
-
-async def require_api_key(
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> None:
-    """Off unless DOCGRAPH_API_KEY is set; then a Bearer token or X-API-Key must match (constant time)."""
-    expected = settings().api_key
-    if expected is None:
-        return
-    given = x_api_key or (authorization[7:] if authorization and authorization.startswith("Bearer ") else "")
-    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        raise HTTPException(status_code=401, detail="missing or wrong API key")
 
 
 app = FastAPI(
@@ -113,12 +94,14 @@ def _mount_v1(cls: type[T]) -> type[T]:
     """Mount the /v1 router once the class body has declared its routes, before serve.ingress (applied next)
     turns the routes ``app`` holds into the class's methods."""
     app.include_router(v1)
+    for router in (docling_v1, docling_open, docling_ws):  # docling-serve's routes (DoclingRoutes' methods)
+        app.include_router(router)
     return cls
 
 
 @serve.ingress(app)
 @_mount_v1
-class DocumentIngress:
+class DocumentIngress(DoclingRoutes):
     async def __init__(  # type: ignore[misc]  # Serve awaits async constructors
         self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, args: AppArgs
     ) -> None:
@@ -201,7 +184,11 @@ class DocumentIngress:
         file: Annotated[UploadFile, File(description="The PDF.")],
         options: Annotated[ConvertOptions, Depends(convert_options)],
         format: Annotated[
-            OutputFormat, Query(description="json (graph), markdown, html, zip (all three + annotated PNGs).")
+            OutputFormat,
+            Query(
+                description="json (graph), markdown, html, docling (DoclingDocument), chunks (RAG chunks: "
+                "docling-core's HierarchicalChunker), zip (all of them + annotated PNGs + figure crops)."
+            ),
         ] = OutputFormat.JSON,
         furniture: Annotated[bool, Query(description=FURNITURE_HELP)] = False,
     ) -> Response:
@@ -271,12 +258,14 @@ class DocumentIngress:
     async def job_result(
         self,
         job_id: JobId,
-        format: Annotated[OutputFormat, Query(description="json (graph), markdown or html.")] = OutputFormat.JSON,
+        format: Annotated[
+            OutputFormat, Query(description="json (graph), markdown, html, docling or chunks.")
+        ] = OutputFormat.JSON,
         furniture: Annotated[bool, Query(description=FURNITURE_HELP)] = False,
     ) -> Response:
         """The finished job's graph: only once the job is succeeded or partially_succeeded, never before."""
         if format is OutputFormat.ZIP:
-            raise InvalidOptionsError("a job's result is json, markdown or html (zip is /v1/convert only)")
+            raise InvalidOptionsError("a job's result is json, markdown, html, docling or chunks (zip: /v1/convert)")
         status = (await self._job(job_id)).status
         body = await self._store.result(job_id) if status.state.final else None
         if status.state not in (JobState.SUCCEEDED, JobState.PARTIALLY_SUCCEEDED) or body is None:
@@ -313,7 +302,10 @@ class DocumentIngress:
         return record
 
     async def _convert_job(self, data: bytes, request: JobRequest, progress: ConvertProgress) -> DocumentGraph:
-        limits = self._args.limits.model_copy(update={"document_timeout_s": self._args.jobs.document_timeout_s})
+        timeout = self._args.jobs.document_timeout_s
+        if request.docling is not None and request.docling.document_timeout_s is not None:
+            timeout = min(timeout, request.docling.document_timeout_s)  # docling's document_timeout
+        limits = self._args.limits.model_copy(update={"document_timeout_s": timeout})
         result = await self._conversion(data, request.options, limits, filename=request.filename, progress=progress)
         return result.graph
 

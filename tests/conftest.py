@@ -19,7 +19,7 @@ import pytest
 from docgraph.embedded import EmbeddedService, wait_ready
 from docgraph.samples import make_sample_pdf
 from pipeline.options import Limits
-from serve.args import AppArgs, JobsConfig, SqliteStoreConfig
+from serve.args import AppArgs, DoclingApiConfig, JobsConfig, SqliteStoreConfig
 from serve.httpproxy import HEAD_TIMEOUT_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +132,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @contextlib.contextmanager
 def ingress_only_app(
-    service: EmbeddedService, name: str, jobs: JobsConfig, *, env: dict[str, str] | None = None
+    service: EmbeddedService,
+    name: str,
+    jobs: JobsConfig,
+    *,
+    env: dict[str, str] | None = None,
+    docling: DoclingApiConfig | None = None,
 ) -> Iterator[httpx.Client]:
     """Another application on the session's Serve instance: the ingress alone (text-layer path, no model
     replicas), with its own jobs config and, optionally, environment variables in its replica."""
@@ -146,7 +151,9 @@ def ingress_only_app(
         actor["runtime_env"] = {"env_vars": env}
     options = {**INGRESS_OPTIONS, "ray_actor_options": actor}
     app = (
-        serve.deployment(DocumentIngress).options(**options).bind(None, None, AppArgs(layout=None, ocr=None, jobs=jobs))
+        serve.deployment(DocumentIngress)
+        .options(**options)
+        .bind(None, None, AppArgs(layout=None, ocr=None, jobs=jobs, docling=docling or DoclingApiConfig()))
     )
     serve.run(app, name=name, route_prefix=f"/{name}", blocking=False)
     try:

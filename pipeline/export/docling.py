@@ -44,12 +44,20 @@ _TEXT_LABELS = {
 }
 
 
+# The schema version written: the lowest that carries what docgraph writes (list groups with markers came in
+# 1.5.0), so that older docling-core releases read it too (a release refuses a newer minor than its own):
+# `python bench/docling_compat.py` read it back with docling-core 2.39.0, 2.48.0, 2.58.0, 2.70.0 and the locked
+# 2.104.0 (README). The locked docling-core validates what it writes, whatever the label.
+SCHEMA_VERSION = "1.5.0"
+
+
 class DoclingSerializer:
     """``DocumentGraph`` → ``DoclingDocument`` (or its JSON)."""
 
     def document(self, graph: DocumentGraph) -> DoclingDocument:
         name = (graph.document.filename or "document").rsplit(".", 1)[0] or "document"
         doc = DoclingDocument(name=name)
+        doc.version = SCHEMA_VERSION
         heights = {p.page_no: p.height for p in graph.pages}
         for page in graph.pages:
             doc.add_page(page_no=page.page_no, size=Size(width=page.width, height=page.height))
@@ -60,6 +68,8 @@ class DoclingSerializer:
             for block in [*graph.page_furniture(page.page_no), *graph.page_blocks(page.page_no)]:
                 if block.id in attached:
                     continue  # written under the table/picture it belongs to
+                if not block.text.strip() and not isinstance(block, Table | Figure):
+                    continue  # a region without text (docling's documents carry no empty text items)
                 parent: NodeItem | None = None
                 group = list_of.get(block.id)
                 if group is not None:
@@ -99,7 +109,10 @@ class DoclingSerializer:
         if isinstance(block, Table):
             return _item(doc.add_table(_table_data(block, height), prov=prov, parent=parent))
         if isinstance(block, Figure):
-            return _item(doc.add_picture(prov=prov, parent=parent))
+            picture = _item(doc.add_picture(prov=prov, parent=parent))
+            if block.text.strip():  # text inside the picture: its child, as docling keeps it (not in its Markdown)
+                doc.add_text(DocItemLabel.TEXT, block.text, prov=prov, parent=picture)
+            return picture
         if isinstance(block, Formula):
             return _item(doc.add_formula(block.latex or block.text, orig=block.text, prov=prov, parent=parent))
         match block.type:

@@ -12,6 +12,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.export.chunks import ChunkSerializer
 from pipeline.export.docling import DoclingSerializer
 from pipeline.export.html import HtmlSerializer
 from pipeline.export.json import JsonSerializer
@@ -54,6 +55,7 @@ EXPORTERS: Final[dict[str, Exporter]] = {
             "html", "text/html; charset=utf-8", "html", lambda g, o: HtmlSerializer(furniture=o.furniture).serialize(g)
         ),
         Exporter("docling", "application/json", "docling.json", lambda g, _: DoclingSerializer().serialize(g)),
+        Exporter("chunks", "application/json", "chunks.json", lambda g, _: ChunkSerializer().serialize(g)),
     )
 }
 

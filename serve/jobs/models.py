@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.graph import Block, ErrorInfo, Page, StepTimings
 from pipeline.options import ConvertOptions
 from pipeline.steps import Step
+from serve.doclingapi.models import DoclingTask
 
 
 class JobState(StrEnum):
@@ -86,6 +87,9 @@ class JobRequest(_Model):
 
     options: ConvertOptions
     filename: str | None = None
+    docling: DoclingTask | None = Field(
+        default=None, description="Set for docling-serve tasks: how the result is answered (serve/doclingapi)."
+    )
 
 
 class JobRecord(_Model):

@@ -63,3 +63,31 @@ def test_killing_the_ingress_mid_job(service: EmbeddedService, client: httpx.Cli
     assert status["pages_done"] == 30
     wait_ready(service.url, 120)
     assert client.get(f"/v1/jobs/{job_id}/result").status_code == 200
+
+
+def test_a_docling_task_survives_the_ingress_being_killed(service: EmbeddedService, client: httpx.Client) -> None:
+    """docling-serve loses async task state on a restart; here a task is a job in the store: the new replica's
+    watchdog resumes it and any replica answers the docling task routes for it."""
+    from docling.datamodel.service.responses import ConvertDocumentResponse
+
+    files = {"files": ("long.pdf", make_text_pdf(30), "application/pdf")}
+    task_id = client.post("/v1/convert/file/async", files=files).json()["task_id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/v1/status/poll/{task_id}").json()["task_status"] != "started":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    kill_replica("DocumentIngress")
+    deadline, status = time.monotonic() + 300, None
+    while time.monotonic() < deadline:
+        try:
+            status = client.get(f"/v1/status/poll/{task_id}", params={"wait": 5}).json()
+            if status["task_status"] in ("success", "failure"):
+                break
+        except (httpx.HTTPError, ValueError):
+            pass  # the proxy has no ingress for a moment
+        time.sleep(0.5)
+    assert status is not None and status["task_status"] == "success", status
+    wait_ready(service.url, 120)
+    result = ConvertDocumentResponse.model_validate(client.get(f"/v1/result/{task_id}").json())
+    assert result.status.value == "success" and "Section 30" in (result.document.md_content or "")
+    assert client.get(f"/v1/jobs/{task_id}").json()["attempts"] == 2, "resumed by the new replica"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -25,6 +26,9 @@ def sample(local_converter: Any) -> tuple[Any, DoclingDocument]:
 
 def test_docling_reads_it_back_with_pages_title_and_headings(sample: tuple[Any, DoclingDocument]) -> None:
     graph, doc = sample
+    # labelled with the lowest schema that carries it, so older docling-core releases read it too
+    # (bench/docling_compat.py: 2.39.0 to 2.70.0); the locked one reads it as its own version
+    assert json.loads(EXPORTERS["docling"].export(graph))["version"] == "1.5.0"
     assert doc.name == "sample" and sorted(doc.pages) == [1, 2, 3]
     assert doc.pages[1].size.width == graph.pages[0].width and doc.pages[1].size.height == graph.pages[0].height
     titles = [t.text for t in doc.texts if t.label is DocItemLabel.TITLE]

@@ -26,7 +26,7 @@ def _pdf(lines: list[tuple[str, float]]) -> bytes:
 
 def test_every_output_format_but_zip_is_an_exporter() -> None:
     assert {f.value for f in OutputFormat} - {"zip"} == set(EXPORTERS)
-    assert {e.extension for e in EXPORTERS.values()} == {"json", "md", "html", "docling.json"}
+    assert {e.extension for e in EXPORTERS.values()} == {"json", "md", "html", "docling.json", "chunks.json"}
 
 
 def test_html_escapes_text_from_the_pdf(local_converter: Any) -> None:

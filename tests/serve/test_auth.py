@@ -31,7 +31,7 @@ def v1_routes() -> list[tuple[str, str]]:
     return sorted(
         (method, re.sub(r"\{[^}]+\}", "A" * 32, route.path))
         for route in app.routes
-        if isinstance(route, APIRoute) and route.path.startswith("/v1/")
+        if isinstance(route, APIRoute) and (route.path.startswith("/v1/") or route.path == "/process")
         for method in route.methods
     )
 
@@ -47,6 +47,7 @@ def test_probes_are_open_but_every_v1_route_needs_the_key(secured: httpx.Client)
     assert secured.get("/healthz").status_code == 200 and secured.get("/readyz").status_code == 200
     routes = v1_routes()
     assert {("POST", "/v1/convert"), ("GET", "/v1/schema"), ("DELETE", "/v1/jobs/" + "A" * 32)} <= set(routes)
+    assert {("POST", "/v1/convert/file"), ("GET", "/v1/result/" + "A" * 32), ("PUT", "/process")} <= set(routes)
     for method, path in routes:
         for headers in WRONG:
             r = secured.request(method, path, headers=headers)
@@ -68,3 +69,18 @@ def test_jobs_need_the_key_and_ids_are_unguessable(secured: httpx.Client) -> Non
     assert len(ids) == 20 and all(len(i) == 32 for i in ids)  # 24 random bytes each, URL-safe
     for job_id in ids:
         assert wait_final(secured, job_id)["state"] == "succeeded"
+
+
+def test_the_docling_status_websocket_needs_the_key_in_a_header(secured: httpx.Client) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = str(secured.base_url).replace("http://", "ws://").rstrip("/") + "/v1/status/ws/" + "A" * 32
+    for headers in ({}, {"X-Api-Key": "wrong"}):
+        with pytest.raises(InvalidStatus) as refused, connect(url, additional_headers=headers, open_timeout=10):
+            pass
+        assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus), connect(f"{url}?api_key={KEY}", open_timeout=10):
+        pass  # never from the URL (access logs keep URLs)
+    with connect(url, additional_headers={"X-Api-Key": KEY}, open_timeout=10) as ws:
+        assert '"Task not found."' in ws.recv(timeout=10)

@@ -55,6 +55,7 @@ def test_markdown_html_and_zip_formats(client: httpx.Client, sample_pdf: bytes) 
         "document.md",
         "document.html",
         "document.docling.json",
+        "document.chunks.json",
         "pages/page-0002.png",
         "figures/page-0002-1.png",
     ]

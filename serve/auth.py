@@ -1,0 +1,34 @@
+"""The API key: off unless ``DOCGRAPH_API_KEY`` is set; then every /v1 route (docgraph's and the docling-serve
+compatible ones) and the status websocket need it, as ``Authorization: Bearer <key>`` or ``X-API-Key`` (docling's
+``X-Api-Key``: headers are case-insensitive), compared in constant time. Never read from a URL."""
+
+# No `from __future__ import annotations`: FastAPI reads `require_api_key`'s signature at run time.
+
+import hmac
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Header, HTTPException
+
+from serve.settings import Settings
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()
+
+
+def key_matches(given: str | None) -> bool:
+    expected = settings().api_key
+    if expected is None:
+        return True
+    return hmac.compare_digest((given or "").encode(), expected.get_secret_value().encode())
+
+
+async def require_api_key(
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> None:
+    given = x_api_key or (authorization[7:] if authorization and authorization.startswith("Bearer ") else "")
+    if not key_matches(given):
+        raise HTTPException(status_code=401, detail="missing or wrong API key")
