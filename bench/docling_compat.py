@@ -1,7 +1,8 @@
 """Which docling-core releases read docgraph's DoclingDocument back (format=docling)?
 
 Downloads the given docling-core wheels from the package index (pip download, no dependencies: they run on this
-environment's pydantic), converts generated PDFs in-process, and in a subprocess per release validates each
+environment's pydantic), converts generated PDFs and (when ../shared is there) corpus documents with formulas,
+captions, footnotes, lists and running heads in-process, and in a subprocess per release validates each
 document and renders its Markdown with that release. Prints one line per release.
 
     python bench/docling_compat.py [VERSION ...]    # default: 2.39.0 2.48.0 2.58.0 2.70.0
@@ -19,6 +20,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from common import CORPUS  # noqa: E402 - bench/common.py, beside this file
+
+CORPUS_DOCS = (
+    "multi_page",
+    "mathfuncs",
+    "olmo2-pg4",
+    "amt_handbook_sample",
+    "headers_footers_ff0f0b22c55d8b90dd77d153f48e144fc9db_pg2",
+)
 
 CHECK = """
 import json, sys
@@ -41,7 +51,11 @@ def main(versions: list[str]) -> None:
         work = Path(tmp)
         converter = LocalConverter()
         docs = []
-        for name, pdf in (("sample", make_sample_pdf()), ("spanning", make_table_pdf("spanning")[0])):
+        sources = [("sample", make_sample_pdf()), ("spanning", make_table_pdf("spanning")[0])]
+        sources += [  # formulas, captions, footnotes, lists, furniture
+            (name, (CORPUS / f"{name}.pdf").read_bytes()) for name in CORPUS_DOCS if (CORPUS / f"{name}.pdf").is_file()
+        ]
+        for name, pdf in sources:
             graph = asyncio.run(converter.convert(pdf, ConvertOptions(), filename=f"{name}.pdf")).graph
             path = work / f"{name}.json"
             path.write_text(DoclingSerializer().serialize(graph))

@@ -25,10 +25,14 @@ def key_matches(given: str | None) -> bool:
     return hmac.compare_digest((given or "").encode(), expected.get_secret_value().encode())
 
 
+def given_key(x_api_key: str | None, authorization: str | None) -> str:
+    """The key a request carries: X-API-Key, else a Bearer token."""
+    return x_api_key or (authorization[7:] if authorization and authorization.startswith("Bearer ") else "")
+
+
 async def require_api_key(
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> None:
-    given = x_api_key or (authorization[7:] if authorization and authorization.startswith("Bearer ") else "")
-    if not key_matches(given):
+    if not key_matches(given_key(x_api_key, authorization)):
         raise HTTPException(status_code=401, detail="missing or wrong API key")

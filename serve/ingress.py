@@ -40,7 +40,7 @@ from serve.intake import MULTIPART_OVERHEAD, convert_options, read_upload, safe_
 from serve.jobs.backends import build_store
 from serve.jobs.errors import JobNotFinishedError, JobNotFoundError
 from serve.jobs.events import job_events
-from serve.jobs.models import JobAccepted, JobRecord, JobRequest, JobState, JobStatus
+from serve.jobs.models import JOB_ID_PATTERN, JobAccepted, JobRecord, JobRequest, JobStatus
 from serve.jobs.runner import JobRunner
 from serve.metrics import IngressMetrics
 
@@ -67,7 +67,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422, 500, 503, 504)
 }
 JOB_ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorBody} for code in (400, 401, 404, 409, 500)}
-JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16,64}$", description="The id POST /v1/jobs returned.")]
+JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="The id POST /v1/jobs returned.")]
 
 
 def _job_links(job_id: str) -> dict[str, str]:
@@ -268,7 +268,7 @@ class DocumentIngress(DoclingRoutes):
             raise InvalidOptionsError("a job's result is json, markdown, html, docling or chunks (zip: /v1/convert)")
         status = (await self._job(job_id)).status
         body = await self._store.result(job_id) if status.state.final else None
-        if status.state not in (JobState.SUCCEEDED, JobState.PARTIALLY_SUCCEEDED) or body is None:
+        if not status.state.has_result or body is None:
             reason = f": {status.error.message}" if status.error else ""
             raise JobNotFinishedError(f"job {job_id} is {status.state.value}{reason}", state=status.state.value)
         headers = {"X-Docgraph-Status": status.state.value}

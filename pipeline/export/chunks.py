@@ -9,7 +9,7 @@ from __future__ import annotations
 from docling_core.transforms.chunker.doc_chunk import DocChunk
 from docling_core.transforms.chunker.hierarchical_chunker import HierarchicalChunker
 from docling_core.types.doc.document import DoclingDocument
-from docling_core.types.doc.items.node import DocItem
+from docling_core.types.doc.items.node import DocItem, FloatingItem
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.export.docling import DoclingSerializer
@@ -58,7 +58,7 @@ class ChunkSerializer:
                     text=chunker.contextualize(chunk),
                     raw_text=chunk.text,
                     headings=list(chunk.meta.headings or []),
-                    captions=list(getattr(chunk.meta, "captions", None) or []),
+                    captions=_captions(chunk, doc),
                     page_numbers=sorted({p.page_no for item in chunk.meta.doc_items for p in item.prov}),
                     items=items,
                 )
@@ -67,6 +67,15 @@ class ChunkSerializer:
 
     def serialize(self, graph: DocumentGraph) -> str:
         return Chunks(chunks=self.chunks(graph)).model_dump_json(indent=2)
+
+
+def _captions(chunk: DocChunk, doc: DoclingDocument) -> list[str]:
+    """The captions of the tables and pictures in the chunk (DocMeta.captions is deprecated in docling-core)."""
+    out = []
+    for item in chunk.meta.doc_items:
+        if isinstance(item, FloatingItem) and (text := item.caption_text(doc)):
+            out.append(text)
+    return out
 
 
 def _item(item: DocItem, heights: dict[int, float]) -> ChunkItem:

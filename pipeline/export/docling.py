@@ -68,7 +68,7 @@ class DoclingSerializer:
             for block in [*graph.page_furniture(page.page_no), *graph.page_blocks(page.page_no)]:
                 if block.id in attached:
                     continue  # written under the table/picture it belongs to
-                if not block.text.strip() and not isinstance(block, Table | Figure):
+                if not block.text.strip() and not isinstance(block, Table | Figure | Formula):
                     continue  # a region without text (docling's documents carry no empty text items)
                 parent: NodeItem | None = None
                 group = list_of.get(block.id)

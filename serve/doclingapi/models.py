@@ -29,7 +29,7 @@ class DoclingTask(BaseModel):
 
     kind: TaskKind = TaskKind.CONVERT
     to_formats: list[ExportFormat] = Field(default_factory=lambda: [ExportFormat.MARKDOWN])
-    md_page_break_placeholder: str = Field(default="", max_length=1000)
+    md_page_break_placeholder: str = Field(default="", max_length=1000)  # options.MAX_PLACEHOLDER
     abort_on_error: bool = False
     document_timeout_s: float | None = Field(default=None, gt=0, description="docling's document_timeout.")
     include_converted_doc: bool = Field(default=False, description="Chunk tasks: the document beside the chunks.")

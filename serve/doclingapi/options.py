@@ -36,13 +36,14 @@ HONOURED = frozenset(
         "force_ocr",
         "image_export_mode",
         "table_mode",  # both modes: PyMuPDF's find_tables / clustering / DeepSeek's HTML (README)
-        "table_cell_matching",
         "document_timeout",
         "abort_on_error",
         "md_page_break_placeholder",
     }
 )
 NOT_OPTIONS = frozenset({"files", "target_type", "callbacks"})  # form fields beside the options
+MAX_PLACEHOLDER = 1000
+MAX_NOTES, MAX_NOTE_CHARS = 32, 300  # what a client's keys can make the service store and echo
 
 
 @dataclass
@@ -63,13 +64,17 @@ class ParsedOptions:
                 f"image_export_mode {opts.image_export_mode.value!r} is not supported: pictures are placeholders "
                 "(their crops are in docgraph's zip bundle: POST /v1/convert?format=zip)"
             )
+        if len(opts.md_page_break_placeholder) > MAX_PLACEHOLDER:
+            raise HTTPException(
+                status_code=422, detail=f"md_page_break_placeholder is longer than {MAX_PLACEHOLDER} characters"
+            )
         return DoclingTask(
             kind=kind,
             to_formats=formats,
             md_page_break_placeholder=opts.md_page_break_placeholder,
             abort_on_error=opts.abort_on_error,
             include_converted_doc=include_converted_doc,
-            notes=notes,
+            notes=_capped(notes),
         )
 
     def convert_options(self, page_count: int) -> ConvertOptions:
@@ -105,7 +110,7 @@ def _form_value(name: str, values: list[str]) -> Any:
     if len(values) == 1 and values[0].lstrip()[:1] in ("[", "{"):
         try:
             return json.loads(values[0])
-        except ValueError:
+        except (ValueError, RecursionError):
             pass  # pydantic says what is wrong with it
     if _is_sequence(FIELDS[name].annotation):
         return values
@@ -129,7 +134,14 @@ def _validate(values: Mapping[str, Any], notes: list[str]) -> ParsedOptions:
             if value != FIELDS[name].get_default(call_default_factory=True):
                 shown = value.value if hasattr(value, "value") else value
                 notes.append(f"option {name}={shown!r} is not supported by docgraph; ignored")
-    return ParsedOptions(options, notes)
+    return ParsedOptions(options, _capped(notes))
+
+
+def _capped(notes: list[str]) -> list[str]:
+    kept = [n if len(n) <= MAX_NOTE_CHARS else n[: MAX_NOTE_CHARS - 1] + "…" for n in notes[:MAX_NOTES]]
+    if len(notes) > MAX_NOTES:
+        kept.append(f"... and {len(notes) - MAX_NOTES} more options ignored")
+    return kept
 
 
 def parse_form_options(items: Mapping[str, list[str]]) -> ParsedOptions:

@@ -47,11 +47,16 @@ TASK_STATUS = {
     JobState.CANCELLED: ConversionStatus.FAILURE,
 }
 TIMED_STEPS = ("text", "render", "layout", "ocr", "tables", "merge")
+TIMEOUT_CODES = frozenset({"document_timeout", "step_timeout"})  # pipeline/errors.py's deadline errors
+
+
+def is_timeout(code: str) -> bool:
+    return code in TIMEOUT_CODES
 
 
 def error_item(page_no: int | None, error: ErrorInfo) -> ErrorItem:
     step = error.step or Step.DOCUMENT
-    if "timeout" in error.code:
+    if is_timeout(error.code):
         category = FailureCategory.TIMEOUT
     elif step in MODEL_STEPS:
         category = FailureCategory.INFERENCE_FAILURE
@@ -164,7 +169,7 @@ def failure_info(status: JobStatus) -> PublicFailureInfo:
     message = f"{code}: {error.message}" if error else f"the task ended {status.state.value}"
     if status.state is JobState.CANCELLED:
         category, retryable = FailureCategory.POLICY, False
-    elif "timeout" in code:
+    elif is_timeout(code):
         category, retryable = FailureCategory.TIMEOUT, True
     elif code in ("owner_died", "internal_error", "upload_missing"):
         category, retryable = FailureCategory.INTERNAL, True

@@ -16,6 +16,7 @@ ingress restart and any replica answers for it. Errors are docling-shaped: ``{"d
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import re
@@ -47,30 +48,58 @@ from starlette.websockets import WebSocketDisconnect
 from pipeline.errors import DocgraphError, DocumentTooLargeError
 from pipeline.export import MarkdownSerializer
 from pipeline.graph import DocumentGraph
-from pipeline.options import parse_page_range
+from pipeline.options import InvalidOptionsError, parse_page_range
 from pipeline.pdfpool import PdfPool
 from pipeline.version import VERSION
 from serve.args import AppArgs
-from serve.auth import key_matches, require_api_key
+from serve.auth import given_key, key_matches, require_api_key, settings
 from serve.doclingapi.models import DoclingErrorBody, DoclingTask, TaskKind
 from serve.doclingapi.options import ParsedOptions, parse_form_options, parse_json_options
-from serve.doclingapi.responses import chunk_response, convert_response, failure_result, task_status
+from serve.doclingapi.responses import chunk_response, convert_response, failure_result, is_timeout, task_status
 from serve.errors import status_for
 from serve.intake import read_upload, safe_name
-from serve.jobs.models import JobRecord, JobRequest, JobState
+from serve.jobs.models import JOB_ID_PATTERN, JobRecord, JobRequest, JobState
 from serve.jobs.runner import JobRunner
 from serve.jobs.store import JobStore
 
 log = logging.getLogger("docgraph.serve")
-TASK_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+TASK_ID = re.compile(JOB_ID_PATTERN)
+RESULT_NOT_FOUND = "Task result not found. Please wait for a completion status."  # docling-client reads this
 ARTIFACTS_REFUSED = "Presigned URL target requires artifact storage to be configured and enabled on the server."
 SOURCES = TypeAdapter(list[SourceRequestItem])
 CHUNKERS = ("hierarchical",)  # HybridChunker needs a tokenizer model: not offered (README)
 
 
+class DoclingHttpError(HTTPException):
+    """An HTTP error of these routes with docgraph's code beside docling's ``detail``."""
+
+    def __init__(self, status_code: int, detail: Any, code: str) -> None:
+        super().__init__(status_code=status_code, detail=detail)
+        self.code = code
+
+
 def _detail(status: int, detail: Any, code: str) -> JSONResponse:
     headers = {"Retry-After": "5"} if status in (429, 503) else None
     return JSONResponse(status_code=status, content={"detail": detail, "code": code}, headers=headers)
+
+
+def _error_response(exc: Exception, request: Request) -> JSONResponse:
+    if isinstance(exc, InvalidOptionsError):  # a bad value of a known option: 422, as docling-serve
+        return _detail(422, exc.message, exc.code)
+    if isinstance(exc, DocgraphError):
+        log.info("docling request failed: %s (%s)", exc.code, exc.message)
+        return _detail(status_for(exc), exc.message, exc.code)
+    if isinstance(exc, RequestValidationError):
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        return _detail(422, errors, "invalid_request")
+    if isinstance(exc, ValidationError | RecursionError):
+        return _detail(422, f"invalid request: {str(exc).splitlines()[0][:300]}", "invalid_request")
+    if isinstance(exc, StarletteHTTPException):
+        code = getattr(exc, "code", None) or {401: "unauthorized", 404: "not_found"}.get(exc.status_code)
+        return _detail(exc.status_code, exc.detail, code or "invalid_request")
+    log.error("unexpected error in %s", request.url.path, exc_info=exc)
+    debug = f"{type(exc).__name__}: {exc}" if settings().debug else "internal error; see the service logs"
+    return _detail(500, debug, "internal_error")
 
 
 class DoclingRoute(APIRoute):
@@ -82,17 +111,8 @@ class DoclingRoute(APIRoute):
         async def route(request: Request) -> Response:
             try:
                 return await handler(request)
-            except DocgraphError as exc:
-                return _detail(status_for(exc), exc.message, exc.code)
-            except RequestValidationError as exc:
-                errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
-                return _detail(422, errors, "invalid_request")
-            except StarletteHTTPException as exc:
-                code = {401: "unauthorized", 403: "forbidden_source", 404: "not_found", 504: "sync_wait_exceeded"}
-                return _detail(exc.status_code, exc.detail, code.get(exc.status_code, "invalid_request"))
-            except Exception:
-                log.exception("unexpected error in %s", request.url.path)
-                return _detail(500, "internal error; see the service logs", "internal_error")
+            except Exception as exc:  # noqa: BLE001 - every error answers in docling's shape
+                return _error_response(exc, request)
 
         return route
 
@@ -111,21 +131,23 @@ docling_ws = APIRouter(tags=["docling-serve compatible"])
 
 
 def _task_not_found() -> HTTPException:
-    return HTTPException(status_code=404, detail="Task not found.")
+    return DoclingHttpError(404, "Task not found.", "task_not_found")
 
 
 def _check_target(kind: str | None) -> None:
     if kind in (None, "", "inbody"):
         return
     if kind == "presigned_url":  # docling-client then falls back to inbody (its documented behaviour)
-        raise HTTPException(status_code=422, detail=ARTIFACTS_REFUSED)
-    raise HTTPException(status_code=422, detail=f"target {kind!r} is not supported by docgraph: use inbody")
+        raise DoclingHttpError(422, ARTIFACTS_REFUSED, "unsupported_target")
+    raise DoclingHttpError(
+        422, f"target {str(kind)[:50]!r} is not supported by docgraph: use inbody", "unsupported_target"
+    )
 
 
 def _one(items: list[Any], what: str) -> Any:
     if len(items) != 1:
-        raise HTTPException(
-            status_code=422, detail=f"docgraph converts one document per request ({len(items)} {what} sent)"
+        raise DoclingHttpError(
+            422, f"docgraph converts one document per request ({len(items)} {what} sent)", "one_document_per_request"
         )
     return items[0]
 
@@ -166,7 +188,7 @@ class DoclingRoutes:
     ) -> Response:
         """Convert an uploaded PDF; options as form fields (docling-serve's names; lists repeated or JSON)."""
         record = await self._submit_form(request, files, target_type, TaskKind.CONVERT, prefix="")
-        return await self._answer_when_done(record.status.id)
+        return await self._answer_when_done(record.status.id, request)
 
     @docling_v1.post("/v1/convert/file/async", response_model=TaskStatusResponse)
     async def docling_convert_file_async(
@@ -183,7 +205,7 @@ class DoclingRoutes:
         """Convert one source: ``{"sources": [{"kind": "file", "base64_string", "filename"}], "options": {...}}``;
         ``kind: http`` only from hosts on ``docling.http_source_hosts`` (none by default)."""
         record = await self._submit_json(request, TaskKind.CONVERT)
-        return await self._answer_when_done(record.status.id)
+        return await self._answer_when_done(record.status.id, request)
 
     @docling_v1.post("/v1/convert/source/async", response_model=TaskStatusResponse)
     async def docling_convert_source_async(self, request: Request) -> TaskStatusResponse:
@@ -201,7 +223,7 @@ class DoclingRoutes:
         """Chunks for RAG with docling-core's HierarchicalChunker; conversion options as ``convert_<name>``."""
         _check_chunker(chunker)
         record = await self._submit_form(request, files, target_type, TaskKind.CHUNK, prefix="convert_")
-        return await self._answer_when_done(record.status.id)
+        return await self._answer_when_done(record.status.id, request)
 
     @docling_v1.post("/v1/chunk/{chunker}/file/async", response_model=TaskStatusResponse)
     async def docling_chunk_file_async(
@@ -219,7 +241,7 @@ class DoclingRoutes:
     async def docling_chunk_source(self, chunker: str, request: Request) -> Response:
         _check_chunker(chunker)
         record = await self._submit_json(request, TaskKind.CHUNK)
-        return await self._answer_when_done(record.status.id)
+        return await self._answer_when_done(record.status.id, request)
 
     @docling_v1.post("/v1/chunk/{chunker}/source/async", response_model=TaskStatusResponse)
     async def docling_chunk_source_async(self, chunker: str, request: Request) -> TaskStatusResponse:
@@ -246,15 +268,14 @@ class DoclingRoutes:
         failed, 404 before it ended (a result is never given before it is whole)."""
         record = await self._record(task_id)
         if not record.status.state.final:
-            raise HTTPException(status_code=404, detail="Task result not found. Please wait for a completion status.")
+            raise DoclingHttpError(404, RESULT_NOT_FOUND, "task_not_finished")
         return await self._result(record, sync=False)
 
     @docling_ws.websocket("/v1/status/ws/{task_id}")
     async def docling_ws_status(self, websocket: WebSocket, task_id: str) -> None:
         """docling-serve's status stream: a ``connection`` message, then an ``update`` per client message until the
         task ended. The API key comes in a header (X-Api-Key or Bearer), never in the URL."""
-        given = websocket.headers.get("x-api-key") or _bearer(websocket.headers.get("authorization"))
-        if not key_matches(given):
+        if not key_matches(given_key(websocket.headers.get("x-api-key"), websocket.headers.get("authorization"))):
             await websocket.close(code=1008, reason="missing or wrong API key")  # refuses the handshake: HTTP 403
             return
         await websocket.accept()
@@ -268,22 +289,23 @@ class DoclingRoutes:
         try:
             status = await self._task_status(record)
             await websocket.send_text(WebsocketMessage(message=MessageKind.CONNECTION, task=status).model_dump_json())
-            last: str | None = None
+            last: tuple[str, int, int] | None = None
             while True:
                 record = await self._record(task_id)
                 if last is not None and not record.status.state.final:
                     record = await self._wait_change(task_id, last, 5.0) or record
+                last = _progress_key(record)
                 status = await self._task_status(record)
-                last = status.model_dump_json()
                 await websocket.send_text(WebsocketMessage(message=MessageKind.UPDATE, task=status).model_dump_json())
                 if record.status.state.final:
                     await websocket.close()
                     return
                 await websocket.receive_text()  # the client asks for the next update
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, RuntimeError, KeyError):  # gone, closed, or a binary frame
             return
         except HTTPException:  # the task expired while streaming
-            await websocket.close()
+            with contextlib.suppress(RuntimeError):
+                await websocket.close()
 
     # --- Open WebUI's external loader ------------------------------------------------------------------------
     @docling_v1.put("/process", include_in_schema=True)
@@ -293,12 +315,12 @@ class DoclingRoutes:
         data = await _read_body(request, self._args.limits.max_bytes)
         name = safe_name(urllib.parse.unquote(request.headers.get("x-filename", ""))) or "document.pdf"
         record = await self._submit(data, name, parse_json_options({"to_formats": ["md"]}), TaskKind.CONVERT)
-        done = await self._wait_final(record.status.id, self._args.docling.sync_wait_s)
+        done = await self._wait_final(record.status.id, self._args.docling.sync_wait_s, request)
         if done is None:
             raise _still_running(record.status.id, self._args.docling.sync_wait_s)
         graph = await self._graph(done)
         return {
-            "page_content": MarkdownSerializer().serialize(graph),
+            "page_content": await asyncio.to_thread(MarkdownSerializer().serialize, graph),
             "metadata": {
                 "source": name,
                 "task_id": done.status.id,
@@ -321,7 +343,8 @@ class DoclingRoutes:
         for key, value in form.multi_items():
             if isinstance(value, str) and key.startswith(prefix) and not key.startswith("chunking_"):
                 fields.setdefault(key[len(prefix) :], []).append(value)
-        include_doc = kind is TaskKind.CHUNK and fields.pop("include_converted_doc", ["false"])[-1].lower() == "true"
+        flag = form.get("include_converted_doc")  # unprefixed, beside convert_* and chunking_* (docling-client)
+        include_doc = kind is TaskKind.CHUNK and isinstance(flag, str) and flag.lower() == "true"
         parsed = parse_form_options(fields)
         data = await read_upload(upload, self._args.limits)
         return await self._submit(data, upload.filename, parsed, kind, include_converted_doc=include_doc)
@@ -329,24 +352,24 @@ class DoclingRoutes:
     async def _submit_json(self, request: Request, kind: TaskKind) -> JobRecord:
         try:
             body = json.loads(await _read_body(request, self._args.limits.max_bytes + 64 * 1024))
-        except ValueError as exc:
-            raise HTTPException(status_code=422, detail=f"the body is not JSON: {exc}") from exc
+        except (ValueError, RecursionError) as exc:
+            raise DoclingHttpError(422, f"the body is not JSON: {str(exc)[:200]}", "invalid_request") from exc
         if not isinstance(body, dict):
-            raise HTTPException(status_code=422, detail="the body must be a JSON object")
+            raise DoclingHttpError(422, "the body must be a JSON object", "invalid_request")
         target = body.get("target")
         _check_target(target.get("kind") if isinstance(target, dict) else None)
         try:
             sources = SOURCES.validate_python(body.get("sources"))
         except ValidationError as exc:
             errors = [{"loc": ["body", "sources", *map(str, e["loc"])], "msg": e["msg"]} for e in exc.errors()]
-            raise HTTPException(status_code=422, detail=errors) from exc
+            raise DoclingHttpError(422, errors, "invalid_request") from exc
         source = _one(sources, "sources")
         parsed = parse_json_options(body.get("convert_options" if kind is TaskKind.CHUNK else "options"))
         if isinstance(source, FileSourceRequest):
             try:
                 data = base64.b64decode(source.base64_string, validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise HTTPException(status_code=422, detail="base64_string is not base64") from exc
+                raise DoclingHttpError(422, "base64_string is not base64", "invalid_request") from exc
             name = source.filename
         else:
             data, name = await self._fetch(source)
@@ -354,36 +377,45 @@ class DoclingRoutes:
         return await self._submit(data, name, parsed, kind, include_converted_doc=include_doc)
 
     async def _fetch(self, source: HttpSourceRequest) -> tuple[bytes, str]:
-        """An http source, only from an allowed host; no redirects, bounded in size and time."""
+        """An http source, only from an allowed host; no redirects, bounded in size and in total time."""
         config = self._args.docling
         url = httpx.URL(str(source.url))
-        host = url.host if url.port is None else f"{url.host}:{url.port}"
-        if host not in config.http_source_hosts:
-            raise HTTPException(
-                status_code=403,
-                detail=f"http sources are refused: {host!r} is not in docling.http_source_hosts (empty by default); "
+        host = url.host if url.port is None else f"{url.host}:{url.port}"  # httpx lower-cases the host
+        if host not in {h.lower() for h in config.http_source_hosts}:
+            raise DoclingHttpError(
+                403,
+                f"http sources are refused: {host[:100]!r} is not in docling.http_source_hosts (empty by default); "
                 "send the file itself (kind: file, or POST /v1/convert/file)",
+                "source_not_allowed",
             )
         limit = self._args.limits.max_bytes
+        chunks: list[bytes] = []
         try:
             async with (
-                httpx.AsyncClient(follow_redirects=False, timeout=config.http_source_timeout_s, trust_env=False) as c,
-                c.stream("GET", url) as response,
+                asyncio.timeout(config.http_source_timeout_s),  # the whole fetch, not each read
+                httpx.AsyncClient(follow_redirects=False, trust_env=False) as client,
+                client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response,
             ):
                 if response.status_code != 200:
-                    raise HTTPException(
-                        status_code=422, detail=f"fetching the source failed: HTTP {response.status_code}"
+                    raise DoclingHttpError(
+                        422, f"fetching the source failed: HTTP {response.status_code}", "source_unavailable"
                     )
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
+                size = 0
+                async for chunk in response.aiter_raw():
                     size += len(chunk)
                     if size > limit:
                         raise DocumentTooLargeError(
                             f"the source is larger than the limit of {limit} bytes", limit=limit
                         )
                     chunks.append(chunk)
+        except TimeoutError as exc:
+            raise DoclingHttpError(
+                422, f"fetching the source took longer than {config.http_source_timeout_s:g} s", "source_unavailable"
+            ) from exc
         except httpx.HTTPError as exc:
-            raise HTTPException(status_code=422, detail=f"fetching the source failed: {type(exc).__name__}") from exc
+            raise DoclingHttpError(
+                422, f"fetching the source failed: {type(exc).__name__}", "source_unavailable"
+            ) from exc
         return b"".join(chunks), url.path.rsplit("/", 1)[-1] or "document.pdf"
 
     async def _submit(
@@ -414,24 +446,25 @@ class DoclingRoutes:
             raise _task_not_found()
         return record
 
-    async def _wait_final(self, task_id: str, timeout_s: float) -> JobRecord | None:
-        """The task's record once it ended, or None after ``timeout_s``."""
+    async def _wait_final(self, task_id: str, timeout_s: float, request: Request | None = None) -> JobRecord | None:
+        """The task's record once it ended, or None after ``timeout_s`` (or once the client is gone: the task
+        goes on)."""
         deadline, delay = time.monotonic() + timeout_s, 0.05
         while True:
             record = await self._record(task_id)
             if record.status.state.final:
                 return record
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or (request is not None and await request.is_disconnected()):
                 return None
             await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 0.5)
 
-    async def _wait_change(self, task_id: str, last: str, timeout_s: float) -> JobRecord | None:
+    async def _wait_change(self, task_id: str, last: tuple[str, int, int], timeout_s: float) -> JobRecord | None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             await asyncio.sleep(0.25)
             record = await self._record(task_id)
-            if record.status.state.final or (await self._task_status(record)).model_dump_json() != last:
+            if record.status.state.final or _progress_key(record) != last:
                 return record
         return None
 
@@ -442,20 +475,22 @@ class DoclingRoutes:
             position = queued.index(record.status.id) + 1 if record.status.id in queued else None
         return task_status(record.status, record.request.docling, position=position)
 
-    async def _answer_when_done(self, task_id: str) -> Response:
-        record = await self._wait_final(task_id, self._args.docling.sync_wait_s)
+    async def _answer_when_done(self, task_id: str, request: Request) -> Response:
+        record = await self._wait_final(task_id, self._args.docling.sync_wait_s, request)
         if record is None:
             raise _still_running(task_id, self._args.docling.sync_wait_s)
         return await self._result(record, sync=True)
 
     async def _graph(self, record: JobRecord) -> DocumentGraph:
         body = await self._store.result(record.status.id)
-        if record.status.state not in (JobState.SUCCEEDED, JobState.PARTIALLY_SUCCEEDED) or body is None:
+        if record.status.state.has_result and body is None:  # expired between the status and the result
+            raise DoclingHttpError(404, RESULT_NOT_FOUND, "result_expired")
+        if not record.status.state.has_result or body is None:
             error = record.status.error
-            message = f"{error.code}: {error.message}" if error else f"the task ended {record.status.state.value}"
-            status = 504 if error is not None and "timeout" in error.code else 422
-            raise HTTPException(status_code=status, detail=f"Conversion failed: {message}")
-        return DocumentGraph.model_validate_json(body)
+            code = error.code if error else record.status.state.value
+            message = f"{code}: {error.message}" if error else f"the task ended {code}"
+            raise DoclingHttpError(504 if is_timeout(code) else 422, f"Conversion failed: {message}", code)
+        return await asyncio.to_thread(DocumentGraph.model_validate_json, body)
 
     async def _result(self, record: JobRecord, *, sync: bool) -> Response:
         if not sync and record.status.state in (JobState.FAILED, JobState.CANCELLED):
@@ -471,22 +506,25 @@ class DoclingRoutes:
 
 def _check_chunker(chunker: str) -> None:
     if chunker not in CHUNKERS:
-        raise HTTPException(
-            status_code=404,
-            detail=f"chunker {chunker!r} is not offered: docgraph has {', '.join(CHUNKERS)} "
+        raise DoclingHttpError(
+            404,
+            f"chunker {chunker[:50]!r} is not offered: docgraph has {', '.join(CHUNKERS)} "
             "(HybridChunker needs a tokenizer model, which docgraph does not load)",
+            "chunker_not_offered",
         )
 
 
-def _bearer(value: str | None) -> str:
-    return value[7:] if value and value.startswith("Bearer ") else ""
+def _progress_key(record: JobRecord) -> tuple[str, int, int]:
+    """What a status update reports: an update is sent when it changed (or every few seconds)."""
+    return record.status.state.value, record.status.pages_done, record.status.pages_failed
 
 
 def _still_running(task_id: str, waited_s: float) -> HTTPException:
-    return HTTPException(
-        status_code=504,
-        detail=f"Conversion is taking too long: docgraph waited docling.sync_wait_s={waited_s:g} s. The task goes on: "
+    return DoclingHttpError(
+        504,
+        f"Conversion is taking too long: docgraph waited docling.sync_wait_s={waited_s:g} s. The task goes on: "
         f"GET /v1/status/poll/{task_id}, then GET /v1/result/{task_id}",
+        "sync_wait_exceeded",
     )
 
 

@@ -11,6 +11,8 @@ from pipeline.options import ConvertOptions
 from pipeline.steps import Step
 from serve.doclingapi.models import DoclingTask
 
+JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"  # what new_job_id makes; checked before any store lookup
+
 
 class JobState(StrEnum):
     QUEUED = "queued"
@@ -23,6 +25,11 @@ class JobState(StrEnum):
     @property
     def final(self) -> bool:
         return self not in (JobState.QUEUED, JobState.RUNNING)
+
+    @property
+    def has_result(self) -> bool:
+        """A job in this state has a graph (its failed pages, if any, say why)."""
+        return self in (JobState.SUCCEEDED, JobState.PARTIALLY_SUCCEEDED)
 
 
 class StepState(StrEnum):

@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 import requests
 from docling.datamodel.service.responses import ChunkDocumentResponse, ConvertDocumentResponse, TaskStatusResponse
 from docling.service_client import DoclingServiceClient
-from docling.service_client.client import StatusWatcherKind
+from docling.service_client.client import ChunkerKind, StatusWatcherKind
 from docling_core.types.doc.document import DoclingDocument
 from docling_core.types.doc.items.table.table import TableItem
 
@@ -181,8 +183,43 @@ def test_chunks_with_headings_pages_and_boxes(client: httpx.Client, uploads: Pat
     assert boxes and all(0 <= b["l"] < b["r"] <= 612 and 0 <= b["t"] < b["b"] <= 792 for b in boxes)
     own = client.post("/v1/convert", params={"format": "chunks"}, files={"file": ("s.pdf", pdf, "application/pdf")})
     assert [c["raw_text"] for c in own.json()["chunks"]] == [c.raw_text for c in chunks]
+    with_doc = client.post(  # docling-client's form: convert_<option>, chunking_<option>, include_converted_doc
+        "/v1/chunk/hierarchical/file",
+        files={"files": ("s.pdf", pdf, "application/pdf")},
+        data={"convert_to_formats": "md", "chunking_use_markdown_tables": "true", "include_converted_doc": "true"},
+    )
+    assert "# Sample Report" in (
+        ChunkDocumentResponse.model_validate(with_doc.json()).documents[0].document.md_content or ""
+    )
+    source = {"kind": "file", "base64_string": base64.b64encode(pdf).decode(), "filename": "s.pdf"}
+    by_source = client.post("/v1/chunk/hierarchical/source", json={"sources": [source]})
+    assert [c.raw_text for c in ChunkDocumentResponse.model_validate(by_source.json()).chunks] == [
+        c.raw_text for c in chunks
+    ]
     hybrid = client.post("/v1/chunk/hybrid/file", files={"files": ("s.pdf", pdf, "application/pdf")})
     assert hybrid.status_code == 404 and "tokenizer" in hybrid.json()["detail"]
+
+
+def test_docling_client_chunks(service: EmbeddedService, uploads: Path) -> None:
+    with DoclingServiceClient(url=service.url, ws_fallback_to_poll=False, job_timeout=300) as client:
+        response = client.chunk(uploads / "5f0c_sample.pdf", chunker=ChunkerKind.HIERARCHICAL)
+    assert len(response.chunks) >= 3 and any(c.headings for c in response.chunks)
+
+
+def test_a_failed_task_is_a_failure_with_its_reason(client: httpx.Client, uploads: Path) -> None:
+    """document_timeout shortens the conversion's deadline; a task that ran out of it is a `failure` with a
+    TaskFailureResult, and the sync route answers 504 with the code."""
+    files = {"files": ("text12.pdf", (uploads / "text12.pdf").read_bytes(), "application/pdf")}
+    task = client.post("/v1/convert/file/async", files=files, data={"document_timeout": "0.001"}).json()
+    status = client.get(f"/v1/status/poll/{task['task_id']}", params={"wait": 60}).json()
+    assert status["task_status"] == "failure" and status["failure"]["category"] == "timeout", status
+    assert "document_timeout" in status["error_message"]
+    result = client.get(f"/v1/result/{task['task_id']}").json()
+    assert result["kind"] == "TaskFailureResult" and result["failure"]["details"]["code"] == "document_timeout"
+    sync = client.post("/v1/convert/file", files=files, data={"document_timeout": "0.001"})
+    assert sync.status_code == 504 and sync.json()["code"] == "document_timeout"
+    out_of_range = client.post("/v1/convert/file", files=files, data={"page_range": ["20", "30"]})
+    assert out_of_range.status_code == 422 and "page_range" in out_of_range.json()["detail"]
 
 
 def test_hostile_files_get_docling_shaped_errors_and_the_service_stays_ready(
@@ -222,7 +259,16 @@ def secured(service: EmbeddedService, tmp_path_factory: pytest.TempPathFactory) 
 
     class Files(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path == "/doc.pdf":
+            if self.path == "/slow.pdf":  # a byte a second: the fetch deadline is for the whole fetch
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    for _ in range(30):
+                        self.wfile.write(b"%")
+                        self.wfile.flush()
+                        time.sleep(1)
+            elif self.path == "/doc.pdf":
                 body = (folder / "doc.pdf").read_bytes()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
@@ -240,7 +286,7 @@ def secured(service: EmbeddedService, tmp_path_factory: pytest.TempPathFactory) 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host = f"127.0.0.1:{server.server_address[1]}"
     store = SqliteStoreConfig(path=str(folder / "jobs.sqlite3"))
-    docling = DoclingApiConfig(http_source_hosts=[host], sync_wait_s=0.2)
+    docling = DoclingApiConfig(http_source_hosts=[host], sync_wait_s=0.2, http_source_timeout_s=3)
     try:
         with ingress_only_app(
             service, "doclingsecured", JobsConfig(store=store), env={"DOCGRAPH_API_KEY": KEY}, docling=docling
@@ -300,7 +346,19 @@ def test_http_sources_only_from_allowed_hosts_and_no_redirects(secured: httpx.Cl
         "/v1/convert/source", headers=headers, json={"sources": [{"kind": "http", "url": f"http://{host}/moved.pdf"}]}
     )
     assert redirect.status_code == 422 and "HTTP 302" in redirect.json()["detail"]
+    slow = secured.post(
+        "/v1/convert/source", headers=headers, json={"sources": [{"kind": "http", "url": f"http://{host}/slow.pdf"}]}
+    )
+    assert slow.status_code == 422 and "longer than 3 s" in slow.json()["detail"]
     other = secured.post(
         "/v1/convert/source", headers=headers, json={"sources": [{"kind": "http", "url": "http://localhost:1/doc.pdf"}]}
     )
     assert other.status_code == 403
+
+
+def test_a_tables_chunk_carries_its_caption(client: httpx.Client, corpus: Path) -> None:
+    pdf = (corpus / "olmo2-pg4.pdf").read_bytes()
+    r = client.post("/v1/chunk/hierarchical/file", files={"files": ("olmo2-pg4.pdf", pdf, "application/pdf")})
+    chunks = ChunkDocumentResponse.model_validate(r.json()).chunks
+    tables = [c for c in chunks if any(i["label"] == "table" for i in (c.metadata or {})["items"])]
+    assert tables and tables[0].captions and tables[0].captions[0].startswith("Table1")

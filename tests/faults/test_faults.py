@@ -70,7 +70,7 @@ def test_a_docling_task_survives_the_ingress_being_killed(service: EmbeddedServi
     watchdog resumes it and any replica answers the docling task routes for it."""
     from docling.datamodel.service.responses import ConvertDocumentResponse
 
-    files = {"files": ("long.pdf", make_text_pdf(30), "application/pdf")}
+    files = {"files": ("long.pdf", make_text_pdf(60), "application/pdf")}
     task_id = client.post("/v1/convert/file/async", files=files).json()["task_id"]
     deadline = time.monotonic() + 60
     while client.get(f"/v1/status/poll/{task_id}").json()["task_status"] != "started":
@@ -89,5 +89,5 @@ def test_a_docling_task_survives_the_ingress_being_killed(service: EmbeddedServi
     assert status is not None and status["task_status"] == "success", status
     wait_ready(service.url, 120)
     result = ConvertDocumentResponse.model_validate(client.get(f"/v1/result/{task_id}").json())
-    assert result.status.value == "success" and "Section 30" in (result.document.md_content or "")
+    assert result.status.value == "success" and "Section 60" in (result.document.md_content or "")
     assert client.get(f"/v1/jobs/{task_id}").json()["attempts"] == 2, "resumed by the new replica"

@@ -44,7 +44,8 @@ def secured(service: EmbeddedService, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def test_probes_are_open_but_every_v1_route_needs_the_key(secured: httpx.Client) -> None:
-    assert secured.get("/healthz").status_code == 200 and secured.get("/readyz").status_code == 200
+    for probe in ("/healthz", "/readyz", "/health", "/livez"):  # docgraph's and docling-serve's probes
+        assert secured.get(probe).status_code == 200, probe
     routes = v1_routes()
     assert {("POST", "/v1/convert"), ("GET", "/v1/schema"), ("DELETE", "/v1/jobs/" + "A" * 32)} <= set(routes)
     assert {("POST", "/v1/convert/file"), ("GET", "/v1/result/" + "A" * 32), ("PUT", "/process")} <= set(routes)
