@@ -71,11 +71,8 @@ class ChunkSerializer:
 
 def _captions(chunk: DocChunk, doc: DoclingDocument) -> list[str]:
     """The captions of the tables and pictures in the chunk (DocMeta.captions is deprecated in docling-core)."""
-    out = []
-    for item in chunk.meta.doc_items:
-        if isinstance(item, FloatingItem) and (text := item.caption_text(doc)):
-            out.append(text)
-    return out
+    floating = [item for item in chunk.meta.doc_items if isinstance(item, FloatingItem)]
+    return [text for item in floating if (text := item.caption_text(doc))]
 
 
 def _item(item: DocItem, heights: dict[int, float]) -> ChunkItem:
