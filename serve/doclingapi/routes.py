@@ -67,7 +67,11 @@ TASK_ID = re.compile(JOB_ID_PATTERN)
 RESULT_NOT_FOUND = "Task result not found. Please wait for a completion status."  # docling-client reads this
 ARTIFACTS_REFUSED = "Presigned URL target requires artifact storage to be configured and enabled on the server."
 SOURCES = TypeAdapter(list[SourceRequestItem])
-CHUNKERS = ("hierarchical",)  # HybridChunker needs a tokenizer model: not offered (README)
+CHUNKERS = ("hierarchical",)
+Files = Annotated[list[UploadFile], File(description="The PDF (one per request).")]
+TargetType = Annotated[
+    str, Form(description="inbody (presigned_url: refused, no artifact storage).")
+]  # HybridChunker needs a tokenizer model: not offered (README)
 
 
 class DoclingHttpError(HTTPException):
@@ -183,8 +187,8 @@ class DoclingRoutes:
     async def docling_convert_file(
         self,
         request: Request,
-        files: Annotated[list[UploadFile], File(description="The PDF (one per request).")],
-        target_type: Annotated[str, Form()] = "inbody",
+        files: Files,
+        target_type: TargetType = "inbody",
     ) -> Response:
         """Convert an uploaded PDF; options as form fields (docling-serve's names; lists repeated or JSON)."""
         record = await self._submit_form(request, files, target_type, TaskKind.CONVERT, prefix="")
@@ -194,8 +198,8 @@ class DoclingRoutes:
     async def docling_convert_file_async(
         self,
         request: Request,
-        files: Annotated[list[UploadFile], File(description="The PDF (one per request).")],
-        target_type: Annotated[str, Form()] = "inbody",
+        files: Files,
+        target_type: TargetType = "inbody",
     ) -> TaskStatusResponse:
         record = await self._submit_form(request, files, target_type, TaskKind.CONVERT, prefix="")
         return await self._task_status(record)
@@ -217,8 +221,8 @@ class DoclingRoutes:
         self,
         chunker: str,
         request: Request,
-        files: Annotated[list[UploadFile], File(description="The PDF (one per request).")],
-        target_type: Annotated[str, Form()] = "inbody",
+        files: Files,
+        target_type: TargetType = "inbody",
     ) -> Response:
         """Chunks for RAG with docling-core's HierarchicalChunker; conversion options as ``convert_<name>``."""
         _check_chunker(chunker)
@@ -230,8 +234,8 @@ class DoclingRoutes:
         self,
         chunker: str,
         request: Request,
-        files: Annotated[list[UploadFile], File(description="The PDF (one per request).")],
-        target_type: Annotated[str, Form()] = "inbody",
+        files: Files,
+        target_type: TargetType = "inbody",
     ) -> TaskStatusResponse:
         _check_chunker(chunker)
         record = await self._submit_form(request, files, target_type, TaskKind.CHUNK, prefix="convert_")
