@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from models import build_layout_model, build_ocr_model
+from models import build_layout_model, build_ocr_model, build_orientation_model
 from models.config import AnyOcrConfig, RapidOcrConfig, YoloLayoutConfig
+from models.orientation import RapidOrientationModel
 from pipeline import ConvertOptions, DocumentGraph, Limits, PdfPool
 from pipeline.analysis import analyze_page, detect_fitted
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.page import PageImage
-from pipeline.protocols import LayoutModel, LayoutResult, OcrModel, OcrRequest, OcrResult, PageAnalysis
+from pipeline.protocols import LayoutModel, LayoutResult, OcrModel, OcrRequest, OcrResult, Orientation, PageAnalysis
 
 
 @dataclass
@@ -21,6 +22,7 @@ class LocalModels:
     layout: LayoutModel | None
     ocr: OcrModel | None
     layout_max_side: int = Limits().layout_max_side
+    orientation: RapidOrientationModel | None = None
 
     @property
     def has_layout(self) -> bool:
@@ -29,6 +31,14 @@ class LocalModels:
     @property
     def has_ocr(self) -> bool:
         return self.ocr is not None
+
+    @property
+    def has_orientation(self) -> bool:
+        return self.orientation is not None
+
+    async def orient(self, image: PageImage, *, timeout_s: float) -> Orientation:
+        assert self.orientation is not None
+        return await asyncio.wait_for(asyncio.to_thread(self.orientation.predict, image), timeout_s)
 
     async def analyze(
         self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float, ocr_request: OcrRequest
@@ -73,6 +83,7 @@ class LocalConverter:
             layout=build_layout_model(layout) if layout else None,
             ocr=build_ocr_model(ocr) if ocr else None,
             layout_max_side=self.limits.layout_max_side,
+            orientation=build_orientation_model(ocr),
         )
         self.pool = PdfPool.for_limits(self.limits)
 

@@ -233,3 +233,25 @@ def make_flate_bomb_pdf(side: int = 20_000, *, pages: int = 2) -> bytes:
     data: bytes = doc.tobytes()
     doc.close()
     return data
+
+
+def make_turned_scan_pdf(angle: int, source: bytes | None = None) -> bytes:
+    """A one-page scan whose content is turned ``angle`` degrees clockwise (0, 90, 180, 270) and no ``/Rotate``, as
+    a scanner fed sideways makes it: page 1 of ``source`` (default: the sample's digital page) rendered at
+    150 dpi, the image turned, on a page of the turned image's size."""
+    import io
+
+    from PIL import Image
+
+    src = pymupdf.open(stream=source or make_sample_pdf(), filetype="pdf")
+    pix = src[0].get_pixmap(dpi=150)
+    src.close()
+    turned = Image.frombytes("RGB", (pix.width, pix.height), pix.samples).rotate(-angle, expand=True)
+    png = io.BytesIO()
+    turned.save(png, format="PNG")
+    doc = pymupdf.open()
+    page = doc.new_page(width=turned.width * 72 / 150, height=turned.height * 72 / 150)
+    page.insert_image(page.rect, stream=png.getvalue())
+    data: bytes = doc.tobytes(garbage=3, deflate=True)
+    doc.close()
+    return data

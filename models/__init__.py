@@ -8,7 +8,7 @@ from models.config import (
     YoloLayoutConfig,
     resolve_weights,
 )
-from models.factory import build_layout_model, build_ocr_model, warm_up, warm_up_ocr
+from models.factory import build_layout_model, build_ocr_model, build_orientation_model, warm_up, warm_up_ocr
 
 __all__ = [
     "DeepSeekRemoteConfig",
@@ -18,6 +18,7 @@ __all__ = [
     "YoloLayoutConfig",
     "build_layout_model",
     "build_ocr_model",
+    "build_orientation_model",
     "resolve_weights",
     "warm_up",
     "warm_up_ocr",

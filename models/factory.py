@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,7 +12,22 @@ from pipeline.errors import ModelUnavailableError
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutModel, OcrModel, OcrRequest
 
+if TYPE_CHECKING:
+    from models.orientation import RapidOrientationModel
+
 BLANK_PAGE = PageImage(page_no=0, pixels=np.full((1100, 850, 3), 255, dtype=np.uint8), scale_x=1.0, scale_y=1.0)
+
+
+def build_orientation_model(config: AnyOcrConfig | None) -> RapidOrientationModel | None:
+    """The page-orientation classifier an OCR config asks for (the CPU default's), warmed up; else None."""
+    settings = getattr(config, "orientation", None)
+    if settings is None:
+        return None
+    from models.orientation import RapidOrientationModel
+
+    model = RapidOrientationModel(settings)
+    model.predict(BLANK_PAGE)  # ready = it classified a page
+    return model
 
 
 def build_layout_model(config: YoloLayoutConfig) -> LayoutModel:

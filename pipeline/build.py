@@ -120,6 +120,7 @@ def build_graph(meta: DocumentMeta, outcomes: list[PageOutcome], *, filename: st
                 width=geo.display_width if geo else 0.0,
                 height=geo.display_height if geo else 0.0,
                 rotation=geo.rotation if geo else 0,
+                orientation=outcome.orientation,
                 kind=outcome.kind,
                 route=outcome.route,
                 status=outcome.status,

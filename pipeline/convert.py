@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from pipeline.build import build_graph
 from pipeline.errors import (
@@ -22,7 +23,7 @@ from pipeline.errors import (
 )
 from pipeline.export.annotate import AnnotatedPageRenderer
 from pipeline.export.figures import crop_figures
-from pipeline.graph import BlockType, DocumentGraph, ErrorInfo, PageStatus, Source
+from pipeline.graph import BlockType, DocumentGraph, ErrorInfo, PageKind, PageOrientation, PageStatus, Source
 from pipeline.merge import (
     TEXT_LAYER_MODEL,
     DraftBlock,
@@ -167,6 +168,8 @@ async def _convert_page(
             if out.status is PageStatus.FAILED:
                 return out
         out.timings.render_s = time.perf_counter() - t0
+    if image is not None and out.kind is PageKind.SCANNED and plan.ocr and models.has_orientation:
+        image, layer = await _upright(models, image, layer, limits, out, start)
     if image is not None:
         start(*(step for step, on in ((Step.LAYOUT, plan.layout), (Step.OCR, plan.ocr)) if on))
         analysis = await _analyze(models, image, plan, options, limits, out)
@@ -284,6 +287,44 @@ async def _detail(doc: DocumentHandle, out: PageOutcome, detail: Detail, *, digi
         owner = next((b for b in out.blocks if b.bbox.l <= x <= b.bbox.r and b.bbox.t <= y <= b.bbox.b), None)
         if owner is not None:
             owner.words.append(word)
+
+
+async def _upright(
+    models: PageModels,
+    image: PageImage,
+    layer: TextLayer,
+    limits: Limits,
+    out: PageOutcome,
+    start: Callable[[Step], None],
+) -> tuple[PageImage, TextLayer]:
+    """A scan turned upright: its image, and the page's content space from here on (``out.geometry``: build maps
+    it to display space, so every box lands where the page shows it). A sideways scan's text layer, if it has
+    one, is not in that space: it is left out."""
+    start(Step.ORIENT)  # recorded before it can fail
+    turns = await _orient(models, image, limits, out)
+    if not turns or out.geometry is None:
+        return image, layer
+    out.geometry = out.geometry.upright(turns)
+    return image.rotated(turns), replace(layer, blocks=())
+
+
+async def _orient(models: PageModels, image: PageImage, limits: Limits, out: PageOutcome) -> int:
+    """Quarter turns (counter-clockwise) that make the scan upright; 0 when it is, or when the classifier is unsure
+    or failed (the page goes on as it is, with a warning)."""
+    t0 = time.perf_counter()
+    try:
+        found = await models.orient(image, timeout_s=limits.model_timeout_s)
+    except Exception as exc:  # noqa: BLE001 - an orientation failure leaves the page as it is, and says so
+        log.warning("page %d: orientation failed: %s", out.page_no, exc)
+        out.warnings.append(f"page {out.page_no}: orientation not detected: {type(exc).__name__}: {exc}")
+        return 0
+    finally:
+        out.timings.orient_s = time.perf_counter() - t0
+    applied = found.angle % 360 != 0 and found.sure
+    out.orientation = PageOrientation(
+        angle=found.angle % 360, confidence=round(found.confidence, 4), model=found.model, applied=applied
+    )
+    return (found.angle % 360) // 90 if applied else 0
 
 
 async def _analyze(

@@ -23,7 +23,8 @@ from pipeline.geometry import BBox
 from pipeline.steps import Step
 
 SCHEMA_NAME: Final = "docgraph.DocumentGraph"
-SCHEMA_VERSION = "2.0.0"  # 2.0: typed blocks (a union on type), table cells, groups and a section tree (ADR 0006)
+SCHEMA_VERSION = "2.1.0"  # 2.0: typed blocks (a union on type), table cells, groups and a section tree (ADR 0006);
+# 2.1: a page's orientation (scans turned upright before layout and OCR), timings.orient_s
 
 
 class BlockType(StrEnum):
@@ -241,6 +242,17 @@ class StepTimings(_Model):
     ocr_s: float = 0.0
     merge_s: float = 0.0
     tables_s: float = 0.0
+    orient_s: float = 0.0
+
+
+class PageOrientation(_Model):
+    angle: int = Field(description="How far the scan's content is turned clockwise: 0, 90, 180 or 270 degrees.")
+    confidence: float = Field(ge=0.0, le=1.0)
+    model: str
+    applied: bool = Field(
+        description="The image was turned upright for layout and OCR (angle not 0, confidence high enough); every box "
+        "is still in the page's display space."
+    )
 
 
 class Page(_Model):
@@ -249,6 +261,9 @@ class Page(_Model):
     width: float = Field(description="Width in PDF points as displayed (after /Rotate).")
     height: float = Field(description="Height in PDF points as displayed (after /Rotate).")
     rotation: int = Field(description="The page's /Rotate in degrees.")
+    orientation: PageOrientation | None = Field(
+        default=None, description="Scanned pages: how far the content was turned, as the orientation model saw it."
+    )
     kind: PageKind | None = Field(default=None, description="Classification from the text layer and image coverage.")
     route: list[Step] = Field(
         default_factory=list,

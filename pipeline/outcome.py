@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline.errors import DocgraphError
-from pipeline.graph import ErrorInfo, PageKind, PageStatus, StepTimings
+from pipeline.graph import ErrorInfo, PageKind, PageOrientation, PageStatus, StepTimings
 from pipeline.merge import DraftBlock
 from pipeline.page import PageGeometry
 from pipeline.steps import Step
@@ -23,6 +23,7 @@ class PageOutcome:
     timings: StepTimings = field(default_factory=StepTimings)
     warnings: list[str] = field(default_factory=list)
     attempts: dict[Step, int] = field(default_factory=dict)  # model calls per step, where a retry was needed
+    orientation: PageOrientation | None = None
 
     def fail(self, step: Step, exc: BaseException, *, fatal: bool) -> None:
         code = exc.code if isinstance(exc, DocgraphError) else "internal_error"

@@ -37,6 +37,28 @@ class PageGeometry:
             (min(p[0] for p in pts), min(p[1] for p in pts), max(p[0] for p in pts), max(p[1] for p in pts))
         ).clip(self.display_width, self.display_height)
 
+    def upright(self, quarter_turns: int) -> PageGeometry:
+        """The geometry of this page's content space turned counter-clockwise by ``quarter_turns`` × 90° (what a
+        scan whose content lies sideways becomes once its image is turned upright: ``PageImage.rotated``); its
+        ``to_display`` maps the turned space to the same display space."""
+        k = quarter_turns % 4
+        if k == 0:
+            return self
+        w, h = self.width, self.height
+        # upright (x', y') → this content space (x, y) = (p x' + r y' + s, q x' + t y' + u), inverse of np.rot90
+        p, q, r, t, s, u = {1: (0, 1, -1, 0, w, 0), 2: (-1, 0, 0, -1, w, h), 3: (0, -1, 1, 0, 0, h)}[k]
+        a, b, c, d, e, f = self.to_display
+        composed = (a * p + c * q, b * p + d * q, a * r + c * t, b * r + d * t, a * s + c * u + e, b * s + d * u + f)
+        return PageGeometry(
+            page_no=self.page_no,
+            width=h if k % 2 else w,
+            height=w if k % 2 else h,
+            rotation=self.rotation,
+            display_width=self.display_width,
+            display_height=self.display_height,
+            to_display=composed,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class TextLine:
@@ -92,6 +114,19 @@ class PageImage:
     def box_to_points(self, box: BBox) -> BBox:
         """Pixels of this image → content-space points."""
         return box.scale(1.0 / self.scale_x, 1.0 / self.scale_y)
+
+    def rotated(self, quarter_turns: int) -> PageImage:
+        """This image turned counter-clockwise by ``quarter_turns`` × 90° (``np.rot90``)."""
+        k = quarter_turns % 4
+        if k == 0:
+            return self
+        odd = k % 2 == 1
+        return PageImage(
+            page_no=self.page_no,
+            pixels=np.ascontiguousarray(np.rot90(self.pixels, k)),
+            scale_x=self.scale_y if odd else self.scale_x,
+            scale_y=self.scale_x if odd else self.scale_y,
+        )
 
     def fitted(self, max_side: int) -> PageImage:
         """This image scaled down (area-averaged) so that neither side exceeds ``max_side``; itself if it fits."""

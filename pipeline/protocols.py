@@ -65,6 +65,13 @@ class OcrResult(_Wire):
     issues: list[str] = Field(default_factory=list, description="What the output parser had to skip or repair.")
 
 
+class Orientation(_Wire):
+    angle: int = Field(description="How far the page's content is turned clockwise: 0, 90, 180 or 270 degrees.")
+    confidence: float = Field(ge=0.0, le=1.0)
+    sure: bool = Field(description="Confident enough (the model's configured threshold) to turn the page by it.")
+    model: str
+
+
 class ModelHealth(_Wire):
     name: str
     ready: bool
@@ -111,6 +118,13 @@ class PageModels(Protocol):
 
     @property
     def has_ocr(self) -> bool: ...
+
+    @property
+    def has_orientation(self) -> bool: ...
+
+    async def orient(self, image: PageImage, *, timeout_s: float) -> Orientation:
+        """How far the page's content is turned (only called when ``has_orientation``)."""
+        ...
 
     async def analyze(
         self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float, ocr_request: OcrRequest

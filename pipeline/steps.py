@@ -12,6 +12,7 @@ class Step(StrEnum):
     # the steps of one page, in the order they run (layout and ocr run side by side)
     TEXT = "text"
     RENDER = "render"
+    ORIENT = "orient"  # a scan's orientation (0/90/180/270), before layout and OCR
     LAYOUT = "layout"
     OCR = "ocr"
     MERGE = "merge"

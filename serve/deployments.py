@@ -13,11 +13,12 @@ from typing import Any
 
 from ray import serve
 
-from models import build_layout_model, build_ocr_model, warm_up, warm_up_ocr
+from models import build_layout_model, build_ocr_model, build_orientation_model, warm_up, warm_up_ocr
 from models.config import AnyOcrConfig, DeepSeekRemoteConfig, DeepSeekVllmConfig, YoloLayoutConfig
+from pipeline.errors import ModelUnavailableError
 from pipeline.memory import release_freed_memory
 from pipeline.page import PageImage
-from pipeline.protocols import LayoutResult, ModelHealth, OcrRequest, OcrResult
+from pipeline.protocols import LayoutResult, ModelHealth, OcrRequest, OcrResult, Orientation
 from serve.args import BatchConfig
 from serve.metrics import ModelMetrics
 
@@ -69,6 +70,7 @@ class OcrDeployment:
     async def __init__(self, config: AnyOcrConfig) -> None:  # type: ignore[misc]  # Serve awaits async constructors
         self._model = build_ocr_model(config)
         await warm_up_ocr(self._model)  # ready = the model read a page (the engine generated once)
+        self._orientation = build_orientation_model(config)  # the CPU default's page-orientation classifier
         self._metrics = ModelMetrics("ocr")
         log.info("OCR model ready: %s", self._model.name)
 
@@ -86,8 +88,15 @@ class OcrDeployment:
             self._metrics.truncated.inc(tags=tags)
         return result
 
+    async def orient(self, image: PageImage) -> Orientation:
+        """How far a scan's content is turned (the ingress turns it upright before layout and OCR)."""
+        if self._orientation is None:
+            raise ModelUnavailableError("this OCR deployment has no orientation model (ocr.orientation is null)")
+        return await asyncio.to_thread(self._orientation.predict, image)
+
     async def health(self) -> ModelHealth:
-        return ModelHealth(name=self._model.name, ready=True, detail="loaded and warmed up")
+        also = f"; {self._orientation.name} loaded and warmed up" if self._orientation else ""
+        return ModelHealth(name=self._model.name, ready=True, detail=f"loaded and warmed up{also}")
 
     async def check_health(self) -> None:
         """Serve's periodic probe: a dead vLLM engine (or unreachable server) fails it and the replica restarts."""

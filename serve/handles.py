@@ -20,7 +20,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from pipeline.analysis import analyze_page, detect_fitted
 from pipeline.page import PageImage
-from pipeline.protocols import LayoutResult, OcrRequest, OcrResult, PageAnalysis
+from pipeline.protocols import LayoutResult, OcrRequest, OcrResult, Orientation, PageAnalysis
 from pipeline.steps import Step
 
 log = logging.getLogger("docgraph.serve")
@@ -36,9 +36,11 @@ class HandleModels:
         *,
         retries: int = 2,
         layout_max_side: int = 1600,
+        orientation: bool = False,
     ) -> None:
         self._layout = layout
         self._ocr = ocr
+        self._orientation = orientation and ocr is not None  # the OCR deployment hosts the classifier
         self._retries = retries
         self._layout_max_side = layout_max_side
 
@@ -49,6 +51,18 @@ class HandleModels:
     @property
     def has_ocr(self) -> bool:
         return self._ocr is not None
+
+    @property
+    def has_orientation(self) -> bool:
+        return self._orientation
+
+    async def orient(self, image: PageImage, *, timeout_s: float) -> Orientation:
+        handle = self._ocr
+        assert handle is not None
+        result: Orientation = await asyncio.wait_for(
+            self._call(Step.ORIENT, {}, lambda: handle.orient.remote(image)), timeout_s
+        )
+        return result
 
     async def analyze(
         self, image: PageImage, *, layout: bool, ocr: bool, timeout_s: float, ocr_request: OcrRequest

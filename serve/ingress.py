@@ -113,7 +113,11 @@ class DocumentIngress(DoclingRoutes):
         BodyLimitMiddleware.min_rate = args.limits.min_upload_rate
         self._handles = {"layout": layout, "ocr": ocr}
         self._models = HandleModels(
-            layout, ocr, retries=args.limits.model_retries, layout_max_side=args.limits.layout_max_side
+            layout,
+            ocr,
+            retries=args.limits.model_retries,
+            layout_max_side=args.limits.layout_max_side,
+            orientation=getattr(args.ocr, "orientation", None) is not None,
         )
         self._pool = PdfPool.for_limits(args.limits)
         self._metrics = IngressMetrics()

@@ -6,8 +6,8 @@ boxes of the items it holds (PDF points, origin top-left, like every box in the 
 
 from __future__ import annotations
 
-from docling_core.transforms.chunker.doc_chunk import DocChunk
-from docling_core.transforms.chunker.hierarchical_chunker import HierarchicalChunker
+from typing import TYPE_CHECKING
+
 from docling_core.types.doc.document import DoclingDocument
 from docling_core.types.doc.items.node import DocItem, FloatingItem
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.export.docling import DoclingSerializer
 from pipeline.geometry import BBox
 from pipeline.graph import DocumentGraph
+
+if TYPE_CHECKING:
+    from docling_core.transforms.chunker.doc_chunk import DocChunk
 
 
 class _Model(BaseModel):
@@ -45,6 +48,11 @@ class Chunks(_Model):
 
 class ChunkSerializer:
     def chunks(self, graph: DocumentGraph, doc: DoclingDocument | None = None) -> list[Chunk]:
+        # imported here: docling-core's chunker package loads its code and hybrid chunkers (tree-sitter,
+        # transformers: seconds), which a PyMuPDF worker process that imports the pipeline must not pay
+        from docling_core.transforms.chunker.doc_chunk import DocChunk
+        from docling_core.transforms.chunker.hierarchical_chunker import HierarchicalChunker
+
         doc = doc if doc is not None else DoclingSerializer().document(graph)
         heights = {p.page_no: p.height for p in graph.pages}
         chunker = HierarchicalChunker()

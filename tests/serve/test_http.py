@@ -10,7 +10,7 @@ import httpx
 import pytest
 from docling_core.types.doc.document import DoclingDocument
 
-from docgraph.samples import make_text_pdf
+from docgraph.samples import make_text_pdf, make_turned_scan_pdf
 from pipeline.graph import DocumentGraph, DocumentStatus, PageKind
 from tests.conftest import TEST_LIMITS
 from tests.invariants import assert_graph_invariants
@@ -123,3 +123,13 @@ def test_openapi_and_schema_are_published(client: httpx.Client) -> None:
     assert client.get("/v1/schema").json()["title"] == "DocumentGraph"
     models = client.get("/v1/models").json()
     assert {m["role"] for m in models} == {"layout", "ocr"} and all(m["ready"] for m in models)
+
+
+def test_a_sideways_scan_is_turned_upright_by_the_ocr_deployment(client: httpx.Client) -> None:
+    """The orientation classifier lives in the OCR deployment (the CPU default's); the ingress turns the page."""
+    r = client.post("/v1/convert", files={"file": ("turned.pdf", make_turned_scan_pdf(90), "application/pdf")})
+    assert r.status_code == 200, r.text
+    graph = DocumentGraph.model_validate_json(r.content)
+    page = graph.pages[0]
+    assert page.orientation is not None and page.orientation.applied and page.orientation.angle == 90
+    assert any("Sample Report on Document Graphs" in b.text for b in graph.blocks)

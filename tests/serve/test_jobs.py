@@ -11,6 +11,7 @@ import pytest
 
 from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_text_pdf
+from pipeline.export.chunks import Chunks
 from pipeline.graph import DocumentGraph
 from serve.args import JobsConfig
 from tests.invariants import assert_graph_invariants
@@ -138,3 +139,12 @@ def test_cli_sends_a_large_document_as_a_job(service: EmbeddedService, tmp_path:
     assert result.exit_code == 0, result.output
     graph = DocumentGraph.model_validate_json((out / "long.json").read_bytes())
     assert len(graph.pages) == SYNC_MAX + 1 and "Section 51" in (out / "long.md").read_text()
+    chunks = Chunks.model_validate_json((out / "long.chunks.json").read_bytes()).chunks  # RAG chunks, as a job
+    assert chunks and "Section 51" in chunks[-1].headings and chunks[-1].page_numbers == [SYNC_MAX + 1]
+    small = tmp_path / "small.pdf"  # through /v1/convert?format=zip: every format from the bundle
+    small.write_bytes(make_text_pdf(2))
+    result = CliRunner().invoke(cli, ["convert", str(small), "--url", service.url, "--out", str(out), "--no-layout"])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in out.iterdir() if p.name.startswith("small.")}
+    assert names == {"small.json", "small.md", "small.html", "small.docling.json", "small.chunks.json"}
+    assert Chunks.model_validate_json((out / "small.chunks.json").read_bytes()).chunks[0].page_numbers == [1]
