@@ -289,6 +289,9 @@ async def _detail(doc: DocumentHandle, out: PageOutcome, detail: Detail, *, digi
             owner.words.append(word)
 
 
+ORIENT_MAX_SIDE = 1024
+
+
 async def _upright(
     models: PageModels,
     image: PageImage,
@@ -313,18 +316,24 @@ async def _orient(models: PageModels, image: PageImage, limits: Limits, out: Pag
     or failed (the page goes on as it is, with a warning)."""
     t0 = time.perf_counter()
     try:
-        found = await models.orient(image, timeout_s=limits.model_timeout_s)
+        # the classifier looks at a 256-px view: a 1024-px image is plenty, and crosses to its replica cheaply
+        found = await models.orient(image.fitted(ORIENT_MAX_SIDE), timeout_s=min(limits.model_timeout_s, 30.0))
     except Exception as exc:  # noqa: BLE001 - an orientation failure leaves the page as it is, and says so
         log.warning("page %d: orientation failed: %s", out.page_no, exc)
         out.warnings.append(f"page {out.page_no}: orientation not detected: {type(exc).__name__}: {exc}")
         return 0
     finally:
         out.timings.orient_s = time.perf_counter() - t0
-    applied = found.angle % 360 != 0 and found.sure
+    turned = found.angle % 360  # in content space: the page unrotated by its /Rotate, as it was rendered
+    applied = turned != 0 and found.sure
+    rotation = out.geometry.rotation if out.geometry is not None else 0
     out.orientation = PageOrientation(
-        angle=found.angle % 360, confidence=round(found.confidence, 4), model=found.model, applied=applied
+        angle=(turned + rotation) % 360,  # as the page is displayed
+        confidence=round(found.confidence, 4),
+        model=found.model,
+        applied=applied,
     )
-    return (found.angle % 360) // 90 if applied else 0
+    return turned // 90 if applied else 0
 
 
 async def _analyze(

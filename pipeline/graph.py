@@ -246,12 +246,15 @@ class StepTimings(_Model):
 
 
 class PageOrientation(_Model):
-    angle: int = Field(description="How far the scan's content is turned clockwise: 0, 90, 180 or 270 degrees.")
+    angle: int = Field(
+        description="How far the scan's content is turned clockwise on the page as displayed (after /Rotate): "
+        "0, 90, 180 or 270 degrees."
+    )
     confidence: float = Field(ge=0.0, le=1.0)
     model: str
     applied: bool = Field(
-        description="The image was turned upright for layout and OCR (angle not 0, confidence high enough); every box "
-        "is still in the page's display space."
+        description="The image was turned upright for layout and OCR (it was rendered sideways, and the classifier was "
+        "sure enough); every box is still in the page's display space."
     )
 
 
