@@ -67,7 +67,11 @@ class JobsConfig(BaseModel):
     max_active: int = Field(
         default=1000, gt=0, description="Queued + running jobs in the store; beyond it POST /v1/jobs answers 503."
     )
-    result_ttl_s: float = Field(default=86400.0, gt=0, description="A finished job and its result are kept this long.")
+    result_ttl_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="A finished job, its result and its PDF (for page images) are kept this long.",
+    )
     lease_s: float = Field(
         default=30.0, gt=0, description="A running job whose replica has not renewed it for this long is resumed."
     )

@@ -19,6 +19,7 @@ from pipeline.errors import (
     InvalidDocumentError,
     ModelUnavailableError,
     NotAPdfError,
+    PageRenderError,
     PasswordRequiredError,
     PdfWorkerCrashedError,
     PdfWorkersBusyError,
@@ -44,6 +45,7 @@ STATUS: list[tuple[type[DocgraphError], int]] = [  # first match wins: subclasse
     (DocumentTimeoutError, 504),
     (StepTimeoutError, 504),  # a document-level step (open) ran past its deadline; a page's is on the page
     (PdfWorkerCrashedError, 422),  # opening this PDF crashed the PDF reader (its worker was replaced)
+    (PageRenderError, 422),  # a page image (POST /v1/render, zip) that would break the render budget
     (PdfWorkersBusyError, 503),
     (RenderBudgetBusyError, 503),
     (ModelUnavailableError, 503),

@@ -14,7 +14,7 @@ import time
 from importlib import import_module
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -43,6 +43,8 @@ from serve.jobs.events import job_events
 from serve.jobs.models import JOB_ID_PATTERN, JobAccepted, JobRecord, JobRequest, JobStatus
 from serve.jobs.runner import JobRunner
 from serve.metrics import IngressMetrics
+from serve.pageimage import PREVIEW_DPI, DpiQuery, page_png
+from serve.ui import ui
 
 log = logging.getLogger("docgraph.serve")
 T = TypeVar("T")
@@ -67,7 +69,12 @@ ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422, 500, 503, 504)
 }
 JOB_ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorBody} for code in (400, 401, 404, 409, 500)}
+IMAGE_ERRORS: dict[int | str, dict[str, object]] = {
+    **JOB_ERRORS,
+    **{code: {"model": ErrorBody} for code in (422, 503, 504)},
+}
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="The id POST /v1/jobs returned.")]
+PNG: dict[int | str, dict[str, object]] = {200: {"content": {"image/png": {}}, "description": "The page, PNG."}}
 
 
 def _job_links(job_id: str) -> dict[str, str]:
@@ -96,6 +103,7 @@ def _mount_v1(cls: type[T]) -> type[T]:
     app.include_router(v1)
     for router in (docling_v1, docling_open, docling_ws):  # docling-serve's routes (DoclingRoutes' methods)
         app.include_router(router)
+    app.include_router(ui)  # the viewer's page and assets (public: the key is typed into the page)
     return cls
 
 
@@ -298,6 +306,44 @@ class DocumentIngress(DoclingRoutes):
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+    @v1.post("/render", tags=["pages"], response_class=Response, responses={**PNG, **ERRORS})
+    async def render_page(
+        self,
+        file: Annotated[UploadFile, File(description="The PDF.")],
+        page: Annotated[int, Query(ge=1, description="1-based page number.")] = 1,
+        dpi: DpiQuery = PREVIEW_DPI,
+        password: Annotated[str | None, Form(max_length=1024, description="User password, if encrypted.")] = None,
+    ) -> Response:
+        """One page of a PDF as a PNG at a DPI (bounded like every render): page images beside /v1/convert's graph
+        (its boxes are in PDF points: a box's pixel is points x dpi / 72)."""
+        limits = self._args.limits
+        data = await read_upload(file, limits)
+        image = await page_png(self._pool, data, limits=limits, password=password or None, page_no=page, dpi=dpi)
+        return Response(image.png, media_type="image/png", headers=image.headers())
+
+    @v1.get(
+        "/jobs/{job_id}/pages/{page_no}/image",
+        tags=["jobs"],
+        response_class=Response,
+        responses={**PNG, **IMAGE_ERRORS},
+    )
+    async def job_page_image(
+        self,
+        job_id: JobId,
+        page_no: Annotated[int, Path(ge=1, description="1-based page number.")],
+        dpi: DpiQuery = PREVIEW_DPI,
+    ) -> Response:
+        """One page of a job's PDF as a PNG, from the upload the store keeps until the job expires (an encrypted
+        PDF: only while the job runs; its password is dropped when it ends, then POST /v1/render with it)."""
+        record = await self._job(job_id)
+        data = await self._store.upload(job_id)
+        if data is None:
+            raise JobNotFoundError(f"job {job_id}'s PDF is no longer kept")
+        limits = self._args.limits
+        password = record.request.options.password
+        image = await page_png(self._pool, data, limits=limits, password=password, page_no=page_no, dpi=dpi)
+        return Response(image.png, media_type="image/png", headers=image.headers())
 
     async def _job(self, job_id: str) -> JobRecord:
         record = await self._store.get(job_id)

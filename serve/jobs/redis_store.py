@@ -6,7 +6,7 @@ MULTI/EXEC, retry when another replica wrote first). Finished jobs expire throug
 under ``<prefix>:<application>:``::
 
     job:<id>      hash: record (JSON), state, owner, lease_until, cancel
-    upload:<id>   the PDF, until the job is final
+    upload:<id>   the PDF, until the job expires (page images: GET /v1/jobs/{id}/pages/{n}/image)
     result:<id>   the graph (JSON), written in the same transaction as the final state
     pages:<id>    list of finished pages (for /events)
     active        sorted set of queued + running ids, by creation time
@@ -166,7 +166,7 @@ class RedisJobStore:
         pipe.hset(self._k("job", job_id), mapping=self._fields(record))
         if result is not None:
             pipe.set(self._k("result", job_id), result, px=ttl_ms)
-        pipe.delete(self._k("upload", job_id))
+        pipe.pexpire(self._k("upload", job_id), ttl_ms)  # kept as long as the job, for its page images
         pipe.zrem(self._k("active"), job_id)
         pipe.pexpire(self._k("job", job_id), ttl_ms)
         pipe.pexpire(self._k("pages", job_id), ttl_ms)

@@ -153,7 +153,6 @@ class SqliteJobStore:
                     return False
                 if result is not None:
                     db.execute("INSERT OR REPLACE INTO results (id, data) VALUES (?, ?)", (record.status.id, result))
-                db.execute("DELETE FROM uploads WHERE id = ?", (record.status.id,))  # nothing left to run
                 return True
 
         return await self._run(op)
@@ -187,8 +186,6 @@ class SqliteJobStore:
                 outcome = request_cancel_on(record, now, ttl_s)
                 if outcome is Cancel.FINAL:
                     return record
-                if outcome is Cancel.ENDED:
-                    db.execute("DELETE FROM uploads WHERE id = ?", (job_id,))
                 db.execute(
                     "UPDATE jobs SET state = ?, owner = ?, lease_until = ?, expires_at = ?, record = ?, cancel = 1 "
                     "WHERE id = ?",

@@ -95,7 +95,7 @@ class Cancel(Enum):
     """What ``request_cancel_on`` did to a record, i.e. what the store has to write."""
 
     FINAL = "final"  # already final: nothing to write
-    ENDED = "ended"  # queued, or its owner's lease ran out: cancelled now (write it final, drop the upload)
+    ENDED = "ended"  # queued, or its owner's lease ran out: cancelled now (write it final)
     FLAGGED = "flagged"  # running under a live lease: flagged; its owner stops at its next save
 
 

@@ -142,7 +142,7 @@ async def test_queued_job_is_cancelled_at_once_and_forgets_its_password(tmp_path
     done = await store.request_cancel(rec.status.id, time.time(), ttl_s=60)
     assert done is not None and done.status.state is JobState.CANCELLED
     assert done.request.options.password is None
-    assert await store.upload(rec.status.id) is None
+    assert await store.upload(rec.status.id) == b"%PDF-1.7"  # kept until the job expires (its page images)
     assert await store.claimable(time.time(), 10) == []
 
 
@@ -158,7 +158,7 @@ async def test_result_and_final_state_land_together_and_expire(tmp_path: Path, s
     mine.status.finished_at, mine.status.expires_at = now, now + 1
     assert await store.finish(mine, owner="a", result=b"{}")
     assert await store.result(rec.status.id) == b"{}"
-    assert await store.upload(rec.status.id) is None  # nothing left to run
+    assert await store.upload(rec.status.id) == b"%PDF-1.7"  # kept, for page images, until the job expires
     assert await store.count_active() == 0
     assert await store.get(rec.status.id) is not None
     if isinstance(store, RedisJobStore):
@@ -167,6 +167,7 @@ async def test_result_and_final_state_land_together_and_expire(tmp_path: Path, s
         assert await store.delete_expired(now + 0.5) == 0
         assert await store.delete_expired(now + 10) == 1
     assert await store.get(rec.status.id) is None and await store.result(rec.status.id) is None
+    assert await store.upload(rec.status.id) is None
 
 
 @with_store
