@@ -69,7 +69,9 @@ def serve(
 
     with console.status("starting local Ray and the docgraph application..."):
         service = EmbeddedService(port=port, num_cpus=num_cpus).start()
-    console.print(f"[green]docgraph is ready[/] at {service.url}  (OpenAPI: {service.url}/docs)")
+    console.print(
+        f"[green]docgraph is ready[/] at {service.url}  (viewer: {service.url}/ui, OpenAPI: {service.url}/docs)"
+    )
     print(service.url, flush=True)
     try:
         while True:

@@ -3,7 +3,8 @@
 # distribution at the exact version and hash that was tested, nothing resolved at install time.
 #
 #   bash scripts/install.sh         # the runtime (requirements/cpu.lock): the embedded default, CPU models
-#   bash scripts/install.sh test    # + test tools, ruff, mypy, vLLM's CPU build (requirements/test.lock), redis-server
+#   bash scripts/install.sh test    # + test tools, ruff, mypy, vLLM's CPU build (requirements/test.lock), redis-server,
+#                                   # Debian's chromium (the viewer's browser tests)
 #
 # Use a virtual environment (python3 -m venv .venv && . .venv/bin/activate) or a container: the locks pin pip's
 # whole world, and --no-deps means pip does not second-guess them.
@@ -25,4 +26,5 @@ python3 -m pip install --no-deps --no-build-isolation -e .
 python3 scripts/lockcheck.py pip-check
 if [ "${1:-runtime}" = test ]; then
   bash scripts/install-redis.sh
+  bash scripts/install-chromium.sh
 fi
