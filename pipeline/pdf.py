@@ -154,8 +154,11 @@ class PdfDocument:
         self._check_images(page)
         geo = self.geometry(page_no)
         zoom = min(dpi / 72.0, (self.limits.max_page_pixels / (geo.width * geo.height)) ** 0.5)
-        pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
-        return pix.tobytes("png"), zoom
+        try:
+            pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
+            return pix.tobytes("png"), zoom
+        except (RuntimeError, ValueError, MemoryError) as exc:
+            raise PageRenderError(f"page {page_no} could not be rendered: {exc}", page_no=page_no) from exc
 
     def _page(self, page_no: int) -> pymupdf.Page:
         page: pymupdf.Page = self._doc.load_page(page_no - 1)

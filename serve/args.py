@@ -72,6 +72,12 @@ class JobsConfig(BaseModel):
         gt=0,
         description="A finished job, its result and its PDF (for page images) are kept this long.",
     )
+    keep_uploads: bool = Field(
+        default=True,
+        description="Keep a finished job's PDF as long as the job (result_ttl_s), for its page images "
+        "(GET /v1/jobs/{id}/pages/{n}/image, the viewer); false: drop it when the job ends (the store then holds "
+        "only results; that route answers 404).",
+    )
     lease_s: float = Field(
         default=30.0, gt=0, description="A running job whose replica has not renewed it for this long is resumed."
     )

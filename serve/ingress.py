@@ -43,7 +43,7 @@ from serve.jobs.events import job_events
 from serve.jobs.models import JOB_ID_PATTERN, JobAccepted, JobRecord, JobRequest, JobStatus
 from serve.jobs.runner import JobRunner
 from serve.metrics import IngressMetrics
-from serve.pageimage import PREVIEW_DPI, DpiQuery, page_png
+from serve.pageimage import PREVIEW_DPI, DpiQuery, UploadCache, page_png
 from serve.ui import ui
 
 log = logging.getLogger("docgraph.serve")
@@ -129,7 +129,10 @@ class DocumentIngress(DoclingRoutes):
         )
         self._pool = PdfPool.for_limits(args.limits)
         self._metrics = IngressMetrics()
-        self._store = build_store(args.jobs.store, serve.get_replica_context().app_name)
+        self._store = build_store(
+            args.jobs.store, serve.get_replica_context().app_name, keep_uploads=args.jobs.keep_uploads
+        )
+        self._uploads = UploadCache()  # jobs' PDFs for their page images
         self._jobs = JobRunner(self._store, args.jobs, self._convert_job)
         self._jobs.start()  # also the watchdog: resumes jobs whose replica died
 
@@ -337,7 +340,7 @@ class DocumentIngress(DoclingRoutes):
         """One page of a job's PDF as a PNG, from the upload the store keeps until the job expires (an encrypted
         PDF: only while the job runs; its password is dropped when it ends, then POST /v1/render with it)."""
         record = await self._job(job_id)
-        data = await self._store.upload(job_id)
+        data = await self._uploads.get(job_id, lambda: self._store.upload(job_id))
         if data is None:
             raise JobNotFoundError(f"job {job_id}'s PDF is no longer kept")
         limits = self._args.limits

@@ -8,6 +8,9 @@ that draws an image past the decode budget is refused (422 ``render_failed``) in
 
 # No `from __future__ import annotations`: FastAPI reads `PageImageQuery`'s annotations at run time.
 
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
 
 from fastapi import Query
@@ -53,3 +56,35 @@ async def page_png(
         return PageImage(png=png, dpi=zoom * 72.0)
     finally:
         doc.close()
+
+
+class UploadCache:
+    """Jobs' PDFs for their page images, kept a little while in the ingress: a viewer asks for a document's pages
+    one by one, and each would otherwise read the whole upload from the store again (a large value from Redis, or
+    a BLOB on SQLite's one store thread, in front of heartbeats). Least recently used first out, at most
+    ``max_bytes`` in all, each for ``ttl_s`` after it was read; an upload larger than ``max_bytes`` is not kept."""
+
+    def __init__(self, *, max_bytes: int = 256 * 1024 * 1024, ttl_s: float = 120.0) -> None:
+        self.max_bytes, self.ttl_s = max_bytes, ttl_s
+        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
+
+    async def get(self, key: str, load: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
+        now = time.monotonic()
+        found = self._items.get(key)
+        if found is not None and now - found[0] < self.ttl_s:
+            self._items.move_to_end(key)
+            return found[1]
+        data = await load()
+        self._drop(key)
+        if data is not None and len(data) <= self.max_bytes:
+            self._items[key] = (now, data)
+            self._bytes += len(data)
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._items)))
+        return data
+
+    def _drop(self, key: str) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old[1])

@@ -6,7 +6,7 @@ MULTI/EXEC, retry when another replica wrote first). Finished jobs expire throug
 under ``<prefix>:<application>:``::
 
     job:<id>      hash: record (JSON), state, owner, lease_until, cancel
-    upload:<id>   the PDF, until the job expires (page images: GET /v1/jobs/{id}/pages/{n}/image)
+    upload:<id>   the PDF, until the job expires (page images), or until it is final (jobs.keep_uploads off)
     result:<id>   the graph (JSON), written in the same transaction as the final state
     pages:<id>    list of finished pages (for /events)
     active        sorted set of queued + running ids, by creation time
@@ -39,8 +39,9 @@ def _hash(raw: Mapping[Any, Any]) -> Hash:
 
 
 class RedisJobStore:
-    def __init__(self, url: str, *, prefix: str) -> None:
+    def __init__(self, url: str, *, prefix: str, keep_uploads: bool = True) -> None:
         self._redis: Redis = Redis.from_url(url)
+        self.keep_uploads = keep_uploads  # a finished job's PDF stays until the job expires (its page images)
         self._p = prefix.rstrip(":") + ":"
 
     def _k(self, kind: str, job_id: str = "") -> str:
@@ -166,7 +167,10 @@ class RedisJobStore:
         pipe.hset(self._k("job", job_id), mapping=self._fields(record))
         if result is not None:
             pipe.set(self._k("result", job_id), result, px=ttl_ms)
-        pipe.pexpire(self._k("upload", job_id), ttl_ms)  # kept as long as the job, for its page images
+        if self.keep_uploads:
+            pipe.pexpire(self._k("upload", job_id), ttl_ms)  # kept as long as the job, for its page images
+        else:
+            pipe.delete(self._k("upload", job_id))
         pipe.zrem(self._k("active"), job_id)
         pipe.pexpire(self._k("job", job_id), ttl_ms)
         pipe.pexpire(self._k("pages", job_id), ttl_ms)

@@ -38,8 +38,9 @@ CREATE INDEX IF NOT EXISTS pages_id ON pages (id, seq);
 class SqliteJobStore:
     """The embedded default. One connection, used from one thread; SQLite's file locks order the replicas."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, keep_uploads: bool = True) -> None:
         self.path = path
+        self.keep_uploads = keep_uploads  # a finished job's PDF stays until the job expires (its page images)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore")
         self._conn: sqlite3.Connection | None = None
 
@@ -153,6 +154,8 @@ class SqliteJobStore:
                     return False
                 if result is not None:
                     db.execute("INSERT OR REPLACE INTO results (id, data) VALUES (?, ?)", (record.status.id, result))
+                if not self.keep_uploads:
+                    db.execute("DELETE FROM uploads WHERE id = ?", (record.status.id,))  # nothing left to run
                 return True
 
         return await self._run(op)
@@ -186,6 +189,8 @@ class SqliteJobStore:
                 outcome = request_cancel_on(record, now, ttl_s)
                 if outcome is Cancel.FINAL:
                     return record
+                if outcome is Cancel.ENDED and not self.keep_uploads:
+                    db.execute("DELETE FROM uploads WHERE id = ?", (job_id,))
                 db.execute(
                     "UPDATE jobs SET state = ?, owner = ?, lease_until = ?, expires_at = ?, record = ?, cancel = 1 "
                     "WHERE id = ?",

@@ -112,7 +112,8 @@ def request_cancel_on(record: JobRecord, now: float, ttl_s: float) -> Cancel:
 
 
 def end(record: JobRecord, state: JobState, now: float, ttl_s: float, error: ErrorInfo | None = None) -> None:
-    """Put a job in a final state: no owner, an expiry, and no password kept once nothing will open the PDF."""
+    """Put a job in a final state: no owner, an expiry, and no password kept once the job will not run again (its
+    page images then open only an unencrypted PDF)."""
     record.status.state = state
     record.status.finished_at = record.status.updated_at = now
     record.status.expires_at = now + ttl_s

@@ -35,7 +35,7 @@ ui = APIRouter(tags=["viewer"])
 @ui.get("/ui", response_class=Response, responses={200: {"content": {"text/html": {}}}})
 async def viewer() -> Response:
     """The viewer: upload a PDF, see its pages with the graph's boxes, tables, outline, progress and downloads."""
-    return _asset("index.html")
+    return _asset("index.html", page=True)
 
 
 @ui.get("/ui/{name}", response_class=Response, include_in_schema=False)
@@ -43,8 +43,8 @@ async def viewer_asset(name: str) -> Response:
     return _asset(name)
 
 
-def _asset(name: str) -> Response:
-    found = ASSETS.get(name)
+def _asset(name: str, *, page: bool = False) -> Response:
+    found = ASSETS.get(name) if page or name != "index.html" else None  # the page is /ui only (relative URLs)
     if found is None:
         raise HTTPException(status_code=404, detail="no such viewer asset")
     body, media_type = found

@@ -53,9 +53,14 @@ def browser_page(chromium: str, tmp_path: Path) -> Iterator[object]:
             args=CHROMIUM_FLAGS,
             viewport={"width": 1400, "height": 1000},
         )
+        errors: list[str] = []
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.set_default_timeout(120_000)
+            page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+            page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
             yield page
         finally:
             context.close()
+        unexpected = [e for e in errors if "Failed to load resource" not in e]  # a refused upload logs its 4xx
+        assert not unexpected, f"the viewer's script failed: {unexpected}"

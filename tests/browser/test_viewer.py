@@ -39,7 +39,11 @@ def upload(page: Page, data: bytes, name: str = "doc.pdf", *, mode: str = "auto"
 
 def wait_shown(page: Page) -> int:
     """Wait until the viewer shows a graph; the number of blocks it says it holds."""
-    page.wait_for_selector("#doc-status[data-blocks]")
+    try:
+        page.wait_for_selector("#doc-status[data-blocks]")
+    except Exception as exc:
+        said = {what: page.text_content(what) for what in ("#progress", "#error", "#doc-status")}
+        raise AssertionError(f"the viewer showed no graph: {said}") from exc
     return int(page.get_attribute("#doc-status", "data-blocks"))
 
 
@@ -122,7 +126,7 @@ def test_a_corpus_document_with_a_table(
 def test_a_jobs_pages_appear_as_they_finish(
     browser_page: Page, service: EmbeddedService, client: httpx.Client, artifacts: Path
 ) -> None:
-    pages = 24
+    pages = 40  # long enough to span several of the job's progress writes (jobs.heartbeat_s: 0.5 s here)
     page = browser_page
     page.goto(f"{service.url}/ui")
     page.wait_for_selector("#opt-ocr")
@@ -214,7 +218,7 @@ def test_the_api_key_is_sent_as_a_header_and_never_in_a_url(browser_page: Page, 
     assert wait_shown(page) > 0
     draw_every_page(page)
     upload(page, data, "two.pdf", mode="job")
-    page.wait_for_function("() => document.getElementById('progress').textContent.includes('succeeded')")
+    wait_shown(page)  # the job's final graph
     draw_every_page(page)  # the job's page images, from its stored PDF
     v1 = [(url, key) for url, key in requests[before:] if "/v1/" in url]
     assert any("/v1/convert" in url for url, _ in v1) and any("/events" in url for url, _ in v1)

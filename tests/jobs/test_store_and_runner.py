@@ -171,6 +171,23 @@ async def test_result_and_final_state_land_together_and_expire(tmp_path: Path, s
 
 
 @with_store
+async def test_with_keep_uploads_off_a_finished_jobs_pdf_is_dropped(tmp_path: Path, store: JobStore) -> None:
+    store.keep_uploads = False  # type: ignore[attr-defined]  # both stores take it (jobs.keep_uploads)
+    done, queued = record("job-" + "d" * 20), record("job-" + "q" * 20)
+    for rec in (done, queued):
+        await store.create(rec, b"%PDF-1.7")
+    now = time.time()
+    mine = await store.claim(done.status.id, "a", now + 60, now)
+    assert mine is not None
+    mine.status.state, mine.owner = JobState.SUCCEEDED, None
+    mine.status.finished_at, mine.status.expires_at = now, now + 60
+    assert await store.finish(mine, owner="a", result=b"{}")
+    assert await store.upload(done.status.id) is None and await store.result(done.status.id) == b"{}"
+    assert await store.request_cancel(queued.status.id, now, ttl_s=60) is not None
+    assert await store.upload(queued.status.id) is None
+
+
+@with_store
 async def test_job_runs_with_per_page_steps_and_page_stream(tmp_path: Path, store: JobStore) -> None:
     runner = JobRunner(store, config(tmp_path), PipelineConvert(), owner="a")
     runner.start()

@@ -63,5 +63,5 @@ def test_the_viewer_is_served_from_the_package_and_nothing_else(client: httpx.Cl
         r = client.get(f"/ui/{asset}")
         assert r.status_code == 200 and r.headers["content-type"].startswith(media), asset
         assert "http://" not in r.text and "https://" not in r.text, f"{asset} loads nothing from elsewhere"
-    for name in ("nope.js", "..%2F__init__.py", "%2E%2E%2Fingress.py", "__init__.py"):
+    for name in ("nope.js", "..%2F__init__.py", "%2E%2E%2Fingress.py", "__init__.py", "index.html"):
         assert client.get(f"/ui/{name}").status_code == 404, name

@@ -67,27 +67,33 @@ export class Api {
     return (await this.request(method, path, options)).json();
   }
 
-  // Server-sent events of a stream: yields {event, data} as they arrive.
+  // Server-sent events of a stream: yields {event, data} as they arrive (comments and blocks without data, such
+  // as keep-alives, are skipped); the stream is cancelled when the caller stops reading.
   async *events(path, signal) {
     const response = await this.request("GET", path, { signal });
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += value.replace(/\r\n/g, "\n");
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const chunk = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let event = "message";
-        const data = [];
-        for (const line of chunk.split("\n")) {
-          if (line.startsWith("event:")) event = line.slice(6).trim();
-          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value.replace(/\r\n/g, "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const chunk = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let event = "message";
+          const data = [];
+          for (const line of chunk.split("\n")) {
+            if (line.startsWith(":")) continue;
+            if (line.startsWith("event:")) event = line.slice(6).trim();
+            else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+          }
+          if (data.length) yield { event, data: data.join("\n") };
         }
-        yield { event, data: data.join("\n") };
       }
+    } finally {
+      reader.cancel().catch(() => {});
     }
   }
 }

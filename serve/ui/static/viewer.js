@@ -7,6 +7,9 @@ import { Options } from "./options.js";
 import { blockPanel } from "./panel.js";
 
 const SYNC_MAX_BYTES = 4 * 1024 * 1024; // "auto": larger uploads go straight to a job
+const STREAM_ATTEMPTS = 5; // a job's event stream is opened again this often when it is cut
+const IMAGES_AT_ONCE = 3; // page images fetched at the same time
+const FINAL_STATES = new Set(["succeeded", "partially_succeeded", "failed", "cancelled"]);
 const PAGE_DPI = 110;
 const TYPES = [
   "title", "section_header", "text", "list_item", "table", "figure", "caption", "formula", "footnote", "code",
@@ -80,6 +83,7 @@ class Viewer {
 
   chosen() {
     const file = $("file").files[0];
+    $("password").value = ""; // a password belongs to the file it was typed for
     $("file-name").textContent = file ? `${file.name} (${(file.size / 1024).toFixed(0)} KiB)` : "Choose or drop a PDF";
   }
 
@@ -163,29 +167,23 @@ class Viewer {
       body: this.form(file, password),
       signal: this.abort.signal,
     });
-    // An encrypted PDF's password is dropped when its job ends: its page images come from the upload then.
-    const source = password ? { kind: "upload", file, params, password } : { kind: "job", id: accepted.id };
-    this.doc = this.emptyDoc({ ...source, job: accepted.id });
+    // An encrypted PDF's password is dropped when its job ends: its page images then come from the upload
+    // (POST /v1/render with the password), which the source keeps for that.
+    this.doc = this.emptyDoc({ kind: "job", id: accepted.id, job: accepted.id, file, params, password });
     this.setProgress(`job ${accepted.id}: ${accepted.state}`);
     let final = null;
-    for await (const { event, data } of this.api.events(`v1/jobs/${accepted.id}/events`, this.abort.signal)) {
-      const body = JSON.parse(data);
-      if (event === "progress") {
-        if (!params.pages) this.ensurePages(body.pages_total); // placeholders, when the pages are 1..N
-        const failed = body.pages_failed ? `, ${body.pages_failed} failed` : "";
-        this.setProgress(
-          `job ${accepted.id}: ${body.state}, ${body.pages_done} of ${body.pages_total} pages${failed}`,
-          body.pages_done, body.pages_total,
-        );
-      } else if (event === "page") {
-        this.addPage(body.page, body.blocks);
-      } else if (event === "done") {
-        final = body;
-      } else if (event === "error") {
-        throw new ApiError(410, body.code, body.message);
+    for (let attempt = 0; !final && attempt < STREAM_ATTEMPTS; attempt++) {
+      if (attempt > 0) {
+        // the stream was cut (a proxy's idle timeout): the job goes on; it replays from the first page
+        const status = await this.api.json("GET", `v1/jobs/${accepted.id}`, { signal: this.abort.signal });
+        if (FINAL_STATES.has(status.state)) {
+          final = status;
+          break;
+        }
       }
+      final = await this.follow(accepted.id, params);
     }
-    if (!final) throw new ApiError(0, "stream_ended", "the job's event stream ended before the job did");
+    if (!final) throw new ApiError(0, "stream_ended", "the job's event stream kept ending before the job did");
     if (final.state === "succeeded" || final.state === "partially_succeeded") {
       const graph = await this.api.json("GET", `v1/jobs/${accepted.id}/result`, { signal: this.abort.signal });
       this.show(graph, this.doc.source);
@@ -197,16 +195,42 @@ class Viewer {
     }
   }
 
+  // One pass over the job's event stream: pages as they finish, progress; the final status, or null if cut.
+  async follow(jobId, params) {
+    for await (const { event, data } of this.api.events(`v1/jobs/${jobId}/events`, this.abort.signal)) {
+      const body = JSON.parse(data);
+      if (event === "progress") {
+        if (!params.pages) this.ensurePages(body.pages_total); // placeholders, when the pages are 1..N
+        const failed = body.pages_failed ? `, ${body.pages_failed} failed` : "";
+        this.setProgress(
+          `job ${jobId}: ${body.state}, ${body.pages_done} of ${body.pages_total} pages${failed}`,
+          body.pages_done, body.pages_total,
+        );
+      } else if (event === "page") {
+        this.addPage(body.page, body.blocks);
+      } else if (event === "done") {
+        return body;
+      } else if (event === "error") {
+        throw new ApiError(410, body.code, body.message);
+      }
+    }
+    return null;
+  }
+
   // --- the document on screen -----------------------------------------------------------------------------
 
   emptyDoc(source) {
-    return { graph: null, source, pages: new Map(), blocks: new Map(), images: new Map() };
+    // abort: the document's own requests (images, downloads), cancelled when another one replaces it
+    return { graph: null, source, pages: new Map(), blocks: new Map(), images: new Map(), abort: new AbortController(),
+      queue: [], loading: 0 };
   }
 
   reset() {
+    this.doc?.abort.abort();
     for (const url of this.doc?.images.values() || []) URL.revokeObjectURL(url);
     this.observer.disconnect();
     this.doc = null;
+    this.selectedId = null;
     this.select(null);
     $("pages").replaceChildren();
     $("outline-list").replaceChildren();
@@ -296,14 +320,31 @@ class Viewer {
 
   onVisible(entries) {
     for (const entry of entries) {
-      if (!entry.isIntersecting || !this.doc) continue;
-      const section = entry.target;
-      const pageNo = Number(section.dataset.page);
-      const page = this.doc.pages.get(pageNo);
-      if (!page || section.dataset.rendered === "yes") continue;
-      section.dataset.rendered = "yes";
-      this.drawBoxes(section, page);
-      if (page.status !== "failed" && !section.dataset.image) this.loadImage(section, pageNo);
+      if (entry.isIntersecting) this.ensureDrawn(entry.target);
+    }
+  }
+
+  // A page's boxes, and its image asked for, once it is near the screen (or a selection needs it).
+  ensureDrawn(section) {
+    const pageNo = Number(section.dataset.page);
+    const page = this.doc?.pages.get(pageNo);
+    if (!page || section.dataset.rendered === "yes") return;
+    section.dataset.rendered = "yes";
+    this.drawBoxes(section, page);
+    if (page.status !== "failed" && !section.dataset.image) {
+      section.dataset.image = "queued";
+      this.doc.queue.push(() => this.loadImage(section, pageNo));
+      this.nextImage(this.doc);
+    }
+  }
+
+  nextImage(doc) {
+    while (doc.loading < IMAGES_AT_ONCE && doc.queue.length && this.doc === doc) {
+      doc.loading++;
+      doc.queue.shift()().finally(() => {
+        doc.loading--;
+        this.nextImage(doc);
+      });
     }
   }
 
@@ -313,7 +354,10 @@ class Viewer {
 
   drawBoxes(section, page) {
     const overlay = section.querySelector(".overlay");
-    const boxes = this.pageBlocks(page.page_no)
+    const blocks = this.pageBlocks(page.page_no);
+    const area = (b) => (b.bbox.r - b.bbox.l) * (b.bbox.b - b.bbox.t);
+    const bySize = [...blocks].sort((a, b) => area(b) - area(a)); // smaller boxes above larger ones
+    const boxes = blocks
       .sort((a, b) => (a.content_layer === b.content_layer ? a.order - b.order : a.content_layer === "body" ? -1 : 1))
       .map((block) => {
         const furniture = block.content_layer === "furniture";
@@ -331,7 +375,9 @@ class Viewer {
           top: `${(100 * block.bbox.t) / page.height}%`,
           width: `${(100 * (block.bbox.r - block.bbox.l)) / page.width}%`,
           height: `${(100 * (block.bbox.b - block.bbox.t)) / page.height}%`,
+          zIndex: String(1 + bySize.indexOf(block)),
         });
+        if (block.id === this.selectedId) box.classList.add("selected");
         box.addEventListener("click", () => this.select(block.id));
         box.addEventListener("mouseenter", () => box.classList.add("hover"));
         box.addEventListener("mouseleave", () => box.classList.remove("hover"));
@@ -344,24 +390,43 @@ class Viewer {
     const doc = this.doc;
     const img = section.querySelector("img");
     section.dataset.image = "loading";
+    const { source } = doc;
+    const signal = doc.abort.signal;
+    const upload = () => this.api.request("POST", "v1/render", {
+      params: { page: pageNo, dpi: PAGE_DPI },
+      body: this.form(source.file, source.password),
+      signal,
+    });
     try {
       let response;
-      if (doc.source.kind === "job") {
-        response = await this.api.request("GET", `v1/jobs/${doc.source.id}/pages/${pageNo}/image`, {
-          params: { dpi: PAGE_DPI },
-        });
+      if (source.kind === "job") {
+        try {
+          response = await this.api.request("GET", `v1/jobs/${source.id}/pages/${pageNo}/image`, {
+            params: { dpi: PAGE_DPI },
+            signal,
+          });
+        } catch (exc) {
+          // an encrypted PDF's finished job forgot its password: render the upload with it
+          if (!(exc instanceof ApiError && exc.code === "password_required" && source.password)) throw exc;
+          response = await upload();
+        }
       } else {
-        response = await this.api.request("POST", "v1/render", {
-          params: { page: pageNo, dpi: PAGE_DPI },
-          body: this.form(doc.source.file, doc.source.password),
-        });
+        response = await upload();
       }
       const url = URL.createObjectURL(await response.blob());
       if (this.doc !== doc) return URL.revokeObjectURL(url);
       doc.images.set(pageNo, url);
-      img.addEventListener("load", () => { section.dataset.image = "loaded"; }, { once: true });
-      img.src = url;
+      await new Promise((resolve) => {
+        img.addEventListener("load", () => { section.dataset.image = "loaded"; resolve(); }, { once: true });
+        img.addEventListener("error", () => {
+          section.dataset.image = "failed";
+          img.alt = `page ${pageNo}: the image did not decode`;
+          resolve();
+        }, { once: true });
+        img.src = url;
+      });
     } catch (exc) {
+      if (exc.name === "AbortError") return;
       img.alt = `page ${pageNo}: no image (${exc instanceof ApiError ? exc.describe() : exc})`;
       section.classList.add("no-image");
       section.dataset.image = "failed";
@@ -398,19 +463,20 @@ class Viewer {
   select(id, scroll = false) {
     document.querySelectorAll(".box.selected").forEach((b) => b.classList.remove("selected"));
     const block = id ? this.doc?.blocks.get(id) : null;
+    this.selectedId = block ? id : null;
     $("panel").hidden = !block;
     if (!block) return;
     const section = $(`page-${block.page_no}`);
-    if (scroll && section) section.scrollIntoView({ block: "start" });
-    const show = () => {
-      const box = document.querySelector(`.box[data-id="${CSS.escape(id)}"]`);
-      if (box) {
-        box.classList.add("selected");
-        if (scroll) box.focus({ preventScroll: false });
+    if (section) this.ensureDrawn(section); // its boxes now, not when it scrolls into view
+    const box = document.querySelector(`.box[data-id="${CSS.escape(id)}"]`);
+    if (box) {
+      box.classList.add("selected");
+      if (scroll) {
+        section.scrollIntoView({ block: "start" });
+        box.focus({ preventScroll: true });
+        box.scrollIntoView({ block: "center" });
       }
-    };
-    show();
-    if (scroll) requestAnimationFrame(show); // the page's boxes are drawn once it scrolls into view
+    }
     blockPanel(block, this.doc.blocks, (ref) => this.select(ref, true));
   }
 
@@ -438,17 +504,24 @@ class Viewer {
       if (format === "json") {
         blob = new Blob([JSON.stringify(doc.graph, null, 2)], { type: "application/json" });
       } else if (doc.source.job) {
-        blob = await (await this.api.request("GET", `v1/jobs/${doc.source.job}/result`, { params: { format } })).blob();
+        const response = await this.api.request("GET", `v1/jobs/${doc.source.job}/result`, {
+          params: { format },
+          signal: doc.abort.signal,
+        });
+        blob = await response.blob();
       } else {
         // A small document's other formats: converted again with the same options (POST /v1/convert).
         this.setProgress(`exporting ${format}…`);
         const response = await this.api.request("POST", "v1/convert", {
           params: { ...doc.source.params, format },
           body: this.form(doc.source.file, doc.source.password),
+          signal: doc.abort.signal,
         });
         blob = await response.blob();
+        if (this.doc !== doc) return;
         this.setProgress(`exported ${format}`);
       }
+      if (this.doc !== doc) return;
       const stem = (doc.graph.document.filename || "document").replace(/\.pdf$/i, "");
       const link = el("a", { href: URL.createObjectURL(blob), download: `${stem}.${EXTENSIONS[format]}` });
       document.body.append(link);
@@ -456,6 +529,7 @@ class Viewer {
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
     } catch (exc) {
+      if (exc.name === "AbortError" || this.doc !== doc) return;
       this.showError(exc instanceof ApiError ? exc.describe() : String(exc));
     }
   }
