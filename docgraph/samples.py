@@ -255,3 +255,55 @@ def make_turned_scan_pdf(angle: int, source: bytes | None = None) -> bytes:
     data: bytes = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     return data
+
+
+BANNER_HEADLINE = "QUARTERLY RESULTS 2026"
+
+
+def _text_picture(text: str, width: float, height: float, *, dpi: int = 150, fontsize: float = 28) -> pymupdf.Pixmap:
+    """``text`` drawn on a coloured band and rasterised: a picture holding words that no text layer has."""
+    scratch = pymupdf.open()
+    page = scratch.new_page(width=width, height=height)
+    page.draw_rect(page.rect, color=None, fill=(0.12, 0.23, 0.45))
+    _text(
+        page,
+        pymupdf.Rect(8, (height - fontsize * 1.3) / 2, width - 8, height),
+        text,
+        fontsize=fontsize,
+        fontname="hebo",
+        color=(1, 1, 1),
+        align=1,
+    )
+    pix = page.get_pixmap(dpi=dpi)
+    scratch.close()
+    return pix
+
+
+def make_banner_pdf(headline: str = BANNER_HEADLINE) -> bytes:
+    """A born-digital page whose headline is a picture (a banner image: its words are in no text layer) above
+    paragraphs of real text, as slide titles, logos with slogans and web banners are."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    page.insert_image(pymupdf.Rect(72, 56, 540, 136), pixmap=_text_picture(headline, 468, 80))
+    for p in range(5):
+        top = 160 + p * 110
+        _text(page, pymupdf.Rect(72, top, 540, top + 100), f"Paragraph {p + 1}. " + LOREM * 3, fontsize=10)
+    data: bytes = doc.tobytes(garbage=3, deflate=True)
+    doc.close()
+    return data
+
+
+def make_many_pictures_pdf(count: int, *, word: str = "LABEL") -> bytes:
+    """One born-digital page with ``count`` pictures of a word each (a grid of 150x60 pt tiles) and a paragraph:
+    a page whose pictures must not each be OCRed."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    _text(page, pymupdf.Rect(72, 40, 540, 100), "Paragraph. " + LOREM, fontsize=10)
+    tile = _text_picture(word, 150, 60, fontsize=18)
+    for i in range(count):
+        row, col = divmod(i, 3)
+        left, top = 72 + col * 160, 110 + row * 66
+        page.insert_image(pymupdf.Rect(left, top, left + 150, top + 60), pixmap=tile)
+    data: bytes = doc.tobytes(garbage=3, deflate=True)
+    doc.close()
+    return data

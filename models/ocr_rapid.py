@@ -14,6 +14,20 @@ from pipeline.geometry import BBox
 from pipeline.page import PageImage
 from pipeline.protocols import OcrBlock, OcrRequest, OcrResult
 
+DET_MIN_SIDE = 736  # RapidOCR's detector scales an image up until its shorter side is this (Det.limit_side_len)
+
+
+def _padded(pixels: npt.NDArray[Any], min_side: int) -> npt.NDArray[Any]:
+    """A small image (a picture region's crop: a 940x170 px banner) padded with white to ``min_side`` on its short
+    side, at its right and bottom (boxes keep their pixels): the detector would scale it up 4x instead, and a
+    banner then read 5x slower and split its line in two (bench/pictures.py)."""
+    height, width = pixels.shape[:2]
+    if min(height, width) >= min_side:
+        return pixels
+    canvas = np.full((max(height, min_side), max(width, min_side), 3), 255, dtype=np.uint8)
+    canvas[:height, :width] = pixels
+    return canvas
+
 
 class RapidOcrModel:
     """Implements ``pipeline.protocols.OcrModel``: one block per detected text line, no labels."""
@@ -43,6 +57,7 @@ class RapidOcrModel:
         if factor < 1.0:
             size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
             pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        pixels = _padded(pixels, DET_MIN_SIDE)
         out = self._engine(np.ascontiguousarray(pixels[:, :, ::-1]))  # BGR
         # detection + recognition both on (the engine's defaults): the full pipeline's output type
         assert isinstance(out, RapidOCROutput), type(out)

@@ -38,6 +38,7 @@ from pipeline.options import ConvertOptions, Detail, Limits, parse_page_range
 from pipeline.outcome import PageOutcome
 from pipeline.page import PageGeometry, PageImage, TextBlock, TextLayer, TextLine
 from pipeline.pdfpool import DocumentHandle, PdfPool
+from pipeline.pictures import apply_picture_text, picture_regions
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
 from pipeline.renderbudget import Reservation
@@ -178,15 +179,13 @@ async def _convert_page(
     t0 = time.perf_counter()
     ocr_lines = _ocr_lines(image, analysis)
     out.blocks = _merge(layer.blocks, ocr_lines, image, analysis, plan, out.geometry)
-    await _detail(doc, out, options.detail, digital=plan.text_source is Source.TEXT_LAYER)
     out.timings.merge_s = time.perf_counter() - t0
+    await _text_in_pictures(models, image, layer, plan, analysis, options, limits, out, start)
+    await _detail(doc, out, options.detail, digital=plan.text_source is Source.TEXT_LAYER)
     tables = [b for b in out.blocks if b.type is BlockType.TABLE and b.table is None]
     if tables:
         start(Step.TABLES)
-        digital = plan.text_source is Source.TEXT_LAYER
-        out.timings.tables_s = await _read_tables(
-            doc, out, tables, [ln for b in layer.blocks for ln in b.lines] if digital else ocr_lines, digital=digital
-        )
+        out.timings.tables_s = await _read_tables(doc, out, tables, layer, ocr_lines, plan)
     if plan.text_source is Source.OCR and analysis.ocr is None and analysis.layout is None:
         out.status = PageStatus.FAILED  # a scan with neither text nor regions: nothing was converted
     return out
@@ -355,13 +354,71 @@ async def _analyze(
     return analysis
 
 
+async def _text_in_pictures(
+    models: PageModels,
+    image: PageImage | None,
+    layer: TextLayer,
+    plan: PagePlan,
+    analysis: PageAnalysis,
+    options: ConvertOptions,
+    limits: Limits,
+    out: PageOutcome,
+    start: Callable[[Step], None],
+) -> None:
+    """OCR of a digital page's picture regions without text (crops of its image, where the layout model found
+    regions), concurrently, within the page's bound; what is read joins each region. A failure makes the page
+    partial (the rest came from the text layer)."""
+    if image is None or not plan.pictures or analysis.layout is None:
+        return
+    bound = limits.pictures
+    selection = picture_regions(out.blocks, [ln for b in layer.blocks for ln in b.lines], bound)
+    if not selection.regions:
+        return
+    start(Step.OCR)  # recorded before it can fail
+    t0 = time.perf_counter()
+    if selection.skipped:
+        out.warnings.append(
+            f"page {out.page_no}: text in pictures read in the {len(selection.regions)} largest of "
+            f"{len(selection.regions) + selection.skipped} picture regions (limits.pictures.max_regions)"
+        )
+    crops = [image.crop(region.bbox, bound.margin_pt) for region in selection.regions]
+    request = OcrRequest(mode=options.deepseek_mode, prompt=options.ocr_prompt)
+    analyses = await asyncio.gather(
+        *(
+            models.analyze(crop, layout=False, ocr=True, timeout_s=limits.model_timeout_s, ocr_request=request)
+            for crop, _, _ in crops
+        )
+    )
+    for region, (crop, dx, dy), read in zip(selection.regions, crops, analyses, strict=True):
+        if read.ocr_error is not None or read.ocr is None:
+            error = read.ocr_error or ErrorInfo(code="model_failed", message="no OCR result", step=Step.OCR)
+            log.warning("page %d: OCR of a picture failed: %s", out.page_no, error.message)
+            out.warnings.append(f"page {out.page_no}: text in a picture not read: {error.message}")
+            out.error, out.status = out.error or error, PageStatus.PARTIAL
+            continue
+        lines = [
+            TextLine(bbox=crop.box_to_points(b.bbox).shifted(dx, dy), text=b.text, confidence=b.confidence)
+            for b in read.ocr.blocks
+            if b.text.strip() and b.confidence >= bound.min_confidence
+        ]
+        apply_picture_text(out.blocks, region, lines, read.ocr.model)
+    out.timings.ocr_s += time.perf_counter() - t0
+
+
 async def _read_tables(
-    doc: DocumentHandle, out: PageOutcome, tables: list[DraftBlock], lines: list[TextLine], *, digital: bool
+    doc: DocumentHandle,
+    out: PageOutcome,
+    tables: list[DraftBlock],
+    layer: TextLayer,
+    ocr_lines: list[TextLine],
+    plan: PagePlan,
 ) -> float:
     """Cells for each table block: ``find_tables`` in the region on a digital page, else (or where it finds
-    nothing) the region's text clustered into rows and columns. A failure leaves the table's text as it was
-    and makes the page partial. Returns the seconds it took."""
+    nothing) the region's text (text-layer or OCR lines) clustered into rows and columns. A failure leaves the
+    table's text as it was and makes the page partial. Returns the seconds it took."""
     t0 = time.perf_counter()
+    digital = plan.text_source is Source.TEXT_LAYER
+    lines = [ln for b in layer.blocks for ln in b.lines] if digital else ocr_lines
     grids: list[TableGrid | None] = [None] * len(tables)
     if digital:
         try:

@@ -74,6 +74,9 @@ class BBox(BaseModel):
     def scale(self, sx: float, sy: float) -> BBox:
         return BBox(l=self.l * sx, t=self.t * sy, r=self.r * sx, b=self.b * sy)
 
+    def shifted(self, dx: float, dy: float) -> BBox:
+        return BBox(l=self.l + dx, t=self.t + dy, r=self.r + dx, b=self.b + dy)
+
     def as_tuple(self) -> tuple[float, float, float, float]:
         return (self.l, self.t, self.r, self.b)
 

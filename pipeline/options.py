@@ -45,6 +45,18 @@ class OcrPrompt(StrEnum):
     FREE = "free"  # plain text, no boxes: one block per page
 
 
+class PictureLimits(BaseModel):
+    """The per-page bound on OCR of picture regions (text in pictures on digital pages, ``ocr=auto|always``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_regions: int = Field(default=4, ge=0, description="Picture regions OCRed per page, the largest first.")
+    min_area_pt2: float = Field(default=1500.0, ge=0, description="Smaller regions are not read (icons, bullets).")
+    min_side_pt: float = Field(default=12.0, ge=0, description="Regions thinner than this are not read (rules).")
+    min_confidence: float = Field(default=0.5, ge=0, le=1, description="OCR lines read less surely are dropped.")
+    margin_pt: float = Field(default=2.0, ge=0, description="The crop reaches this far around the region.")
+
+
 class Limits(BaseModel):
     """Bounds that hold for every request; hostile files meet these before they meet a model."""
 
@@ -127,6 +139,9 @@ class Limits(BaseModel):
         gt=0,
         description="Pages of one document processed at once: bounds rendered-image memory. Enough to fill a "
         "layout batch; more only queues images at a busy replica (bench/service_overhead.py, README).",
+    )
+    pictures: PictureLimits = Field(
+        default_factory=PictureLimits, description="Text in pictures on digital pages: how much of it is OCRed."
     )
 
 

@@ -128,6 +128,22 @@ class PageImage:
             scale_y=self.scale_x if odd else self.scale_y,
         )
 
+    def crop(self, box: BBox, margin: float = 0.0) -> tuple[PageImage, float, float]:
+        """The part of this image under ``box`` (content-space points, widened by ``margin`` points, clipped to the
+        image), and where that part's top-left corner is, in points: a box in the crop's pixels is
+        ``crop.box_to_points(b)`` shifted by that corner."""
+        x0 = max(0, int((box.l - margin) * self.scale_x))
+        y0 = max(0, int((box.t - margin) * self.scale_y))
+        x1 = min(self.width, max(x0 + 1, round((box.r + margin) * self.scale_x)))
+        y1 = min(self.height, max(y0 + 1, round((box.b + margin) * self.scale_y)))
+        part = PageImage(
+            page_no=self.page_no,
+            pixels=np.ascontiguousarray(self.pixels[y0:y1, x0:x1]),
+            scale_x=self.scale_x,
+            scale_y=self.scale_y,
+        )
+        return part, x0 / self.scale_x, y0 / self.scale_y
+
     def fitted(self, max_side: int) -> PageImage:
         """This image scaled down (area-averaged) so that neither side exceeds ``max_side``; itself if it fits."""
         longest = max(self.width, self.height)

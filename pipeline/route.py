@@ -2,8 +2,9 @@
 
 Routing: digital pages read the text layer and need no OCR unless asked (then OCR only adds evidence);
 scanned and mixed pages go to OCR, whose text becomes the page's text; the layout model types regions on every
-non-empty page unless turned off. Only a page whose plan needs a model is rendered. The plan is decided once,
-here; the converter follows it.
+non-empty page unless turned off, and on a digital page the picture regions it finds without text-layer text are
+OCRed as regions (text in pictures; not with ``ocr=never``). Only a page whose plan needs a model is rendered.
+The plan is decided once, here; the converter follows it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class PagePlan:
     ocr: bool
     text_source: Source
     text_layer_usable: bool
+    pictures: bool = False  # a digital page's picture regions without text get OCR (pipeline/pictures.py)
 
     @property
     def needs_image(self) -> bool:
@@ -59,9 +61,11 @@ def plan_page(kind: PageKind, options: ConvertOptions, *, has_layout: bool, has_
         return PagePlan(layout=False, ocr=False, text_source=Source.TEXT_LAYER, text_layer_usable=True)
     scan = kind in (PageKind.SCANNED, PageKind.MIXED)
     ocr = has_ocr and (options.ocr is OcrMode.ALWAYS or (options.ocr is OcrMode.AUTO and scan))
+    layout = has_layout and options.layout
     return PagePlan(
-        layout=has_layout and options.layout,
+        layout=layout,
         ocr=ocr,
         text_source=Source.OCR if ocr and scan else Source.TEXT_LAYER,
         text_layer_usable=not scan,
+        pictures=has_ocr and layout and not scan and options.ocr is not OcrMode.NEVER,
     )

@@ -5,6 +5,9 @@
   and row it covers (what a grid reader expects; the JSON keeps the spans); ``|`` in cells escaped; a table
   continued on the next page (a ``continues`` edge) is written once, its rows joined;
 - a caption right after its table or figure, wherever the reading order put it;
+- a figure's text: what the text layer has inside it, and what OCR read inside an uncaptioned picture (a banner,
+  a logo, a slide title: words of the page's text); what OCR read inside a captioned picture (an illustration:
+  a chart's ticks, a map's labels) stays in the graph, HTML and DoclingDocument, out of the Markdown flow;
 - formulas as ``$$…$$`` with the LaTeX when a model gave it, else their text;
 - page headers and footers are furniture and left out (``furniture=True`` puts them back, each page's
   headers before its body and footers after).
@@ -12,7 +15,7 @@
 
 from __future__ import annotations
 
-from pipeline.graph import Block, BlockType, DocumentGraph, EdgeKind, Formula, ListItem, SectionHeader, Table
+from pipeline.graph import Block, BlockType, DocumentGraph, EdgeKind, Formula, ListItem, SectionHeader, Source, Table
 
 PAGE_SEPARATOR = "\n\n---\n\n"
 
@@ -75,6 +78,8 @@ class MarkdownSerializer:
             case BlockType.CODE:
                 return f"```\n{text}\n```" if text else ""
             case BlockType.FIGURE:
+                if block.source is Source.OCR and getattr(block, "caption", None) is not None:
+                    return ""  # read inside a captioned picture (a chart's ticks, a map's labels): graph and HTML only
                 return text
             case _:
                 return text
