@@ -22,15 +22,18 @@ c = LocalConverter()
 data = open(sys.argv[1], 'rb').read()
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
-g = c.convert_sync(data, ConvertOptions(pages=sys.argv[2] or None))
+g = c.convert_sync(data, ConvertOptions(pages=sys.argv[2] or None, ocr=sys.argv[3]))
 print(json.dumps({{"pages": len(g.pages), "seconds": time.perf_counter() - t0,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "loaded_mib": base / 1024}}))
 """
 
 
-def measure(path: str, pages: str) -> dict[str, float]:
+def measure(path: str, pages: str, ocr: str = "auto") -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD.format(root=str(ROOT)), path, pages], capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHILD.format(root=str(ROOT)), path, pages, ocr],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -39,6 +42,7 @@ def main() -> None:
     geo = str(CORPUS / "GeoTopo-komprimiert.pdf")
     small = measure(geo, "1-5")
     large = measure(geo, "")
+    never = measure(geo, "", "never")  # without OCR of the thesis's pictures (text in pictures, issue 15)
     report(
         "memory",
         {
@@ -46,6 +50,7 @@ def main() -> None:
             "117 pages: peak RSS MiB (models loaded MiB)": f"{large['peak_mib']:.0f} ({large['loaded_mib']:.0f})",
             "117 pages: seconds": round(large["seconds"], 1),
             "ratio peak 117 / 5 pages": round(large["peak_mib"] / small["peak_mib"], 3),
+            "117 pages, ocr=never: peak RSS MiB, seconds": f"{never['peak_mib']:.0f}, {never['seconds']:.1f}",
         },
     )
 
