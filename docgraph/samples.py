@@ -307,3 +307,22 @@ def make_many_pictures_pdf(count: int, *, word: str = "LABEL") -> bytes:
     data: bytes = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     return data
+
+
+WRONG_OCR_WORDS = "Lorem wrongly recognised words of an earlier OCR pass"
+
+
+def make_ocr_layer_scan_pdf(words: str = WRONG_OCR_WORDS) -> bytes:
+    """A scan (the sample's digital page at 150 dpi) carrying an invisible text layer that does not match it, as an
+    earlier, bad OCR leaves one (render mode 3: the text is there for extraction, never drawn)."""
+    src = pymupdf.open(stream=make_sample_pdf(), filetype="pdf")
+    pix = src[0].get_pixmap(dpi=150)
+    src.close()
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    page.insert_image(page.rect, pixmap=pix)
+    for row in range(24):
+        page.insert_text((72, 80 + row * 28), f"{words} {row + 1}", fontsize=11, render_mode=3)
+    data: bytes = doc.tobytes(garbage=3, deflate=True)
+    doc.close()
+    return data

@@ -42,7 +42,7 @@ from pipeline.pictures import apply_picture_text, picture_regions
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
 from pipeline.renderbudget import Reservation
-from pipeline.route import SCAN_IMAGE_COVERAGE, PagePlan, classify_page, plan_page
+from pipeline.route import SCAN_IMAGE_COVERAGE, PagePlan, classify_page, plan_page, untrusted_text_layer
 from pipeline.steps import Step
 from pipeline.tables import TableGrid, grid_from_html, grid_from_lines
 
@@ -149,9 +149,9 @@ async def _convert_page(
         log.warning("page %d: text layer failed: %s", page_no, exc)
         out.fail(Step.TEXT, exc, fatal=True)
         return out
-    _note_degraded(out, layer)
     out.kind = classify_page(layer)
     plan = plan_page(out.kind, options, has_layout=models.has_layout, has_ocr=models.has_ocr)
+    _note_text_layer(out, layer, plan)
 
     analysis = PageAnalysis()
     image: PageImage | None = None
@@ -239,6 +239,16 @@ async def convert_bytes(
         return result
     finally:
         doc.close()  # never fails, never waits: a cleanup cannot replace the result
+
+
+def _note_text_layer(out: PageOutcome, layer: TextLayer, plan: PagePlan) -> None:
+    """What the page says of its text layer: over the primitive cap (partial), or not taken as its text (why,
+    and what was done instead)."""
+    _note_degraded(out, layer)
+    reason = untrusted_text_layer(layer)
+    if reason is not None:
+        done = "read by OCR instead" if plan.text_source is Source.OCR else "kept, as no OCR runs (ocr=never)"
+        out.warnings.append(f"page {out.page_no}: {reason}; {done}")
 
 
 def _note_degraded(out: PageOutcome, layer: TextLayer) -> None:

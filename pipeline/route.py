@@ -27,11 +27,24 @@ def classify_page(layer: TextLayer) -> PageKind:
         if layer.image_coverage + layer.vector_coverage < EMPTY_COVERAGE:
             return PageKind.EMPTY
         return PageKind.SCANNED
+    return PageKind.MIXED if untrusted_text_layer(layer) else PageKind.DIGITAL
+
+
+def untrusted_text_layer(layer: TextLayer) -> str | None:
+    """Why a page's text layer is not to be taken as its text (the page is ``mixed``: OCR reads it), or None."""
+    if layer.chars < MIN_TEXT_CHARS:
+        return None  # no text layer to trust: a plain scan
     if layer.garbled_ratio >= GARBLED_TEXT:
-        return PageKind.MIXED
+        return (
+            f"its text layer is garbled: {layer.garbled_ratio:.0%} of its characters are U+FFFD or private-use "
+            "(glyphs its fonts do not map to text)"
+        )
     if layer.image_coverage >= SCAN_IMAGE_COVERAGE and layer.invisible_text_ratio >= SCAN_INVISIBLE_TEXT:
-        return PageKind.MIXED
-    return PageKind.DIGITAL
+        return (
+            f"its text layer is invisible text laid over a scan ({layer.invisible_text_ratio:.0%} of its text area): "
+            "an earlier OCR, not trusted"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
