@@ -292,8 +292,7 @@ async def _detail(doc: DocumentHandle, out: PageOutcome, detail: Detail, *, digi
         out.warnings.append(f"page {out.page_no}: words not read: {exc}")
         return
     for word in words:
-        x, y = (word.bbox.l + word.bbox.r) / 2, (word.bbox.t + word.bbox.b) / 2
-        owner = next((b for b in out.blocks if b.bbox.l <= x <= b.bbox.r and b.bbox.t <= y <= b.bbox.b), None)
+        owner = next((b for b in out.blocks if b.bbox.holds_centre_of(word.bbox)), None)
         if owner is not None:
             owner.words.append(word)
 
@@ -381,7 +380,7 @@ async def _text_in_pictures(
     if image is None or not plan.pictures or analysis.layout is None:
         return
     bound = limits.pictures
-    selection = picture_regions(out.blocks, [ln for b in layer.blocks for ln in b.lines], bound)
+    selection = picture_regions(out.blocks, layer.lines, bound)
     if not selection.regions:
         return
     start(Step.OCR)  # recorded before it can fail
@@ -428,7 +427,7 @@ async def _read_tables(
     table's text as it was and makes the page partial. Returns the seconds it took."""
     t0 = time.perf_counter()
     digital = plan.text_source is Source.TEXT_LAYER
-    lines = [ln for b in layer.blocks for ln in b.lines] if digital else ocr_lines
+    lines = layer.lines if digital else ocr_lines
     grids: list[TableGrid | None] = [None] * len(tables)
     if digital:
         try:

@@ -74,6 +74,11 @@ class BBox(BaseModel):
     def scale(self, sx: float, sy: float) -> BBox:
         return BBox(l=self.l * sx, t=self.t * sy, r=self.r * sx, b=self.b * sy)
 
+    def holds_centre_of(self, other: BBox) -> bool:
+        """``other``'s centre lies in this box (edges included)."""
+        x, y = (other.l + other.r) / 2, (other.t + other.b) / 2
+        return self.l <= x <= self.r and self.t <= y <= self.b
+
     def shifted(self, dx: float, dy: float) -> BBox:
         return BBox(l=self.l + dx, t=self.t + dy, r=self.r + dx, b=self.b + dy)
 

@@ -93,6 +93,11 @@ class TextLayer:
     garbled_ratio: float  # share of characters that are U+FFFD or private-use (a broken text layer)
     warnings: tuple[str, ...] = ()  # what was not analysed (a page over the primitive cap)
 
+    @property
+    def lines(self) -> list[TextLine]:
+        """Every line of its text blocks, block by block."""
+        return [line for block in self.blocks for line in block.lines]
+
 
 @dataclass(frozen=True, slots=True)
 class PageImage:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.geometry import union_all
 from pipeline.graph import BlockType, Provenance, Source
 from pipeline.merge import DraftBlock
 from pipeline.options import PictureLimits
@@ -48,11 +49,7 @@ def _inside(block: DraftBlock, figure: DraftBlock) -> bool:
 
 def _covers_text(block: DraftBlock, lines: list[TextLine]) -> bool:
     """A text-layer line has its centre in the block: the picture's words are in the text layer already."""
-    for line in lines:
-        x, y = (line.bbox.l + line.bbox.r) / 2, (line.bbox.t + line.bbox.b) / 2
-        if block.bbox.l <= x <= block.bbox.r and block.bbox.t <= y <= block.bbox.b:
-            return True
-    return False
+    return any(block.bbox.holds_centre_of(line.bbox) for line in lines)
 
 
 def picture_regions(blocks: list[DraftBlock], text_lines: list[TextLine], limits: PictureLimits) -> PictureSelection:
@@ -101,9 +98,7 @@ def apply_picture_text(blocks: list[DraftBlock], region: DraftBlock, lines: list
     region.source = Source.OCR
     region.model = model
     region.size = max(ln.bbox.height for ln in ordered)
-    union = ordered[0].bbox
-    for ln in ordered[1:]:
-        union = union.union(ln.bbox)
+    union = union_all([ln.bbox for ln in ordered])
     confidence = sum(ln.confidence for ln in ordered) / len(ordered)
     region.prov.append(Provenance(source=Source.OCR, model=model, bbox=union, confidence=round(confidence, 4)))
     if region.type is BlockType.FIGURE:

@@ -318,8 +318,9 @@ class DocumentIngress(DoclingRoutes):
         dpi: DpiQuery = PREVIEW_DPI,
         password: Annotated[str | None, Form(max_length=1024, description="User password, if encrypted.")] = None,
     ) -> Response:
-        """One page of a PDF as a PNG at a DPI (bounded like every render): page images beside /v1/convert's graph
-        (its boxes are in PDF points: a box's pixel is points x dpi / 72)."""
+        """One page of a PDF as a PNG at a DPI (in a PyMuPDF worker, under the render deadline and the pixel and
+        image-decode budgets): page images beside /v1/convert's graph (its boxes are in PDF points: a box's pixel is
+        points x dpi / 72)."""
         limits = self._args.limits
         data = await read_upload(file, limits)
         image = await page_png(self._pool, data, limits=limits, password=password or None, page_no=page, dpi=dpi)
