@@ -312,17 +312,21 @@ def make_many_pictures_pdf(count: int, *, word: str = "LABEL") -> bytes:
 WRONG_OCR_WORDS = "Lorem wrongly recognised words of an earlier OCR pass"
 
 
-def make_ocr_layer_scan_pdf(words: str = WRONG_OCR_WORDS) -> bytes:
-    """A scan (the sample's digital page at 150 dpi) carrying an invisible text layer that does not match it, as an
-    earlier, bad OCR leaves one (render mode 3: the text is there for extraction, never drawn)."""
+def make_ocr_layer_scan_pdf(words: str = WRONG_OCR_WORDS, *, under_image: bool = False) -> bytes:
+    """A scan (the sample's digital page at 150 dpi) carrying a text layer that does not match it, as an earlier, bad
+    OCR leaves one: invisible text laid over the image (render mode 3: there for extraction, never drawn), or, with
+    ``under_image``, visible text drawn first and the scan image painted over it (as ``horribleocr.pdf`` has it)."""
     src = pymupdf.open(stream=make_sample_pdf(), filetype="pdf")
     pix = src[0].get_pixmap(dpi=150)
     src.close()
     doc = pymupdf.open()
     page = doc.new_page(width=612, height=792)
-    page.insert_image(page.rect, pixmap=pix)
+    if not under_image:
+        page.insert_image(page.rect, pixmap=pix)
     for row in range(24):
-        page.insert_text((72, 80 + row * 28), f"{words} {row + 1}", fontsize=11, render_mode=3)
+        page.insert_text((72, 80 + row * 28), f"{words} {row + 1}", fontsize=11, render_mode=0 if under_image else 3)
+    if under_image:
+        page.insert_image(page.rect, pixmap=pix)  # drawn last: on top of the text
     data: bytes = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     return data

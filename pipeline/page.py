@@ -92,6 +92,7 @@ class TextLayer:
     vector_coverage: float  # share of the page covered by paths (vector-drawn content)
     garbled_ratio: float  # share of characters that are U+FFFD or private-use (a broken text layer)
     warnings: tuple[str, ...] = ()  # what was not analysed (a page over the primitive cap)
+    covered_text_ratio: float = 0.0  # share of text area drawn visibly, then painted over by an image (a scan on top)
 
     @property
     def lines(self) -> list[TextLine]:

@@ -17,7 +17,7 @@ from pipeline.page import TextLayer
 
 MIN_TEXT_CHARS = 10  # fewer visible characters than this: the page has no usable text layer
 SCAN_IMAGE_COVERAGE = 0.5  # images cover at least half of the page: a scan
-SCAN_INVISIBLE_TEXT = 0.5  # most of its text is invisible: an OCR layer laid over a scan
+SCAN_HIDDEN_TEXT = 0.5  # most of its text is hidden (invisible, or under the scan image): an earlier OCR's layer
 GARBLED_TEXT = 0.3  # this share of replacement/private-use characters: the text layer is unusable
 EMPTY_COVERAGE = 0.01  # less ink than this (images + paths) on a page without text: an empty page
 
@@ -39,11 +39,18 @@ def untrusted_text_layer(layer: TextLayer) -> str | None:
             f"its text layer is garbled: {layer.garbled_ratio:.0%} of its characters are U+FFFD or private-use "
             "(glyphs its fonts do not map to text)"
         )
-    if layer.image_coverage >= SCAN_IMAGE_COVERAGE and layer.invisible_text_ratio >= SCAN_INVISIBLE_TEXT:
-        return (
-            f"its text layer is invisible text laid over a scan ({layer.invisible_text_ratio:.0%} of its text area): "
-            "an earlier OCR, not trusted"
-        )
+    if layer.image_coverage >= SCAN_IMAGE_COVERAGE:
+        if layer.invisible_text_ratio >= SCAN_HIDDEN_TEXT:
+            return (
+                f"its text layer is invisible text laid over a scan ({layer.invisible_text_ratio:.0%} of its text "
+                "area): an earlier OCR, not trusted"
+            )
+        if layer.invisible_text_ratio + layer.covered_text_ratio >= SCAN_HIDDEN_TEXT:
+            return (
+                f"its text layer lies hidden under the scan image drawn over it "
+                f"({layer.invisible_text_ratio + layer.covered_text_ratio:.0%} of its text area): an earlier OCR, "
+                "not trusted"
+            )
     return None
 
 

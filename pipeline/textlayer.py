@@ -8,9 +8,11 @@ page that draws 25,000 images costs what 20,000 do, and says so in a warning.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import pymupdf
 
 from pipeline.geometry import BBox
@@ -33,10 +35,6 @@ def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
             f"the page has more than {max_primitives} text lines: only the first {max_primitives} were read"
         )
 
-    text_boxes: list[BBox] = []
-    invisible_boxes: list[BBox] = []
-    image_boxes: list[BBox] = []
-    path_boxes: list[BBox] = []
     drawn = page.get_bboxlog()
     if len(drawn) > max_primitives:
         warnings.append(
@@ -44,18 +42,13 @@ def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
             "analysed for figures and coverage"
         )
         drawn = drawn[:max_primitives]
+    painted: list[tuple[str, BBox]] = []  # in drawing order
     for kind, rect in drawn:
         box = BBox.of(rect).clip(width, height)
-        if box.area <= 0:
-            continue
-        if kind == "ignore-text":
-            invisible_boxes.append(box)
-        elif kind.endswith("-text"):
-            text_boxes.append(box)
-        elif kind.endswith("-image"):
-            image_boxes.append(box)
-        elif kind.endswith(("-path", "-shade")):
-            path_boxes.append(box)
+        if box.area > 0:
+            painted.append((kind, box))
+    image_boxes = [box for kind, box in painted if kind.endswith("-image")]
+    path_boxes = [box for kind, box in painted if kind.endswith(("-path", "-shade"))]
     min_figure_area = MIN_FIGURE_SHARE * width * height
     blocks.extend(
         TextBlock(bbox=box, lines=(), is_image=True)
@@ -63,13 +56,12 @@ def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
         if box.area >= min_figure_area
     )
 
-    visible_area = _coverage(text_boxes, width, height)
-    invisible_area = _coverage(invisible_boxes, width, height)
-    text_area = visible_area + invisible_area
+    invisible, covered = _hidden_text(painted, width, height)
     return TextLayer(
         blocks=tuple(blocks),
         chars=chars,
-        invisible_text_ratio=invisible_area / text_area if text_area > 0 else 0.0,
+        invisible_text_ratio=invisible,
+        covered_text_ratio=covered,
         image_coverage=_coverage(image_boxes, width, height),
         vector_coverage=_coverage(path_boxes, width, height),
         garbled_ratio=garbled / chars if chars else 0.0,
@@ -104,16 +96,50 @@ def _text_blocks(
     return blocks, chars, garbled, False
 
 
+def _raster(width: float, height: float) -> tuple[npt.NDArray[np.bool_], Callable[[BBox], tuple[slice, slice]]]:
+    """A coarse raster of the page (``COVERAGE_GRID`` cells a side), and the cells a box covers (at least one)."""
+    grid = np.zeros((COVERAGE_GRID, COVERAGE_GRID), dtype=bool)
+    fx, fy = COVERAGE_GRID / width, COVERAGE_GRID / height
+
+    def cells(box: BBox) -> tuple[slice, slice]:
+        top, left = int(box.t * fy), int(box.l * fx)
+        return slice(top, max(top + 1, int(np.ceil(box.b * fy)))), slice(left, max(left + 1, int(np.ceil(box.r * fx))))
+
+    return grid, cells
+
+
 def _coverage(boxes: list[BBox], width: float, height: float) -> float:
     """Share of the page covered by the union of ``boxes`` (measured on a coarse raster)."""
     if not boxes or width <= 0 or height <= 0:
         return 0.0
-    grid = np.zeros((COVERAGE_GRID, COVERAGE_GRID), dtype=bool)
-    fx, fy = COVERAGE_GRID / width, COVERAGE_GRID / height
+    grid, cells = _raster(width, height)
     for box in boxes:
-        grid[int(box.t * fy) : max(int(box.t * fy) + 1, int(np.ceil(box.b * fy))),
-             int(box.l * fx) : max(int(box.l * fx) + 1, int(np.ceil(box.r * fx)))] = True  # fmt: skip
+        grid[cells(box)] = True
     return float(grid.mean())
+
+
+def _hidden_text(painted: list[tuple[str, BBox]], width: float, height: float) -> tuple[float, float]:
+    """Shares of the page's text area that a reader never sees: text drawn invisibly (render mode 3, as OCR tools
+    lay a text layer over a scan), and text drawn visibly but then painted over by an image (a scan placed on top
+    of its own OCR text). Walked from the last thing drawn back to the first, so each text run is checked against
+    the images drawn after it; linear in what the page draws, on a coarse raster."""
+    if width <= 0 or height <= 0:
+        return 0.0, 0.0
+    text, cells = _raster(width, height)
+    invisible, covered, later_images = text.copy(), text.copy(), text.copy()
+    for kind, box in reversed(painted):
+        where = cells(box)
+        if kind.endswith("-image"):
+            later_images[where] = True
+        elif kind == "ignore-text":
+            invisible[where] = text[where] = True
+        elif kind.endswith("-text"):
+            text[where] = True
+            covered[where] |= later_images[where]
+    total = int(text.sum())
+    if total == 0:
+        return 0.0, 0.0
+    return float(invisible.sum()) / total, float((covered & ~invisible).sum()) / total
 
 
 def join_images(boxes: list[BBox], width: float, height: float) -> list[BBox]:

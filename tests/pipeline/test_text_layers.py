@@ -1,17 +1,20 @@
-"""Text layers not to be trusted: a garbled one (unmapped glyphs) or an invisible one laid over a scan (an earlier
-OCR) is not taken as the page's text; OCR reads the page, and the page says why (issue 15, third part)."""
+"""Text layers not to be trusted: a garbled one (unmapped glyphs), an invisible one laid over a scan, or one hidden
+under the scan image drawn over it (an earlier OCR, both) is not taken as the page's text; OCR reads the page, and
+the page says why (issue 15, third part)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pymupdf
 import pytest
 
-from docgraph.samples import WRONG_OCR_WORDS, make_ocr_layer_scan_pdf, make_sample_pdf
+from docgraph.samples import WRONG_OCR_WORDS, make_banner_pdf, make_ocr_layer_scan_pdf, make_sample_pdf
 from pipeline.graph import DocumentGraph, PageKind, Source
 from pipeline.options import ConvertOptions, OcrMode
 from pipeline.page import TextLayer
 from pipeline.route import classify_page, untrusted_text_layer
+from pipeline.textlayer import extract_text_layer
 from tests.textsim import similarity
 
 MIN_SIMILARITY = 0.85  # measured 1.00 against the sample page's own text layer (2026-12-02); the invisible layer: 0.26
@@ -38,11 +41,29 @@ def test_why_a_text_layer_is_not_trusted() -> None:
     assert classify_page(over_scan) is PageKind.MIXED
     assert untrusted_text_layer(layer(chars=3, image_coverage=1.0)) is None  # a plain scan: nothing to distrust
     assert untrusted_text_layer(layer(image_coverage=0.98, invisible_text_ratio=0.1)) is None  # a photo page
+    under_scan = layer(image_coverage=1.0, covered_text_ratio=0.9)
+    assert "hidden under the scan image drawn over it (90%" in (untrusted_text_layer(under_scan) or "")
+    assert classify_page(under_scan) is PageKind.MIXED
+    # a picture placed over part of a page's text (a stamp, a logo) is not a scan
+    assert untrusted_text_layer(layer(image_coverage=0.2, covered_text_ratio=0.9)) is None
+
+
+@pytest.mark.parametrize("under_image", [False, True], ids=["invisible", "under-image"])
+def test_hidden_text_is_measured_from_what_the_page_draws(under_image: bool) -> None:
+    with pymupdf.open(stream=make_ocr_layer_scan_pdf(under_image=under_image), filetype="pdf") as doc:
+        found = extract_text_layer(doc[0], max_primitives=20_000)
+    assert found.image_coverage > 0.99
+    hidden = found.covered_text_ratio if under_image else found.invisible_text_ratio
+    assert hidden > 0.99 and (found.invisible_text_ratio if under_image else found.covered_text_ratio) == 0.0
+    with pymupdf.open(stream=make_banner_pdf(), filetype="pdf") as doc:  # text beside a picture, none under it
+        digital = extract_text_layer(doc[0], max_primitives=20_000)
+    assert digital.covered_text_ratio == 0.0 and digital.invisible_text_ratio == 0.0
 
 
 @pytest.mark.models
-def test_an_earlier_ocr_layer_over_a_scan_is_read_again(local_converter: Any) -> None:
-    graph: DocumentGraph = local_converter.convert_sync(make_ocr_layer_scan_pdf())
+@pytest.mark.parametrize("under_image", [False, True], ids=["invisible", "under-image"])
+def test_an_earlier_ocr_layer_over_a_scan_is_read_again(local_converter: Any, under_image: bool) -> None:
+    graph: DocumentGraph = local_converter.convert_sync(make_ocr_layer_scan_pdf(under_image=under_image))
     page = graph.pages[0]
     assert page.kind is PageKind.MIXED and "ocr" in page.route
     text = "\n".join(b.text for b in graph.blocks)
@@ -51,7 +72,8 @@ def test_an_earlier_ocr_layer_over_a_scan_is_read_again(local_converter: Any) ->
     truth = "\n".join(b.text for b in local_converter.convert_sync(make_sample_pdf(), ConvertOptions(pages="1")).blocks)
     assert similarity(text, truth) >= MIN_SIMILARITY
     said = [w.message for w in graph.warnings if w.page_no == 1]
-    assert any("invisible text laid over a scan" in m and m.endswith("read by OCR instead") for m in said), said
+    why = "hidden under the scan image" if under_image else "invisible text laid over a scan"
+    assert any(why in m and m.endswith("read by OCR instead") for m in said), said
 
 
 @pytest.mark.models
