@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from enum import Enum
 
+from pipeline import vertical
 from pipeline.geometry import BBox, union_all
 from pipeline.graph import BlockType, Provenance, Source
 from pipeline.order import reading_order
 from pipeline.page import TextBlock, TextLine
+from pipeline.rtl import mostly_rtl
 from pipeline.tables import TableGrid, rows_of
 
 LINE_IN_REGION = 0.5
@@ -86,13 +89,35 @@ def merge_page(
     text_model: str,
     regions: list[Region] | None,
 ) -> list[DraftBlock]:
-    """Blocks of one page in reading order. ``groups`` are text blocks (lines grouped) or image placements."""
+    """Blocks of one page in reading order. ``groups`` are text blocks (lines grouped) or image placements.
+
+    A page written mostly in vertical columns keeps the text layer's passages: the layout model (trained on
+    horizontal pages) cuts columns apart and takes the top of a page of tategaki for its header; it still places
+    the page's figures and tables. A page read right to left (mostly Arabic or Hebrew, or vertical columns) has
+    its blocks ordered from the right."""
+    direction = _page_direction([ln for g in groups for ln in g.lines])
+    if regions is not None and direction is PageDirection.VERTICAL:
+        regions = [r for r in regions if r.type in (BlockType.FIGURE, BlockType.TABLE, BlockType.FORMULA)]
     if regions is None:
         blocks = _blocks_without_layout(groups, text_source, text_model)
     else:
         blocks = _blocks_with_layout(groups, _dedupe(regions), text_source, text_model)
-    order = reading_order([b.bbox for b in blocks])
+    order = reading_order([b.bbox for b in blocks], right_to_left=direction is not PageDirection.LEFT_TO_RIGHT)
     return [blocks[i] for i in order]
+
+
+class PageDirection(Enum):
+    LEFT_TO_RIGHT = "ltr"
+    RIGHT_TO_LEFT = "rtl"  # rows read from the right: Arabic, Hebrew
+    VERTICAL = "vertical"  # columns top to bottom, from the right: Japanese, Chinese
+
+
+def _page_direction(lines: list[TextLine]) -> PageDirection:
+    """How most of a page's text (by characters) is read."""
+    vertical = sum(len(ln.text) for ln in lines if ln.vertical > 0)
+    if vertical * 2 > sum(len(ln.text) for ln in lines):
+        return PageDirection.VERTICAL
+    return PageDirection.RIGHT_TO_LEFT if mostly_rtl(" ".join(ln.text for ln in lines)) else PageDirection.LEFT_TO_RIGHT
 
 
 def merge_labelled_ocr(ocr: list[OcrRegion], regions: list[Region] | None, *, model: str) -> list[DraftBlock]:
@@ -280,6 +305,8 @@ def _dedupe(regions: list[Region]) -> list[tuple[Region, list[Region]]]:
 
 
 def _ordered(lines: list[TextLine]) -> list[TextLine]:
+    if len({ln.vertical for ln in lines}) == 1 and lines[0].vertical:
+        return vertical.read_order(lines)  # columns: from the right (vertical CJK), or lines turned left
     return [lines[i] for i in reading_order([ln.bbox for ln in lines])]
 
 
@@ -293,6 +320,8 @@ def _join(lines: list[TextLine], block_type: BlockType) -> str:
             out = text
         elif out.endswith("-") and text[:1].islower():
             out = out[:-1] + text  # de-hyphenate a word broken across lines
+        elif vertical.wide(out[-1]) and vertical.wide(text[0]):
+            out += text  # Chinese and Japanese break lines between characters, not at spaces
         else:
             out = f"{out} {text}"
     return out

@@ -18,8 +18,11 @@ MIN_GUTTER = 6.0  # points: narrower vertical gaps are word spacing, not columns
 MIN_ROW_GAP = 0.5  # points: horizontal gaps between rows
 
 
-def reading_order(boxes: Sequence[BBox]) -> list[int]:
-    """Indices of ``boxes`` in reading order (left-to-right, top-to-bottom scripts)."""
+def reading_order(boxes: Sequence[BBox], *, right_to_left: bool = False) -> list[int]:
+    """Indices of ``boxes`` in reading order: columns left to right, each top to bottom; with ``right_to_left``
+    (Arabic, Hebrew, vertical Japanese) columns from the right, the same cut on the page seen in a mirror."""
+    if right_to_left:
+        boxes = [BBox(l=-b.r, t=b.t, r=-b.l, b=b.b) for b in boxes]
     return _order(list(range(len(boxes))), boxes)
 
 

@@ -68,6 +68,9 @@ class TextLine:
     text: str
     size: float = 0.0  # font size in points (0 when unknown, e.g. OCR)
     confidence: float = 1.0
+    # written top to bottom (1: vertical CJK, columns read right to left) or bottom to top (-1: text turned a
+    # quarter left, lines read left to right); 0: along the page
+    vertical: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from pipeline.errors import (
 from pipeline.geometry import BBox
 from pipeline.options import Limits
 from pipeline.page import PageGeometry, PageImage, TextLayer, TextLine
+from pipeline.rtl import normalise_forms
 from pipeline.tables import TableGrid, find_tables
 from pipeline.textlayer import TEXT_FLAGS, extract_text_layer
 
@@ -116,7 +117,7 @@ class PdfDocument:
         ``limits.max_page_primitives`` of them."""
         page = self._page(page_no)
         words = page.get_text("words", flags=TEXT_FLAGS)[: self.limits.max_page_primitives]
-        return [TextLine(bbox=BBox.of(tuple(w[:4])), text=str(w[4])) for w in words]
+        return [TextLine(bbox=BBox.of(tuple(w[:4])), text=normalise_forms(str(w[4]))) for w in words]
 
     def tables(self, page_no: int, clips: list[BBox]) -> list[TableGrid | None]:
         """The table structure inside each clip (content space), or ``None`` where PyMuPDF finds none."""

@@ -26,6 +26,8 @@ def classify_page(layer: TextLayer) -> PageKind:
     if layer.chars < MIN_TEXT_CHARS:
         if layer.image_coverage + layer.vector_coverage < EMPTY_COVERAGE:
             return PageKind.EMPTY
+        if layer.chars > 0 and layer.image_coverage < EMPTY_COVERAGE:
+            return PageKind.DIGITAL  # a few words and no picture: not a scan (eight characters of Japanese are a line)
         return PageKind.SCANNED
     return PageKind.MIXED if untrusted_text_layer(layer) else PageKind.DIGITAL
 

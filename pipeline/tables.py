@@ -25,6 +25,8 @@ from pymupdf import table as pymupdf_table
 from pipeline.geometry import BBox, union_all
 from pipeline.graph import span_grid
 from pipeline.page import TextLine
+from pipeline.rtl import normalise_forms
+from pipeline.vertical import join_pieces
 
 log = logging.getLogger("docgraph.pipeline")
 
@@ -172,7 +174,7 @@ def _words_in(words: list[tuple[Any, ...]], cell: tuple[float, float, float, flo
     x0, y0, x1, y1 = cell
     inside = [w for w in words if x0 <= (w[0] + w[2]) / 2 <= x1 and y0 <= (w[1] + w[3]) / 2 <= y1]
     inside.sort(key=lambda w: (w[5], w[6], w[7]))
-    return " ".join(str(w[4]) for w in inside)
+    return normalise_forms(join_pieces([str(w[4]) for w in inside]))
 
 
 def grid_from_lines(lines: list[TextLine]) -> TableGrid | None:
@@ -205,7 +207,7 @@ def grid_from_lines(lines: list[TextLine]) -> TableGrid | None:
                 continue
             span = min(spans[start], len(bands) - start)
             inside = sorted(members[start], key=lambda ln: (ln.bbox.t, ln.bbox.l))
-            text = " ".join(" ".join(m.text.split()) for m in inside)
+            text = join_pieces([" ".join(m.text.split()) for m in inside])
             cells.append(GridCell(r, start, 1, span, union_all([m.bbox for m in inside]), text))
             placed_until = start + span - 1
     bbox = union_all([ln.bbox for ln in items])

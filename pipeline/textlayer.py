@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pymupdf
 
-from pipeline.geometry import BBox
+from pipeline.geometry import BBox, union_all
 from pipeline.page import TextBlock, TextLayer, TextLine
+from pipeline.rtl import Glyph, has_rtl, logical_row, mostly_rtl, normalise_forms, placed
+from pipeline.tables import rows_of
+from pipeline.vertical import join_vertical_blocks
 
-TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+# ligatures kept as MuPDF reads them, then spelled out in logical order (pipeline.rtl.normalise_forms)
+TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_PRESERVE_LIGATURES
 COVERAGE_GRID = 128  # cells per side of the raster that measures how much of the page a kind of content covers
 FIGURE_CELL_PT = 2.0  # raster cell that joins drawn images into figures: images that overlap or touch within it
 FIGURE_GRID_MAX = 1024  # cells per side at most (huge pages get coarser cells, never a larger raster)
@@ -73,27 +78,63 @@ def _text_blocks(
     page: pymupdf.Page, width: float, height: float, max_lines: int
 ) -> tuple[list[TextBlock], int, int, bool]:
     """The text layer's blocks of lines, its visible and garbled character counts, and whether lines past
-    ``max_lines`` were left unread."""
+    ``max_lines`` were left unread. A page with right-to-left text is read with its glyphs' positions, and its
+    right-to-left rows are put in logical order (``pipeline.rtl``)."""
+    found = page.get_text("dict", flags=TEXT_FLAGS).get("blocks", [])
+    if any(has_rtl(_span_text(s)) for b in found for ln in b.get("lines", []) for s in ln.get("spans", [])):
+        found = page.get_text("rawdict", flags=TEXT_FLAGS).get("blocks", [])
     blocks: list[TextBlock] = []
     chars = garbled = read = 0
-    for block in page.get_text("dict", flags=TEXT_FLAGS).get("blocks", []):
+    for block in found:
         lines: list[TextLine] = []
+        glyphs: list[list[Glyph]] = []
         for line in block.get("lines", []):
             if read == max_lines:
                 return blocks, chars, garbled, True
             read += 1
-            spans = [s for s in line.get("spans", []) if s.get("text")]
-            text = "".join(s["text"] for s in spans).strip()
+            spans = [s for s in line.get("spans", []) if _span_text(s)]
+            text = normalise_forms("".join(_span_text(s) for s in spans)).strip()
             if not text:
                 continue
             visible = [c for c in text if not c.isspace()]
             chars += len(visible)
             garbled += sum(1 for c in visible if c == "\ufffd" or "\ue000" <= c <= "\uf8ff")
             size = max(float(s.get("size", 0.0)) for s in spans)
-            lines.append(TextLine(bbox=BBox.of(line["bbox"]).clip(width, height), text=text, size=size))
+            dx, dy = line.get("dir", (1.0, 0.0))
+            vertical = (1 if dy > 0 else -1) if abs(dy) > abs(dx) else 0
+            box = BBox.of(line["bbox"]).clip(width, height)
+            lines.append(TextLine(bbox=box, text=text, size=size, vertical=vertical))
+            glyphs.append(
+                [Glyph(c["bbox"][0], c["bbox"][2], c["c"], len(lines)) for s in spans for c in s.get("chars", ())]
+            )
         if lines:
+            if any(glyphs):
+                lines = _logical_rows(lines, glyphs)
             blocks.append(TextBlock(bbox=BBox.of(block["bbox"]).clip(width, height), lines=tuple(lines)))
-    return blocks, chars, garbled, False
+    return join_vertical_blocks(blocks), chars, garbled, False
+
+
+def _span_text(span: dict[str, Any]) -> str:
+    """A span's text from ``dict`` (``text``) or ``rawdict`` (its ``chars``)."""
+    if "text" in span:
+        return str(span["text"])
+    return "".join(c["c"] for c in span.get("chars", ()))
+
+
+def _logical_rows(lines: list[TextLine], glyphs: list[list[Glyph]]) -> list[TextLine]:
+    """A block's lines with each mostly right-to-left row (its lines side by side) made one line in logical order;
+    left-to-right rows stay as MuPDF gave them."""
+    by_line = {id(line): run for line, run in zip(lines, glyphs, strict=True)}
+    out: list[TextLine] = []
+    for row in rows_of(lines):
+        row_glyphs = [g for line in row for g in by_line[id(line)]]
+        if not mostly_rtl(" ".join(line.text for line in row)) or not placed(row_glyphs):
+            out.extend(row)
+            continue
+        box = union_all([line.bbox for line in row])
+        text = logical_row(row_glyphs, box.height)
+        out.append(TextLine(bbox=box, text=text, size=max(line.size for line in row)))
+    return out
 
 
 def _raster(width: float, height: float) -> tuple[npt.NDArray[np.bool_], Callable[[BBox], tuple[slice, slice]]]:

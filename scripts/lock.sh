@@ -24,6 +24,9 @@ grep -vE '^(torch|torchvision)==' requirements/cpu-pins.in >"$gpu_pins"
 
 write() {  # write LOCK CMD...: the lock with a header that says how it was made
   local lock="$1"; shift
+  # uv prefers the versions already in its output file: the current lock, so an added or changed input moves only
+  # what it must (delete a lock to re-resolve it from scratch)
+  if [ -f "requirements/${lock}" ]; then cp "requirements/${lock}" "requirements/${lock}.body"; fi
   {
     echo "# Made by scripts/lock.sh (uv ${uv_version}) for CPython 3.11, x86_64 Linux. Do not edit by hand."
     echo "# inputs-sha256: ${digest}"
