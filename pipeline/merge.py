@@ -114,8 +114,9 @@ class PageDirection(Enum):
 
 def _page_direction(lines: list[TextLine]) -> PageDirection:
     """How most of a page's text (by characters) is read."""
-    vertical = sum(len(ln.text) for ln in lines if ln.vertical > 0)
-    if vertical * 2 > sum(len(ln.text) for ln in lines):
+    # Chinese or Japanese set in columns; Latin turned a quarter is read by lines, as a horizontal page is
+    in_columns = sum(len(ln.text) for ln in lines if ln.vertical > 0 and vertical.unspaced(ln.text))
+    if in_columns * 2 > sum(len(ln.text) for ln in lines):
         return PageDirection.VERTICAL
     return PageDirection.RIGHT_TO_LEFT if mostly_rtl(" ".join(ln.text for ln in lines)) else PageDirection.LEFT_TO_RIGHT
 
@@ -320,7 +321,7 @@ def _join(lines: list[TextLine], block_type: BlockType) -> str:
             out = text
         elif out.endswith("-") and text[:1].islower():
             out = out[:-1] + text  # de-hyphenate a word broken across lines
-        elif vertical.wide(out[-1]) and vertical.wide(text[0]):
+        elif vertical.unspaced(out[-1]) and vertical.unspaced(text[0]):
             out += text  # Chinese and Japanese break lines between characters, not at spaces
         else:
             out = f"{out} {text}"

@@ -20,14 +20,17 @@ SCAN_IMAGE_COVERAGE = 0.5  # images cover at least half of the page: a scan
 SCAN_HIDDEN_TEXT = 0.5  # most of its text is hidden (invisible, or under the scan image): an earlier OCR's layer
 GARBLED_TEXT = 0.3  # this share of replacement/private-use characters: the text layer is unusable
 EMPTY_COVERAGE = 0.01  # less ink than this (images + paths) on a page without text: an empty page
+OUTLINED_TEXT = 0.1  # paths covering this share of a page with a few characters: perhaps text drawn as outlines
 
 
 def classify_page(layer: TextLayer) -> PageKind:
     if layer.chars < MIN_TEXT_CHARS:
         if layer.image_coverage + layer.vector_coverage < EMPTY_COVERAGE:
             return PageKind.EMPTY
-        if layer.chars > 0 and layer.image_coverage < EMPTY_COVERAGE:
-            return PageKind.DIGITAL  # a few words and no picture: not a scan (eight characters of Japanese are a line)
+        if layer.chars > 0 and layer.image_coverage < EMPTY_COVERAGE and layer.vector_coverage < OUTLINED_TEXT:
+            # a few words and little else: not a scan (eight characters of Japanese are a line); a page drawn
+            # mostly in paths beside them may be outlined text, which OCR reads
+            return PageKind.DIGITAL
         return PageKind.SCANNED
     return PageKind.MIXED if untrusted_text_layer(layer) else PageKind.DIGITAL
 
@@ -47,11 +50,12 @@ def untrusted_text_layer(layer: TextLayer) -> str | None:
                 f"its text layer is invisible text laid over a scan ({layer.invisible_text_ratio:.0%} of its text "
                 "area): an earlier OCR, not trusted"
             )
-        if layer.invisible_text_ratio + layer.covered_text_ratio >= SCAN_HIDDEN_TEXT:
+        hidden = layer.invisible_text_ratio + layer.covered_text_ratio
+        if hidden >= SCAN_HIDDEN_TEXT:
+            how = "is invisible or lies" if layer.invisible_text_ratio > 0 else "lies"
             return (
-                f"its text layer lies hidden under the scan image drawn over it "
-                f"({layer.invisible_text_ratio + layer.covered_text_ratio:.0%} of its text area): an earlier OCR, "
-                "not trusted"
+                f"its text layer {how} hidden under the scan image drawn over it ({hidden:.0%} of its text area): "
+                "an earlier OCR, not trusted"
             )
     return None
 

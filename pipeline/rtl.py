@@ -72,22 +72,34 @@ def placed(glyphs: list[Glyph]) -> bool:
 
 
 def logical_row(glyphs: list[Glyph], height: float) -> str:
-    """The text of one right-to-left row from its glyphs as placed (any order): left to right as seen, a space
-    where two runs stand apart, then the bidirectional algorithm for the order it is read in. (Spaces between the
-    runs only: inside a run the PDF's own spaces are kept, since a bold Arabic font sets its words with no gap at
-    all, and a gap threshold joined them.)"""
-    seen = sorted(glyphs, key=lambda g: (g.x0 + g.x1) / 2)
+    """The text of one right-to-left row from its glyphs as placed (given in the PDF's order): left to right as
+    seen, a space where two runs stand apart, then the bidirectional algorithm for the order it is read in.
+
+    A combining mark (a vowel sign, a shadda) has no width of its own and sits over its letter, so it travels with
+    the letter it follows in the PDF's order; in a right-to-left letter's cluster it is written before the letter,
+    so that the reversal puts it after. Spaces between the runs only: inside a run the PDF's own spaces are kept,
+    since a bold Arabic font sets its words with no gap at all, and a gap threshold joined them."""
+    clusters: list[list[Glyph]] = []
+    for glyph in glyphs:
+        if clusters and unicodedata.combining(glyph.char):
+            clusters[-1].append(glyph)
+        else:
+            clusters.append([glyph])
+    seen = sorted(clusters, key=lambda c: (c[0].x0 + c[0].x1) / 2)
     visual: list[str] = []
-    for before, glyph in zip([None, *seen], seen, strict=False):
+    for before, cluster in zip([None, *seen], seen, strict=False):
+        base = cluster[0]
         if (
             before is not None
-            and before.run != glyph.run
-            and not before.char.isspace()
-            and not glyph.char.isspace()
-            and glyph.x0 - before.x1 > WORD_GAP * height
+            and before[0].run != base.run
+            and not before[0].char.isspace()
+            and not base.char.isspace()
+            and base.x0 - before[0].x1 > WORD_GAP * height
         ):
             visual.append(" ")
-        visual.append(glyph.char)
+        marks = [g.char for g in cluster[1:]]
+        rtl = unicodedata.bidirectional(base.char) in ("R", "AL")
+        visual.extend([*marks[::-1], base.char] if rtl else [base.char, *marks])
     # a ligature is one glyph: it is reordered as one, and only then spelled out in logical order
     text = normalise_forms(str(get_display("".join(visual), base_dir="R")))
     text = LAM_ALEF_IN_VISUAL_ORDER.sub("\u0627\u0644\\1", text)

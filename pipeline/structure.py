@@ -52,7 +52,9 @@ FURNITURE_BAND = 0.06  # share of the page height at the top and bottom where sh
 REPEAT_BAND = 0.12  # a short line repeated near the top/bottom of REPEAT_PAGES pages is furniture too
 REPEAT_PAGES = 3
 FURNITURE_MAX_CHARS = 120
-ROMAN_NUMERAL = re.compile(r"[ivxlcdm]+", re.IGNORECASE)  # a page number in the front matter
+ROMAN_NUMERAL = re.compile(  # a page number in the front matter (xiv), not a word made of the same letters
+    r"(?=[mdclxvi])m{0,3}(c[md]|d?c{0,3})(x[cl]|l?x{0,3})(i[xv]|v?i{0,3})", re.IGNORECASE
+)
 FURNITURE_CANDIDATES = frozenset({BlockType.TEXT, BlockType.SECTION_HEADER, BlockType.TITLE, BlockType.FOOTNOTE})
 CAPTION_GAP = 36.0  # points between a caption and its table/figure, at most
 CAPTION_MAX_CHARS = 800
@@ -181,15 +183,17 @@ def _furniture(pages: Sequence[tuple[int, float, list[DraftBlock]]]) -> dict[tup
 def _keep_lone_text(
     pages: Sequence[tuple[int, float, list[DraftBlock]]], found: dict[tuple[int, int], BlockType]
 ) -> dict[tuple[int, int], BlockType]:
-    """Headers and footers frame a page's body: on a page with no body text besides them (a one-line page, a
-    title card, the same word on every page), their words are the body and stay in it; a bare page number stays
-    furniture."""
+    """Headers and footers frame a page's body: on a page with no body besides them (no other text, figure or
+    table: a one-line page, a title card, the same word on every page), their words are the body and stay in it;
+    a bare page number stays furniture."""
     for page_no, _, blocks in pages:
-        texts = [i for i, d in enumerate(blocks) if d.text.strip() and d.type is not BlockType.FIGURE]
-        if texts and all((page_no, i) in found for i in texts):
-            for i in texts:
-                if re.search(r"[^\W\d_]", blocks[i].text) and not ROMAN_NUMERAL.fullmatch(blocks[i].text.strip()):
-                    del found[(page_no, i)]
+        content = [i for i, d in enumerate(blocks) if d.text.strip() or d.type in (BlockType.FIGURE, BlockType.TABLE)]
+        if not content or any((page_no, i) not in found for i in content):
+            continue
+        for i in content:
+            text = blocks[i].text.strip()
+            if re.search(r"[^\W\d_]", text) and not ROMAN_NUMERAL.fullmatch(text):
+                del found[(page_no, i)]
     return found
 
 

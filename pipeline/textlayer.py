@@ -47,13 +47,15 @@ def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
             "analysed for figures and coverage"
         )
         drawn = drawn[:max_primitives]
-    painted: list[tuple[str, BBox]] = []  # in drawing order
+    painted: list[tuple[str, BBox, int]] = []  # in drawing order; an image's place among the page's images
+    images_drawn = 0
     for kind, rect in drawn:
         box = BBox.of(rect).clip(width, height)
         if box.area > 0:
-            painted.append((kind, box))
-    image_boxes = [box for kind, box in painted if kind.endswith("-image")]
-    path_boxes = [box for kind, box in painted if kind.endswith(("-path", "-shade"))]
+            painted.append((kind, box, images_drawn))
+        images_drawn += kind.endswith("-image")
+    image_boxes = [box for kind, box, _ in painted if kind.endswith("-image")]
+    path_boxes = [box for kind, box, _ in painted if kind.endswith(("-path", "-shade"))]
     min_figure_area = MIN_FIGURE_SHARE * width * height
     blocks.extend(
         TextBlock(bbox=box, lines=(), is_image=True)
@@ -61,7 +63,9 @@ def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
         if box.area >= min_figure_area
     )
 
-    invisible, covered = _hidden_text(painted, width, height)
+    invisible, covered = _hidden_text(painted, width, height, see_through=set())
+    if covered > 0:  # only then ask which images let what is under them show (a second pass over the page)
+        invisible, covered = _hidden_text(painted, width, height, see_through=_see_through(page, images_drawn))
     return TextLayer(
         blocks=tuple(blocks),
         chars=chars,
@@ -104,8 +108,11 @@ def _text_blocks(
             vertical = (1 if dy > 0 else -1) if abs(dy) > abs(dx) else 0
             box = BBox.of(line["bbox"]).clip(width, height)
             lines.append(TextLine(bbox=box, text=text, size=size, vertical=vertical))
+            along = dx > 0.99  # written left to right along the page: its glyphs' x says their order
             glyphs.append(
                 [Glyph(c["bbox"][0], c["bbox"][2], c["c"], len(lines)) for s in spans for c in s.get("chars", ())]
+                if along
+                else []
             )
         if lines:
             if any(glyphs):
@@ -122,18 +129,28 @@ def _span_text(span: dict[str, Any]) -> str:
 
 
 def _logical_rows(lines: list[TextLine], glyphs: list[list[Glyph]]) -> list[TextLine]:
-    """A block's lines with each mostly right-to-left row (its lines side by side) made one line in logical order;
-    left-to-right rows stay as MuPDF gave them."""
+    """A block's lines with each mostly right-to-left row (its lines side by side, each written along the page)
+    made one line in logical order, where the row's first line was; every other line as MuPDF gave it."""
     by_line = {id(line): run for line, run in zip(lines, glyphs, strict=True)}
-    out: list[TextLine] = []
+    position = {id(line): i for i, line in enumerate(lines)}
+    rebuilt: dict[int, TextLine | None] = {}  # id of a line → the row that replaces it (None: dropped into it)
     for row in rows_of(lines):
+        if not all(by_line[id(line)] for line in row):
+            continue  # a turned or upside-down line (no glyph order to read), or text with no glyph places
         row_glyphs = [g for line in row for g in by_line[id(line)]]
         if not mostly_rtl(" ".join(line.text for line in row)) or not placed(row_glyphs):
-            out.extend(row)
             continue
         box = union_all([line.bbox for line in row])
         text = logical_row(row_glyphs, box.height)
-        out.append(TextLine(bbox=box, text=text, size=max(line.size for line in row)))
+        order = sorted(row, key=lambda line: position[id(line)])
+        rebuilt[id(order[0])] = TextLine(bbox=box, text=text, size=max(line.size for line in row))
+        rebuilt.update({id(line): None for line in order[1:]})
+    out: list[TextLine] = []
+    for line in lines:
+        if id(line) not in rebuilt:
+            out.append(line)
+        elif (row_line := rebuilt[id(line)]) is not None:
+            out.append(row_line)
     return out
 
 
@@ -159,19 +176,33 @@ def _coverage(boxes: list[BBox], width: float, height: float) -> float:
     return float(grid.mean())
 
 
-def _hidden_text(painted: list[tuple[str, BBox]], width: float, height: float) -> tuple[float, float]:
+def _see_through(page: pymupdf.Page, images_drawn: int) -> set[int]:
+    """Places (in drawing order) of the page's images that have a mask or soft mask: a watermark or a stamp over
+    text, which shows through them. PyMuPDF lists the images in the order it draws them; if its count differs from
+    the drawing log's, none is known to be see-through."""
+    info = page.get_image_info()
+    if len(info) != images_drawn:
+        return set()
+    return {k for k, image in enumerate(info) if image.get("has-mask")}
+
+
+def _hidden_text(
+    painted: list[tuple[str, BBox, int]], width: float, height: float, *, see_through: set[int]
+) -> tuple[float, float]:
     """Shares of the page's text area that a reader never sees: text drawn invisibly (render mode 3, as OCR tools
-    lay a text layer over a scan), and text drawn visibly but then painted over by an image (a scan placed on top
-    of its own OCR text). Walked from the last thing drawn back to the first, so each text run is checked against
-    the images drawn after it; linear in what the page draws, on a coarse raster."""
+    lay a text layer over a scan), and text drawn visibly but then painted over by an opaque image (a scan placed
+    on top of its own OCR text). Walked from the last thing drawn back to the first, so each text run is checked
+    against the images drawn after it; linear in what the page draws, on a coarse raster. An image clipped to less
+    than its box still counts as its whole box (the drawing log gives boxes before clipping)."""
     if width <= 0 or height <= 0:
         return 0.0, 0.0
     text, cells = _raster(width, height)
     invisible, covered, later_images = text.copy(), text.copy(), text.copy()
-    for kind, box in reversed(painted):
+    for kind, box, image in reversed(painted):
         where = cells(box)
         if kind.endswith("-image"):
-            later_images[where] = True
+            if image not in see_through:
+                later_images[where] = True
         elif kind == "ignore-text":
             invisible[where] = text[where] = True
         elif kind.endswith("-text"):

@@ -9,7 +9,7 @@ costs a sort.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 
 from pipeline.geometry import BBox, union_all
 from pipeline.page import TextBlock, TextLine
@@ -26,19 +26,26 @@ def read_order(lines: list[TextLine]) -> list[TextLine]:
     return sorted(lines, key=lambda ln: (ln.bbox.l, -ln.bbox.b))
 
 
-def wide(text: str) -> bool:
-    """East Asian wide or full-width characters only: written without spaces between them."""
-    return bool(text.strip()) and all(unicodedata.east_asian_width(c) in ("W", "F") for c in text if not c.isspace())
+UNSPACED = re.compile(
+    "[\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\uff01-\uff60\uff65-\uff9f\U00020000-\U0003134f]"
+)  # CJK punctuation, kana, bopomofo, ideographs, full-width forms: not Hangul (Korean puts spaces between words)
+
+
+def unspaced(text: str) -> bool:
+    """Chinese or Japanese only (ideographs, kana, their punctuation): written without spaces between words."""
+    letters = [c for c in text if not c.isspace()]
+    return bool(letters) and all(UNSPACED.match(c) for c in letters)
 
 
 def join_pieces(pieces: list[str]) -> str:
     """Pieces of text (words, lines, cell lines) joined by spaces, except between Chinese or Japanese characters,
-    which are written without them."""
+    which are written without them (Korean is written with them)."""
     out = ""
     for piece in (p.strip() for p in pieces):
         if not piece:
             continue
-        out = out + piece if out and wide(out[-1]) and wide(piece[0]) else f"{out} {piece}" if out else piece
+        out = out + piece if out and unspaced(out[-1]) and unspaced(piece[0]) else f"{out} {piece}" if out else piece
     return out
 
 
@@ -72,7 +79,7 @@ def columns(lines: list[TextLine]) -> list[TextLine]:
     joined = [
         TextLine(
             bbox=union_all([ln.bbox for ln in col]),
-            text=("" if all(wide(ln.text) or len(ln.text) == 1 for ln in col) else " ").join(ln.text for ln in col),
+            text=("" if all(unspaced(ln.text) or len(ln.text) == 1 for ln in col) else " ").join(ln.text for ln in col),
             size=max(ln.size for ln in col),
             confidence=min(ln.confidence for ln in col),
             vertical=direction,
@@ -91,20 +98,27 @@ def _direction(block: TextBlock) -> int:
 def join_vertical_blocks(blocks: list[TextBlock]) -> list[TextBlock]:
     """Blocks whose lines all run vertically, as columns; consecutive such blocks of one passage (side by side,
     sharing most of their height, a column's width or so apart) joined into one, where the first of them was.
-    Other blocks unchanged."""
+    Other blocks unchanged. One pass over the blocks, then one sort a passage."""
     out: list[TextBlock | list[TextBlock]] = []  # a list: the vertical blocks of one passage, joined at the end
-    box = None  # the last passage's extent
+    box, direction, width = None, 0, 0.0  # the last passage's extent, direction and widest glyph
     for block in blocks:
-        direction = _direction(block)
+        this = _direction(block)
         last = out[-1] if out else None
-        if direction == 0:
+        if this == 0:
             out.append(block)
-        elif isinstance(last, list) and box is not None and _same_passage(last, box, block, direction):
+            continue
+        this_width = max(ln.bbox.width for ln in block.lines)
+        if (
+            isinstance(last, list)
+            and box is not None
+            and this == direction
+            and _same_passage(box, block.bbox, max(width, this_width))
+        ):
             last.append(block)
-            box = box.union(block.bbox)
-        else:
-            out.append([block])
-            box = block.bbox
+            box, width = box.union(block.bbox), max(width, this_width)
+            continue
+        out.append([block])
+        box, direction, width = block.bbox, this, this_width
     joined: list[TextBlock] = []
     for item in out:
         if isinstance(item, TextBlock):
@@ -115,10 +129,7 @@ def join_vertical_blocks(blocks: list[TextBlock]) -> list[TextBlock]:
     return joined
 
 
-def _same_passage(passage: list[TextBlock], box: BBox, block: TextBlock, direction: int) -> bool:
-    if _direction(passage[0]) != direction:
-        return False
-    width = max(ln.bbox.width for ln in (*passage[-1].lines, *block.lines))
-    shared_height = min(box.b, block.bbox.b) - max(box.t, block.bbox.t)
-    gap = max(box.l, block.bbox.l) - min(box.r, block.bbox.r)
-    return shared_height >= SAME_COLUMN * min(box.height, block.bbox.height) and gap <= COLUMN_GAP * width
+def _same_passage(box: BBox, other: BBox, width: float) -> bool:
+    shared_height = min(box.b, other.b) - max(box.t, other.t)
+    gap = max(box.l, other.l) - min(box.r, other.r)
+    return shared_height >= SAME_COLUMN * min(box.height, other.height) and gap <= COLUMN_GAP * width

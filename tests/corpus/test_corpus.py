@@ -102,7 +102,12 @@ def test_two_column_pages_read_column_by_column(client: httpx.Client, corpus: Pa
 # Ground truth: (file, query params, truth file, threshold). Measured values are in the comments.
 GROUND_TRUTH = [
     ("multi_page.pdf", {}, "multi_page.gt.md", 0.97),  # measured 0.996
-    ("right_to_left_02.pdf", {}, "right_to_left_02.gt.md", 0.80),  # measured 0.828 (Arabic, broken ligatures; 0.753 before rows were put in logical order)
+    (
+        "right_to_left_02.pdf",
+        {},
+        "right_to_left_02.gt.md",
+        0.80,
+    ),  # measured 0.828 (Arabic, broken ligatures; 0.753 before rows were put in logical order)
     ("edgar_image.pdf", {}, "edgar_image.gt.txt", 0.55),  # measured 0.609 (scan → OCR; pseudo ground truth)
 ]
 

@@ -1,6 +1,7 @@
 """What the CPU default reads on the corpus's hard pages (issue 15): an archive scan whose bad OCR text lies under
 the scan image, a scanned page shown upright by /Rotate beside a digital one, Arabic in four page rotations and
-in presentation forms, Arabic with a broken text layer, and Japanese set in vertical columns. Thresholds are what
+in presentation forms, and Japanese set in vertical columns (Arabic with a broken text layer against docling's
+snapshot: ``test_corpus.py``). Thresholds are what
 this version measured (2026-12-03), minus a margin; the truths of the first two are the project's own
 transcriptions (``tests/corpus/truth/``)."""
 

@@ -12,11 +12,12 @@ import pymupdf
 import pytest
 
 from pipeline.geometry import BBox
-from pipeline.graph import PageKind, Source
-from pipeline.merge import TEXT_LAYER_MODEL, merge_page
+from pipeline.graph import BlockType, PageKind, Source
+from pipeline.merge import TEXT_LAYER_MODEL, DraftBlock, merge_page
 from pipeline.page import TextBlock, TextLayer, TextLine
 from pipeline.route import classify_page
 from pipeline.rtl import Glyph, logical_row, mostly_rtl, normalise_forms, placed
+from pipeline.structure import decide
 from pipeline.textlayer import extract_text_layer
 from pipeline.vertical import columns, join_pieces, join_vertical_blocks
 
@@ -49,6 +50,24 @@ def test_presentation_forms_and_visual_order_ligatures_are_repaired() -> None:
     broken = "تايولولأا"  # as seen, left to right, with the ligature's letters swapped
     assert logical_row(glyphs_as_seen(broken), height=12.0) == "الأولويات"
     assert logical_row(glyphs_as_seen("فلأ"), height=12.0) == "ألف"  # a word that starts with alef-lam is kept
+
+
+def test_vowel_marks_stay_on_their_letters() -> None:
+    # "كَتَبَ": each fatha has no width and sits at its letter's left edge; the PDF stores it after its letter
+    stored = [
+        Glyph(20, 25, "ك", 0), Glyph(20, 20, "\u064e", 0), Glyph(10, 15, "ت", 0),
+        Glyph(10, 10, "\u064e", 0), Glyph(0, 5, "ب", 0), Glyph(0, 0, "\u064e", 0),
+    ]  # fmt: skip
+    assert logical_row(stored, height=12.0) == "كَتَبَ"
+
+
+def test_arabic_turned_a_quarter_keeps_the_order_mupdf_reads() -> None:
+    """A line written down the page has no left-to-right glyph order to rebuild: its text stays MuPDF's."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=300, height=300)
+    page.insert_htmlbox(pymupdf.Rect(20, 40, 60, 280), '<p dir="rtl">مرحبا بالعالم</p>', rotate=90)
+    (line,) = extract_text_layer(page, max_primitives=100).lines
+    assert line.vertical == -1 and line.text.startswith("مرحبا")
 
 
 def test_glyphs_without_places_are_not_reordered() -> None:
@@ -92,6 +111,22 @@ def test_text_turned_a_quarter_left_reads_line_by_line_from_the_left() -> None:
     assert [b.text for b in blocks] == ["First line of turned text and the second line after it"]
 
 
+def draft(text: str, top: float, block_type: BlockType = BlockType.TEXT) -> DraftBlock:
+    return DraftBlock(block_type, BBox(l=60, t=top, r=300, b=top + 14), text, Source.TEXT_LAYER, "pymupdf", 1.0)
+
+
+def test_a_page_whose_only_text_sits_where_running_heads_do_keeps_it_in_the_body() -> None:
+    lone = [(n, 842.0, [draft("habibi", 62.0)]) for n in (1, 2, 3)]  # the same line atop every page, nothing else
+    assert all(d.type is BlockType.TEXT for d in decide(lone).values())
+    framed = [(n, 842.0, [draft("Journal of Tests", 20.0), draft("Body text " * 20, 300.0)]) for n in (1, 2, 3)]
+    decided = decide(framed)
+    assert [decided[key].type for key in sorted(decided)] == [BlockType.PAGE_HEADER, BlockType.TEXT] * 3
+    plate = [(1, 842.0, [draft("Journal of Tests", 20.0), draft("", 200.0, BlockType.FIGURE)])]  # a figure's page
+    assert decide(plate)[(1, 0)].type is BlockType.PAGE_HEADER
+    number = [(1, 842.0, [draft("xiv", 820.0)])]  # a bare page number stays furniture
+    assert decide(number)[(1, 0)].type is BlockType.PAGE_FOOTER
+
+
 def layer(**values: Any) -> TextLayer:
     base: dict[str, Any] = {
         "blocks": (),
@@ -109,6 +144,7 @@ def layer(**values: Any) -> TextLayer:
     [
         (8, 0.0, 0.02, PageKind.DIGITAL),  # eight characters of Japanese and a rule: a page of text
         (0, 0.0, 0.5, PageKind.SCANNED),  # no text layer, drawn content: outlined text, read by OCR
+        (3, 0.0, 0.4, PageKind.SCANNED),  # a page number in text, the page's body drawn as outlines
         (5, 0.9, 0.0, PageKind.SCANNED),  # a scan with a stray page number in its text layer
         (0, 0.0, 0.0, PageKind.EMPTY),
     ],

@@ -4,10 +4,12 @@ the page says why (issue 15, third part)."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pymupdf
 import pytest
+from PIL import Image
 
 from docgraph.samples import WRONG_OCR_WORDS, make_banner_pdf, make_ocr_layer_scan_pdf, make_sample_pdf
 from pipeline.graph import DocumentGraph, PageKind, Source
@@ -58,6 +60,19 @@ def test_hidden_text_is_measured_from_what_the_page_draws(under_image: bool) -> 
     with pymupdf.open(stream=make_banner_pdf(), filetype="pdf") as doc:  # text beside a picture, none under it
         digital = extract_text_layer(doc[0], max_primitives=20_000)
     assert digital.covered_text_ratio == 0.0 and digital.invisible_text_ratio == 0.0
+
+
+def test_text_under_a_see_through_image_is_not_hidden() -> None:
+    """A full-page image with an alpha channel (a watermark, a stamping tool's overlay) drawn over the text: the
+    text shows through, and the page is no scan."""
+    buffer = io.BytesIO()
+    Image.new("RGBA", (300, 300), (0, 0, 0, 0)).save(buffer, "PNG")
+    doc = pymupdf.open(stream=make_banner_pdf(), filetype="pdf")
+    page = doc[0]
+    page.insert_image(page.rect, stream=buffer.getvalue())  # drawn last, over everything
+    found = extract_text_layer(page, max_primitives=20_000)
+    assert found.image_coverage > 0.5 and found.covered_text_ratio == 0.0 and untrusted_text_layer(found) is None
+    doc.close()
 
 
 @pytest.mark.models
