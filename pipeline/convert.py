@@ -38,7 +38,7 @@ from pipeline.options import ConvertOptions, Detail, Limits, parse_page_range
 from pipeline.outcome import PageOutcome
 from pipeline.page import PageGeometry, PageImage, TextBlock, TextLayer, TextLine
 from pipeline.pdfpool import DocumentHandle, PdfPool
-from pipeline.pictures import apply_picture_text, picture_regions
+from pipeline.pictures import apply_picture_text, large_pictures, picture_regions
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
 from pipeline.renderbudget import Reservation
@@ -150,7 +150,7 @@ async def _convert_page(
         out.fail(Step.TEXT, exc, fatal=True)
         return out
     out.kind = classify_page(layer)
-    plan = plan_page(out.kind, options, has_layout=models.has_layout, has_ocr=models.has_ocr)
+    plan = _plan(out.kind, layer, out.geometry, options, models, limits)
     _note_text_layer(out, layer, plan)
 
     analysis = PageAnalysis()
@@ -171,7 +171,7 @@ async def _convert_page(
         out.timings.render_s = time.perf_counter() - t0
     if image is not None and out.kind is PageKind.SCANNED and plan.ocr and models.has_orientation:
         image, layer = await _upright(models, image, layer, limits, out, start)
-    if image is not None:
+    if image is not None and (plan.layout or plan.ocr):
         start(*(step for step, on in ((Step.LAYOUT, plan.layout), (Step.OCR, plan.ocr)) if on))
         analysis = await _analyze(models, image, plan, options, limits, out)
 
@@ -180,7 +180,7 @@ async def _convert_page(
     ocr_lines = _ocr_lines(image, analysis)
     out.blocks = _merge(layer.blocks, ocr_lines, image, analysis, plan, out.geometry)
     out.timings.merge_s = time.perf_counter() - t0
-    await _text_in_pictures(models, image, layer, plan, analysis, options, limits, out, start)
+    await _text_in_pictures(models, image, layer, plan, options, limits, out, start)
     await _detail(doc, out, options.detail, digital=plan.text_source is Source.TEXT_LAYER)
     tables = [b for b in out.blocks if b.type is BlockType.TABLE and b.table is None]
     if tables:
@@ -189,6 +189,20 @@ async def _convert_page(
     if plan.text_source is Source.OCR and analysis.ocr is None and analysis.layout is None:
         out.status = PageStatus.FAILED  # a scan with neither text nor regions: nothing was converted
     return out
+
+
+def _plan(
+    kind: PageKind,
+    layer: TextLayer,
+    geometry: PageGeometry,
+    options: ConvertOptions,
+    models: PageModels,
+    limits: Limits,
+) -> PagePlan:
+    """The page's plan; without the layout model, whether a drawn image over a large share of it asks for a render
+    to read the picture."""
+    large = not options.layout and large_pictures(layer, geometry.width * geometry.height, limits.pictures)
+    return plan_page(kind, options, has_layout=models.has_layout, has_ocr=models.has_ocr, large_pictures=large)
 
 
 @dataclass(slots=True)
@@ -368,19 +382,21 @@ async def _text_in_pictures(
     image: PageImage | None,
     layer: TextLayer,
     plan: PagePlan,
-    analysis: PageAnalysis,
     options: ConvertOptions,
     limits: Limits,
     out: PageOutcome,
     start: Callable[[Step], None],
 ) -> None:
-    """OCR of a digital page's picture regions without text (crops of its image, where the layout model found
-    regions), concurrently, within the page's bound; what is read joins each region. A failure makes the page
-    partial (the rest came from the text layer)."""
-    if image is None or not plan.pictures or analysis.layout is None:
+    """OCR of a digital page's picture regions without text (crops of its image: the layout model's regions and
+    the drawn images it did not cover; without the layout model, drawn images over a large share of the page),
+    concurrently, within the page's bound; what is read joins each region. A failure makes the page partial (the
+    rest came from the text layer)."""
+    if image is None or not plan.pictures:
         return
     bound = limits.pictures
-    selection = picture_regions(out.blocks, layer.lines, bound)
+    page_area = out.geometry.width * out.geometry.height if out.geometry is not None else 0.0
+    min_area = 0.0 if plan.layout else bound.fast_path_min_share * page_area
+    selection = picture_regions(out.blocks, layer.lines, bound, min_area=min_area)
     if not selection.regions:
         return
     start(Step.OCR)  # recorded before it can fail

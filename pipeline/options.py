@@ -55,6 +55,15 @@ class PictureLimits(BaseModel):
     min_side_pt: float = Field(default=12.0, ge=0, description="Regions thinner than this are not read (rules).")
     min_confidence: float = Field(default=0.5, ge=0, le=1, description="OCR lines read less surely are dropped.")
     margin_pt: float = Field(default=2.0, ge=0, description="The crop reaches this far around the region.")
+    fast_path_min_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description=(
+            "With layout=false (no layout model), only drawn images covering at least this share of the page are "
+            "read; the page is rendered for them alone."
+        ),
+    )
 
 
 class Limits(BaseModel):

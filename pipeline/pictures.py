@@ -19,7 +19,7 @@ from pipeline.geometry import union_all
 from pipeline.graph import BlockType, Provenance, Source
 from pipeline.merge import DraftBlock
 from pipeline.options import PictureLimits
-from pipeline.page import TextLine
+from pipeline.page import TextLayer, TextLine
 
 TEXT_LIKE = frozenset(
     {
@@ -52,9 +52,24 @@ def _covers_text(block: DraftBlock, lines: list[TextLine]) -> bool:
     return any(block.bbox.holds_centre_of(line.bbox) for line in lines)
 
 
-def picture_regions(blocks: list[DraftBlock], text_lines: list[TextLine], limits: PictureLimits) -> PictureSelection:
+def large_pictures(layer: TextLayer, page_area: float, limits: PictureLimits) -> bool:
+    """Whether the text layer's drawn images include one covering ``limits.fast_path_min_share`` of the page with
+    no text-layer text over it: what the fast path (no layout model) renders a digital page for."""
+    lines = layer.lines
+    return any(
+        block.is_image
+        and block.bbox.area >= limits.fast_path_min_share * page_area
+        and not any(block.bbox.holds_centre_of(line.bbox) for line in lines)
+        for block in layer.blocks
+    )
+
+
+def picture_regions(
+    blocks: list[DraftBlock], text_lines: list[TextLine], limits: PictureLimits, *, min_area: float = 0.0
+) -> PictureSelection:
     """The regions of a digital page worth reading with OCR: figures without text, and text-typed regions without
-    text that lie in no figure; big enough, with no text-layer text over them; at most ``limits.max_regions``."""
+    text that lie in no figure; big enough (``limits.min_area_pt2``, or ``min_area`` where larger), with no
+    text-layer text over them; at most ``limits.max_regions``."""
     figures = [b for b in blocks if b.type is BlockType.FIGURE and not b.text.strip()]
     textless = [
         b for b in blocks if b.type in TEXT_LIKE and not b.text.strip() and not any(_inside(b, f) for f in figures)
@@ -62,7 +77,7 @@ def picture_regions(blocks: list[DraftBlock], text_lines: list[TextLine], limits
     candidates = [
         b
         for b in figures + textless
-        if b.bbox.area >= limits.min_area_pt2
+        if b.bbox.area >= max(limits.min_area_pt2, min_area)
         and min(b.bbox.width, b.bbox.height) >= limits.min_side_pt
         and not _covers_text(b, text_lines)
     ]

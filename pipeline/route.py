@@ -3,7 +3,8 @@
 Routing: digital pages read the text layer and need no OCR unless asked (then OCR only adds evidence);
 scanned and mixed pages go to OCR, whose text becomes the page's text; the layout model types regions on every
 non-empty page unless turned off, and on a digital page the picture regions it finds without text-layer text are
-OCRed as regions (text in pictures; not with ``ocr=never``). Only a page whose plan needs a model is rendered.
+OCRed as regions (text in pictures; not with ``ocr=never``); without the layout model, only drawn images over a
+large share of the page are. Only a page whose plan needs a model is rendered.
 The plan is decided once, here; the converter follows it.
 """
 
@@ -79,10 +80,14 @@ class PagePlan:
 
     @property
     def needs_image(self) -> bool:
-        return self.layout or self.ocr
+        return self.layout or self.ocr or self.pictures
 
 
-def plan_page(kind: PageKind, options: ConvertOptions, *, has_layout: bool, has_ocr: bool) -> PagePlan:
+def plan_page(
+    kind: PageKind, options: ConvertOptions, *, has_layout: bool, has_ocr: bool, large_pictures: bool = False
+) -> PagePlan:
+    """``large_pictures``: the page draws an image over a large share of it with no text over it, which is read
+    even without the layout model (``layout=false``)."""
     if kind is PageKind.EMPTY:
         return PagePlan(layout=False, ocr=False, text_source=Source.TEXT_LAYER, text_layer_usable=True)
     scan = kind in (PageKind.SCANNED, PageKind.MIXED)
@@ -93,5 +98,5 @@ def plan_page(kind: PageKind, options: ConvertOptions, *, has_layout: bool, has_
         ocr=ocr,
         text_source=Source.OCR if ocr and scan else Source.TEXT_LAYER,
         text_layer_usable=not scan,
-        pictures=has_ocr and layout and not scan and options.ocr is not OcrMode.NEVER,
+        pictures=has_ocr and (layout or large_pictures) and not scan and options.ocr is not OcrMode.NEVER,
     )

@@ -16,6 +16,7 @@ from pipeline.merge import DraftBlock
 from pipeline.options import ConvertOptions, Detail, OcrMode, PictureLimits
 from pipeline.page import TextLine
 from pipeline.pictures import apply_picture_text, picture_regions
+from pipeline.steps import Step
 from tests.invariants import assert_graph_invariants
 from tests.textsim import similarity
 
@@ -88,6 +89,24 @@ def test_ocr_never_reads_no_picture(local_converter: Any) -> None:
     graph: DocumentGraph = local_converter.convert_sync(make_banner_pdf(), ConvertOptions(ocr=OcrMode.NEVER))
     assert "ocr" not in graph.pages[0].route and graph.pages[0].timings.ocr_s == 0
     assert "QUARTERLY" not in "\n".join(b.text for b in graph.blocks)
+
+
+@pytest.mark.models
+def test_the_fast_path_reads_a_large_picture_and_renders_no_other_page(local_converter: Any) -> None:
+    """layout=false: no layout model, so the drawn images are the candidates, and only one over a large share of
+    the page (``fast_path_min_share``) gets the page rendered and read; twelve small tiles do not."""
+    options = ConvertOptions(layout=False)
+    graph: DocumentGraph = local_converter.convert_sync(make_banner_pdf(), options)
+    assert_graph_invariants(graph)
+    page = graph.pages[0]
+    assert page.route == [Step.TEXT, Step.RENDER, Step.MERGE, Step.OCR], page.route
+    (figure,) = [b for b in graph.blocks if b.type is BlockType.FIGURE]
+    assert figure.source is Source.OCR and similarity(figure.text, BANNER_HEADLINE) >= MIN_SIMILARITY
+    assert graph.page_blocks(1)[0] is figure  # read before the paragraphs below it
+    tiles = local_converter.convert_sync(make_many_pictures_pdf(12), options)
+    assert Step.RENDER not in tiles.pages[0].route and not [b for b in tiles.blocks if b.source is Source.OCR]
+    never = local_converter.convert_sync(make_banner_pdf(), ConvertOptions(layout=False, ocr=OcrMode.NEVER))
+    assert never.pages[0].route == [Step.TEXT, Step.MERGE]
 
 
 @pytest.mark.models
