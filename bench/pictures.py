@@ -4,7 +4,8 @@ whole page, in-process on the CPU default (YOLO layout + RapidOCR), one run, the
 Pages: a born-digital page with a banner headline (an image), a page of twelve word tiles (more pictures than the
 per-page bound), and the sample's figure page (a picture with no text). For each: the median seconds per page over
 5 conversions after a warm-up, with ocr=never (text layer + layout), ocr=auto (+ picture regions) and ocr=always
-(+ the whole page OCRed), and how many picture regions auto read.
+(+ the whole page OCRed), and how many picture regions auto read; then the banner page without the layout model
+(layout=false: the fast path), with ocr=never and ocr=auto (its picture read).
 
     python bench/pictures.py
 """
@@ -57,6 +58,18 @@ def main() -> None:
                     rows[f"{name}, ocr=auto: picture regions read"] = len(read)
                     if name == "banner page":
                         rows["banner headline in the graph (ocr=auto)"] = any(BANNER_HEADLINE in b.text for b in read)
+        # the fast path (no layout model): the banner page on the text layer alone, and with its picture read
+        for mode in (OcrMode.NEVER, OcrMode.AUTO):
+            options = ConvertOptions(layout=False, ocr=mode)
+            converter.convert_sync(pages["banner page"], options)
+            times = []
+            for _ in range(RUNS):
+                t0 = time.perf_counter()
+                converter.convert_sync(pages["banner page"], options)
+                times.append(time.perf_counter() - t0)
+            rows[f"banner page, layout=false, ocr={mode.value}: s/page (median of {RUNS})"] = round(
+                statistics.median(times), 3
+            )
     finally:
         converter.close()
     report("pictures", rows)

@@ -6,8 +6,7 @@ letter of a mixed document (gen_mixed_digital_scanned.pdf page 2), Arabic in pre
 (ArabicCIDTrueType.pdf), Arabic with a broken text layer against docling's snapshot (right_to_left_02.pdf), and
 Japanese set in vertical columns (vertical.pdf page 1). Truths: the project's transcriptions in
 tests/corpus/truth/, the corpus's own .gt.md, or the words on the page (the last two).
-pymupdf4llm 2.0 runs with its defaults (its layout model; its OCR needs Tesseract, which is not installed here,
-so it reads the text layer).
+pymupdf4llm 2.0 runs with its defaults (its layout model, and RapidOCR for pages it judges need OCR).
 
     python bench/reading.py
 """
