@@ -15,8 +15,7 @@ from __future__ import annotations
 import statistics
 import time
 
-import pymupdf
-from common import report
+from common import page_of, report
 
 from docgraph.local import LocalConverter
 from docgraph.samples import BANNER_HEADLINE, make_banner_pdf, make_many_pictures_pdf, make_sample_pdf
@@ -26,19 +25,11 @@ from pipeline.options import ConvertOptions, OcrMode
 RUNS = 5
 
 
-def _page(data: bytes, number: int) -> bytes:
-    doc = pymupdf.open(stream=data, filetype="pdf")
-    doc.select([number - 1])
-    out: bytes = doc.tobytes()
-    doc.close()
-    return out
-
-
 def main() -> None:
     pages = {
         "banner page": make_banner_pdf(),
         "12 word tiles": make_many_pictures_pdf(12),
-        "sample figure page": _page(make_sample_pdf(), 2),
+        "sample figure page": page_of(make_sample_pdf(), 2),
     }
     converter = LocalConverter()
     rows: dict[str, object] = {}

@@ -17,7 +17,7 @@ import time
 
 import pymupdf
 import pymupdf4llm
-from common import CORPUS, ROOT, report
+from common import CORPUS, ROOT, page_of, report
 
 from docgraph.local import LocalConverter
 from pipeline.export import MarkdownSerializer
@@ -34,25 +34,15 @@ CASES = [  # (file, 1-based page or None for all, truth)
 ]
 
 
-def _page(data: bytes, number: int | None) -> bytes:
-    if number is None:
-        return data
-    doc = pymupdf.open(stream=data, filetype="pdf")
-    doc.select([number - 1])
-    out: bytes = doc.tobytes()
-    doc.close()
-    return out
-
-
 def main() -> None:
     if not CORPUS.is_dir():
         raise SystemExit(f"corpus not found at {CORPUS} (set DOCGRAPH_CORPUS)")
     converter = LocalConverter()
     rows: dict[str, object] = {}
     try:
-        converter.convert_sync(_page((CORPUS / "horribleocr.pdf").read_bytes(), None))  # warm-up
+        converter.convert_sync(page_of((CORPUS / "horribleocr.pdf").read_bytes(), None))  # warm-up
         for name, page, given in CASES:
-            data = _page((CORPUS / name).read_bytes(), page)
+            data = page_of((CORPUS / name).read_bytes(), page)
             truth = given if given is not None else (CORPUS / name.replace(".pdf", ".gt.md")).read_text()
             t0 = time.perf_counter()
             ours = MarkdownSerializer().serialize(converter.convert_sync(data, ConvertOptions()))

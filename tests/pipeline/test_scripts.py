@@ -6,7 +6,6 @@ a picture taken for digital pages. The corpus files these came from: ``tests/cor
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pymupdf
 import pytest
@@ -14,12 +13,13 @@ import pytest
 from pipeline.geometry import BBox
 from pipeline.graph import BlockType, PageKind, Source
 from pipeline.merge import TEXT_LAYER_MODEL, DraftBlock, merge_page
-from pipeline.page import TextBlock, TextLayer, TextLine
+from pipeline.page import TextBlock, TextLine
 from pipeline.route import classify_page
 from pipeline.rtl import Glyph, logical_row, mostly_rtl, normalise_forms, placed
 from pipeline.structure import decide
 from pipeline.textlayer import extract_text_layer
 from pipeline.vertical import columns, join_pieces, join_vertical_blocks
+from tests.layers import text_layer
 
 
 def glyphs_as_seen(visual: str, *, runs: list[int] | None = None, width: float = 5.0) -> list[Glyph]:
@@ -127,18 +127,6 @@ def test_a_page_whose_only_text_sits_where_running_heads_do_keeps_it_in_the_body
     assert decide(number)[(1, 0)].type is BlockType.PAGE_FOOTER
 
 
-def layer(**values: Any) -> TextLayer:
-    base: dict[str, Any] = {
-        "blocks": (),
-        "chars": 500,
-        "invisible_text_ratio": 0.0,
-        "image_coverage": 0.0,
-        "vector_coverage": 0.0,
-        "garbled_ratio": 0.0,
-    }
-    return TextLayer(**(base | values))
-
-
 @pytest.mark.parametrize(
     ("chars", "images", "paths", "kind"),
     [
@@ -152,4 +140,4 @@ def layer(**values: Any) -> TextLayer:
 def test_a_page_of_a_few_words_without_a_picture_is_digital(
     chars: int, images: float, paths: float, kind: PageKind
 ) -> None:
-    assert classify_page(layer(chars=chars, image_coverage=images, vector_coverage=paths)) is kind
+    assert classify_page(text_layer(chars=chars, image_coverage=images, vector_coverage=paths)) is kind

@@ -14,40 +14,28 @@ from PIL import Image
 from docgraph.samples import WRONG_OCR_WORDS, make_banner_pdf, make_ocr_layer_scan_pdf, make_sample_pdf
 from pipeline.graph import DocumentGraph, PageKind, Source
 from pipeline.options import ConvertOptions, OcrMode
-from pipeline.page import TextLayer
 from pipeline.route import classify_page, untrusted_text_layer
 from pipeline.textlayer import extract_text_layer
+from tests.layers import text_layer
 from tests.textsim import similarity
 
 MIN_SIMILARITY = 0.85  # measured 1.00 against the sample page's own text layer (2026-12-02); the invisible layer: 0.26
 
 
-def layer(**values: Any) -> TextLayer:
-    base: dict[str, Any] = {
-        "blocks": (),
-        "chars": 500,
-        "invisible_text_ratio": 0.0,
-        "image_coverage": 0.0,
-        "vector_coverage": 0.0,
-        "garbled_ratio": 0.0,
-    }
-    return TextLayer(**(base | values))
-
-
 def test_why_a_text_layer_is_not_trusted() -> None:
-    assert untrusted_text_layer(layer()) is None and classify_page(layer()) is PageKind.DIGITAL
-    garbled = layer(garbled_ratio=0.42)
+    assert untrusted_text_layer(text_layer()) is None and classify_page(text_layer()) is PageKind.DIGITAL
+    garbled = text_layer(garbled_ratio=0.42)
     assert "garbled: 42%" in (untrusted_text_layer(garbled) or "") and classify_page(garbled) is PageKind.MIXED
-    over_scan = layer(image_coverage=0.98, invisible_text_ratio=1.0)
+    over_scan = text_layer(image_coverage=0.98, invisible_text_ratio=1.0)
     assert "invisible text laid over a scan" in (untrusted_text_layer(over_scan) or "")
     assert classify_page(over_scan) is PageKind.MIXED
-    assert untrusted_text_layer(layer(chars=3, image_coverage=1.0)) is None  # a plain scan: nothing to distrust
-    assert untrusted_text_layer(layer(image_coverage=0.98, invisible_text_ratio=0.1)) is None  # a photo page
-    under_scan = layer(image_coverage=1.0, covered_text_ratio=0.9)
+    assert untrusted_text_layer(text_layer(chars=3, image_coverage=1.0)) is None  # a plain scan: nothing to distrust
+    assert untrusted_text_layer(text_layer(image_coverage=0.98, invisible_text_ratio=0.1)) is None  # a photo page
+    under_scan = text_layer(image_coverage=1.0, covered_text_ratio=0.9)
     assert "hidden under the scan image drawn over it (90%" in (untrusted_text_layer(under_scan) or "")
     assert classify_page(under_scan) is PageKind.MIXED
     # a picture placed over part of a page's text (a stamp, a logo) is not a scan
-    assert untrusted_text_layer(layer(image_coverage=0.2, covered_text_ratio=0.9)) is None
+    assert untrusted_text_layer(text_layer(image_coverage=0.2, covered_text_ratio=0.9)) is None
 
 
 @pytest.mark.parametrize("under_image", [False, True], ids=["invisible", "under-image"])
