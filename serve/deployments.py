@@ -29,14 +29,17 @@ class LayoutDeployment:
     def __init__(self, config: YoloLayoutConfig, batch: BatchConfig) -> None:
         self._model = build_layout_model(config)
         warm_up(self._model)
-        # serve.batch's wrapper has these setters; its annotations return the plain coroutine function
-        self.detect_batch.set_max_batch_size(batch.max_batch_size)  # type: ignore[attr-defined]  # see above
-        self.detect_batch.set_batch_wait_timeout_s(batch.batch_wait_timeout_s)  # type: ignore[attr-defined]  # see above
+        # The batched engine takes two batches at once (one letterboxed while the other runs on the device);
+        # ultralytics' predictor is not thread-safe, so its engine takes one.
+        self._overlap = config.batched
+        for method in (self.detect_batch, self.detect_two_batches):
+            # serve.batch's wrapper has these setters; its annotations return the plain coroutine function
+            method.set_max_batch_size(batch.max_batch_size)  # type: ignore[attr-defined]  # see above
+            method.set_batch_wait_timeout_s(batch.batch_wait_timeout_s)  # type: ignore[attr-defined]  # see above
         self._metrics = ModelMetrics("layout")
         log.info("layout model ready: %s", self._model.name)
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
-    async def detect_batch(self, images: list[PageImage]) -> list[LayoutResult]:
+    async def _run_batch(self, images: list[PageImage]) -> list[LayoutResult]:
         t0 = time.perf_counter()
         results = await asyncio.to_thread(self._model.predict, images)
         release_freed_memory()  # the batch's images and the model's working arrays
@@ -45,9 +48,18 @@ class LayoutDeployment:
             self._metrics.observe(per_page)
         return results
 
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
+    async def detect_batch(self, images: list[PageImage]) -> list[LayoutResult]:
+        return await self._run_batch(images)
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005, max_concurrent_batches=2)
+    async def detect_two_batches(self, images: list[PageImage]) -> list[LayoutResult]:
+        return await self._run_batch(images)
+
     async def detect(self, image: PageImage) -> LayoutResult:
         """One page in; pages of concurrent requests are batched into one model call."""
-        result: LayoutResult = await self.detect_batch(image)
+        batched = self.detect_two_batches if self._overlap else self.detect_batch
+        result: LayoutResult = await batched(image)
         return result
 
     async def health(self) -> ModelHealth:

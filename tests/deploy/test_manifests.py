@@ -84,6 +84,8 @@ def test_rayservice_cluster_shape() -> None:
     profile = ServeDeploySchema.model_validate(_load(ROOT / "serve_config.gpu.yaml")).applications[0]
     raw = {d["name"]: d for d in _load(ROOT / "serve_config.gpu.yaml")["applications"][0]["deployments"]}
     assert sum(raw[n]["ray_actor_options"].get("num_gpus", 0) for n in raw) <= 1
+    on_gpu = [raw[n]["ray_actor_options"] for n in raw if raw[n]["ray_actor_options"].get("num_gpus", 0)]
+    assert sum(options["num_cpus"] for options in on_gpu) <= float(container["resources"]["limits"]["cpu"])
     max_ocr = raw["OcrDeployment"]["autoscaling_config"]["max_replicas"]
     assert max_ocr <= gpu["maxReplicas"], "more OCR replicas allowed than GPU nodes to place them"
     assert profile.deployments  # parsed

