@@ -157,18 +157,9 @@ async def _convert_page(
     image: PageImage | None = None
     if plan.needs_image:
         start(Step.RENDER)
-        t0 = time.perf_counter()
-        try:
-            held.append(await doc.reserve_render(out.geometry, options.dpi))
-            image, warning = await doc.render(page_no, options.dpi)
-            if warning:
-                out.warnings.append(warning)
-        except PageError as exc:
-            log.warning("page %d: render failed: %s", page_no, exc)
-            out.fail(Step.RENDER, exc, fatal=not plan.text_layer_usable)
-            if out.status is PageStatus.FAILED:
-                return out
-        out.timings.render_s = time.perf_counter() - t0
+        image = await _render(doc, out, plan, options.dpi, held)
+        if out.status is PageStatus.FAILED:
+            return out
     if image is not None and out.kind is PageKind.SCANNED and plan.ocr and models.has_orientation:
         image, layer = await _upright(models, image, layer, limits, out, start)
     if image is not None and (plan.layout or plan.ocr):
@@ -189,6 +180,28 @@ async def _convert_page(
     if plan.text_source is Source.OCR and analysis.ocr is None and analysis.layout is None:
         out.status = PageStatus.FAILED  # a scan with neither text nor regions: nothing was converted
     return out
+
+
+async def _render(
+    doc: DocumentHandle, out: PageOutcome, plan: PagePlan, dpi: int, held: list[Reservation]
+) -> PageImage | None:
+    """The page's image for its models (its room in the render budget held in ``held``), or None when the render
+    failed (recorded on the page: fatal where the text layer cannot carry it). A page that only the layout model
+    reads is drawn at the size the model reads (``limits.layout_max_side``), not drawn larger and resampled."""
+    t0 = time.perf_counter()
+    side = doc.limits.layout_max_side if not (plan.ocr or plan.pictures) else None
+    image: PageImage | None = None
+    try:
+        assert out.geometry is not None  # read with the text layer
+        held.append(await doc.reserve_render(out.geometry, dpi, side))
+        image, warning = await doc.render(out.page_no, dpi, side)
+        if warning:
+            out.warnings.append(warning)
+    except PageError as exc:
+        log.warning("page %d: render failed: %s", out.page_no, exc)
+        out.fail(Step.RENDER, exc, fatal=not plan.text_layer_usable)
+    out.timings.render_s = time.perf_counter() - t0
+    return image
 
 
 def _plan(

@@ -95,10 +95,11 @@ class Limits(BaseModel):
         "waits for room (at most render_wait_s, then that page fails with render_budget_busy).",
     )
     layout_max_side: int = Field(
-        default=1600,
+        default=1024,
         ge=64,
-        description="The layout model gets the page image scaled down to this many pixels on its longer side (it "
-        "letterboxes to its own input size, 1024 by default, anyway); its boxes are scaled back.",
+        description="The layout model gets the page image at most this many pixels on its longer side: its input "
+        "size (YOLO letterboxes to imgsz, 1024 by default, anyway). A page only the layout model reads is rendered "
+        "at that size; a larger render (for OCR) is scaled down for it. Its boxes are scaled back.",
     )
     render_wait_s: float = Field(
         default=120.0,

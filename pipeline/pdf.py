@@ -47,9 +47,16 @@ def render_zoom(geo: PageGeometry, dpi: int, limits: Limits) -> float:
     return zoom
 
 
-def render_bytes(geo: PageGeometry, dpi: int, limits: Limits) -> int:
+def fit_zoom(geo: PageGeometry, zoom: float, max_side: int | None) -> float:
+    """``zoom``, lowered so that the image's longer side is at most ``max_side`` pixels (None: as it is)."""
+    if max_side is None:
+        return zoom
+    return min(zoom, max_side / max(geo.width, geo.height, 1e-6))
+
+
+def render_bytes(geo: PageGeometry, dpi: int, limits: Limits, max_side: int | None = None) -> int:
     """Bytes of the RGB image ``render`` makes of the page (what the render budget reserves)."""
-    zoom = render_zoom(geo, dpi, limits)
+    zoom = fit_zoom(geo, render_zoom(geo, dpi, limits), max_side)
     return 3 * (int(geo.width * zoom) + 1) * (int(geo.height * zoom) + 1)
 
 
@@ -123,8 +130,11 @@ class PdfDocument:
         """The table structure inside each clip (content space), or ``None`` where PyMuPDF finds none."""
         return find_tables(self._page(page_no), clips)
 
-    def render(self, page_no: int, dpi: int) -> tuple[PageImage, str | None]:
-        """Render one page in content space; returns the image and a warning if the DPI had to be lowered."""
+    def render(self, page_no: int, dpi: int, max_side: int | None = None) -> tuple[PageImage, str | None]:
+        """Render one page in content space; returns the image and a warning if the DPI had to be lowered to fit
+        the render budget. ``max_side``: no larger than this many pixels on its longer side (the size a model
+        reads: a page rendered for the layout model alone is drawn at its input size, not drawn larger and
+        resampled)."""
         page = self._page(page_no)
         self._check_images(page)
         geo = self.geometry(page_no)
@@ -139,6 +149,7 @@ class PdfDocument:
                     page_no=page_no,
                 )
             warning = f"page {page_no} rendered at {zoom * 72:.0f} dpi instead of {dpi} (render budget)"
+        zoom = fit_zoom(geo, zoom, max_side)
         try:
             pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom).prerotate(-page.rotation), alpha=False)
         except (RuntimeError, ValueError, MemoryError) as exc:

@@ -360,16 +360,17 @@ class DocumentHandle:
         )
         return result
 
-    async def reserve_render(self, geometry: PageGeometry, dpi: int) -> Reservation:
+    async def reserve_render(self, geometry: PageGeometry, dpi: int, max_side: int | None = None) -> Reservation:
         """Room in the replica's render budget for this page's image (waits, within ``limits.render_wait_s``):
         twice its size, since it exists twice in the ingress while its models run (the array unpickled from the
         worker, and its copy in Ray's object store)."""
-        nbytes = RENDER_COPIES * render_bytes(geometry, dpi, self.limits)
+        nbytes = RENDER_COPIES * render_bytes(geometry, dpi, self.limits, max_side)
         return await self._pool.renders.reserve(nbytes, self.limits.render_wait_s)
 
-    async def render(self, page_no: int, dpi: int) -> tuple[PageImage, str | None]:
+    async def render(self, page_no: int, dpi: int, max_side: int | None = None) -> tuple[PageImage, str | None]:
+        """The page rendered at ``dpi`` (at most ``max_side`` pixels on its longer side when given)."""
         result: tuple[PageImage, str | None] = await self._call(
-            Step.RENDER, self.limits.render_timeout_s, "render", page_no, dpi
+            Step.RENDER, self.limits.render_timeout_s, "render", page_no, dpi, max_side
         )
         return result
 

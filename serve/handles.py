@@ -19,6 +19,7 @@ from ray.exceptions import ActorUnavailableError, RayActorError
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from pipeline.analysis import analyze_page, detect_fitted
+from pipeline.options import Limits
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, OcrRequest, OcrResult, Orientation, PageAnalysis
 from pipeline.steps import Step
@@ -35,7 +36,7 @@ class HandleModels:
         ocr: DeploymentHandle | None,
         *,
         retries: int = 2,
-        layout_max_side: int = 1600,
+        layout_max_side: int = Limits().layout_max_side,
         orientation: bool = False,
     ) -> None:
         self._layout = layout
