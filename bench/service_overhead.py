@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import psutil
-from common import report
+from common import cpu_seconds_by_role, report
 
 from docgraph.embedded import EmbeddedService
 from docgraph.local import LocalConverter
@@ -41,42 +39,10 @@ def run_service(url: str, docs: list[bytes], concurrency: int) -> float:
         return pages / (time.perf_counter() - t0)
 
 
-def _role(proc: psutil.Process) -> str | None:
-    line = " ".join(proc.cmdline())
-    if "pipeline.pdfworker" in line:
-        return "PyMuPDF workers (of the ingress)"
-    for role in ("LayoutDeployment", "OcrDeployment", "DocumentIngress", "ProxyActor", "ServeController"):
-        if role in line:
-            return role
-    if proc.pid == os.getpid():
-        return "client (this benchmark)"
-    if "ray" in line:
-        return "Ray system (raylet, GCS, agents)"
-    return None
-
-
 def cpu_by_role(fn: Callable[[], float]) -> tuple[float, dict[str, float]]:
     """Run ``fn`` and return its result with the CPU each role used meanwhile (cores: 1.0 = one core busy)."""
-    procs: dict[str, list[tuple[psutil.Process, float]]] = {}
-    for proc in psutil.process_iter():
-        try:
-            if (role := _role(proc)) is not None:
-                times = proc.cpu_times()
-                procs.setdefault(role, []).append((proc, times.user + times.system))
-        except psutil.Error:
-            continue
-    t0 = time.perf_counter()
-    result = fn()
-    elapsed = time.perf_counter() - t0
-    used: dict[str, float] = {}
-    for role, entries in procs.items():
-        for proc, before in entries:
-            try:
-                times = proc.cpu_times()
-            except psutil.Error:
-                continue
-            used[role] = used.get(role, 0.0) + (times.user + times.system - before) / elapsed
-    return result, {role: round(cores, 2) for role, cores in sorted(used.items(), key=lambda kv: -kv[1])}
+    result, elapsed, used = cpu_seconds_by_role(fn)
+    return result, {role: round(seconds / elapsed, 2) for role, seconds in used.items()}
 
 
 def run_local(docs: list[bytes], concurrency: int, limits: Limits) -> float:
