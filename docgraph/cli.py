@@ -167,30 +167,32 @@ def loadtest(
     out: Annotated[Path, typer.Option(help="Folder for report.json and report.png.")] = Path("loadtest-out"),
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow a non-loopback target.")] = False,
     api_key: Annotated[str | None, typer.Option(envvar="DOCGRAPH_API_KEY", help="API key of the service.")] = None,
+    warmup: Annotated[float, typer.Option(help="Seconds of load at the first level first, never counted.")] = 5.0,
+    settle: Annotated[float | None, typer.Option(help="Seconds left out of each step (default: step-s / 4).")] = None,
+    sweep: Annotated[bool, typer.Option("--sweep", help="Double the level until goodput stops rising.")] = False,
+    max_level: Annotated[float, typer.Option(help="Sweep: the highest level tried.")] = 64.0,
+    jobs: Annotated[bool, typer.Option("--jobs", help="Through /v1/jobs: time to first page.")] = False,
+    slo_doc_s: Annotated[float | None, typer.Option(help="Goodput: a document answered within (s).")] = None,
+    slo_page_s: Annotated[float | None, typer.Option(help="Goodput: its latency per page within (s).")] = None,
 ) -> None:
-    """Load-test a running service: pages/s, docs/s, latency per route, errors by status, replicas over time."""
+    """Load-test a running service: steady-state pages/s and goodput per step, the knee of a sweep, latency per
+    route, time to first page (jobs), queue wait vs service time per stage, replicas over time."""
     import asyncio
 
     from rich.live import Live
     from rich.table import Table
 
-    from docgraph.loadtest import (
-        LoadTestConfig,
-        RemoteTargetError,
-        Run,
-        check_target,
-        run_load,
-        summarize,
-        write_report,
-    )
+    from docgraph.loadreport import Limits, Run, summarize, write_report
+    from docgraph.loadtest import LoadTestConfig, RemoteTargetError, check_target, run_load
 
     if concurrency is None and rate is None:
-        concurrency = 4
+        concurrency = 1 if sweep else 4  # a sweep starts low and doubles
     config = LoadTestConfig(
         url=url, files=_load_inputs(inputs), concurrency=concurrency, rate=rate,
         steps=[float(x) for x in steps.split(",")] if steps else [], step_s=step_s, max_requests=requests,
         max_duration_s=duration, params=dict(p.split("=", 1) for p in param or []), api_key=api_key,
-        metrics_url=metrics_url, allow_remote=allow_remote,
+        metrics_url=metrics_url, allow_remote=allow_remote, warmup_s=warmup, settle_s=settle, sweep=sweep,
+        max_level=max_level, jobs=jobs, limits=Limits(slo_document_s=slo_doc_s, slo_page_s=slo_page_s),
     )  # fmt: skip
     try:
         check_target(url, allow_remote=allow_remote)
@@ -199,23 +201,27 @@ def loadtest(
         raise typer.Exit(code=2) from exc
 
     def table(run: Run, step: int, level: float, sent: int) -> Table:
-        report = summarize(config, run)
-        t = Table(title=f"docgraph loadtest → {url}  (step {step + 1}, level {level:g}, sent {sent})")
-        for col in ("done", "pages/s", "docs/s", "p50 s", "p95 s", "503", "errors"):
+        report = summarize(config, run, config.limits)
+        phase = "warm-up" if step < 0 else f"step {step + 1}"
+        t = Table(title=f"docgraph loadtest → {url}  ({phase}, level {level:g}, sent {sent})")
+        for col in ("level", "pages/s", "goodput", "docs/s", "p50 s", "p95 s", "503", "errors"):
             t.add_column(col)
-        lat = report["latency_s"]["all"]
-        t.add_row(str(report["succeeded"]), str(report["pages_per_s"]), str(report["documents_per_s"]),
-                  str(lat.get("p50", "-")), str(lat.get("p95", "-")), str(report["backpressure_503"]),
-                  str(report["errors"]))  # fmt: skip
+        for fig in report["steps"]:
+            lat = fig["latency_s"]
+            t.add_row(f"{fig['level']:g}", str(fig["pages_per_s"]), str(fig["goodput_pages_per_s"]),
+                      str(fig["documents_per_s"]), str(lat.get("p50", "-")), str(lat.get("p95", "-")),
+                      str(fig["backpressure_503"]), str(fig["errors"]))  # fmt: skip
         return t
 
     with Live(console=console, refresh_per_second=2, transient=False) as live:
         run = asyncio.run(run_load(config, on_progress=lambda *a: live.update(table(*a))))
-    report = summarize(config, run)
+    report = summarize(config, run, config.limits)
     json_path, png_path = write_report(report, out)
+    knee = report["knee"]
     console.print(
-        f"{report['succeeded']}/{report['requests']} ok, {report['pages_per_s']} pages/s, "
-        f"{report['documents_per_s']} docs/s, 503: {report['backpressure_503']}, errors: {report['errors']}"
+        f"{report['succeeded']}/{report['requests']} ok, {report['pages_per_s']} pages/s (goodput "
+        f"{report['goodput_pages_per_s']}), {report['documents_per_s']} docs/s, 503: {report['backpressure_503']}, "
+        f"errors: {report['errors']}; knee: {knee['level'] if knee else '-'}; stopped: {report['stopped']}"
     )
     console.print(f"wrote {json_path} and {png_path}")
     if report["succeeded"] == 0:

@@ -2,13 +2,15 @@
 
 Closed loop (``concurrency``: N clients, each sends the next document when the last one is answered) or open
 loop (``rate``: documents per second arrive on schedule, whether or not earlier ones were answered), either
-in steps (``steps``, each ``step_s`` long). Always bounded by a request count and a duration, and stops by
-itself. Targets must be loopback addresses unless the caller allows others explicitly.
+in steps (``steps``, each ``step_s`` long) or as a sweep (``sweep``: levels double until goodput stops
+rising; the knee is reported). A warm-up (``warmup_s``) runs first and is never counted; each step's first
+``settle_s`` is left out of its steady-state figures. Documents go through ``POST /v1/convert``, or with
+``jobs`` through ``POST /v1/jobs`` and the job's event stream (time to first page). Always bounded by a request
+count and a duration, and stops by itself. Targets must be loopback addresses unless the caller allows others.
 
-Reports pages/s, documents/s, latency p50/p95/p99 per route (the slowest route a document's pages took:
-ocr > layout > text_layer), HTTP status counts (503 backpressure counted apart from errors), OCR tokens/s when
-the server's metrics are given, and the replica count per deployment over time (``GET /v1/deployments``).
-Writes ``report.json`` and ``report.png``.
+``docgraph.loadreport`` turns the run into the report (per route and per step: pages/s, goodput against the
+latency limits, latency percentiles, statuses; queue wait vs service time per stage from the service's
+metrics; definitions and versions): ``report.json`` and ``report.png``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,8 @@ import ipaddress
 import json
 import random
 import socket
-import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -29,7 +29,17 @@ from urllib.parse import urlparse
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-ROUTE_RANK = {"text_layer": 0, "layout": 1, "ocr": 2}
+from docgraph.loadreport import (
+    ROUTE_RANK,
+    WARMUP_STEP,
+    Limits,
+    Run,
+    Sample,
+    StepWindow,
+    keep_sweeping,
+    parse_stage_metrics,
+    step_figures,
+)
 
 
 class LoadTestConfig(BaseModel):
@@ -46,14 +56,33 @@ class LoadTestConfig(BaseModel):
     timeout_s: float = Field(default=600.0, gt=0)
     params: dict[str, str] = Field(default_factory=dict, description="Query parameters of /v1/convert.")
     api_key: str | None = None
-    metrics_url: str | None = Field(default=None, description="Prometheus endpoint to read OCR tokens from.")
+    metrics_url: str | None = Field(
+        default=None, description="Prometheus endpoint (Ray's metrics port): OCR tokens, stage wait vs service time."
+    )
+    metrics_flush_s: float = Field(default=12.0, ge=0, description="Wait for the metrics export before reading.")
     allow_remote: bool = False
+    warmup_s: float = Field(default=5.0, ge=0, description="Load at the first level first, never counted.")
+    settle_s: float | None = Field(default=None, ge=0, description="Left out of each step (default step_s / 4).")
+    sweep: bool = Field(default=False, description="Double the level until goodput stops rising.")
+    max_level: float = Field(default=64.0, gt=0, description="Sweep: the highest level tried.")
+    jobs: bool = Field(default=False, description="Through /v1/jobs and its event stream (time to first page).")
+    limits: Limits = Field(default_factory=Limits)
 
     def schedule(self) -> list[float]:
-        """Load level per step (one step without ``steps``)."""
-        if self.steps:
+        """Load level per step: ``steps``; a sweep doubles from the first level up to ``max_level``."""
+        first = float(self.rate if self.rate is not None else (self.concurrency or 1))
+        if self.steps and not self.sweep:
             return list(self.steps)
-        return [float(self.rate if self.rate is not None else (self.concurrency or 1))]
+        if not self.sweep:
+            return [first]
+        levels = list(self.steps) or [first]
+        while levels[-1] * 2 <= self.max_level:
+            levels.append(levels[-1] * 2)
+        return levels
+
+    @property
+    def settle(self) -> float:
+        return self.step_s / 4 if self.settle_s is None else self.settle_s
 
     @property
     def open_loop(self) -> bool:
@@ -82,25 +111,6 @@ def check_target(url: str, *, allow_remote: bool) -> None:
         )
 
 
-@dataclass(slots=True)
-class Sample:
-    start: float
-    end: float
-    status: int
-    pages: int = 0
-    route: str | None = None
-    step: int = 0
-
-
-@dataclass(slots=True)
-class Run:
-    samples: list[Sample] = field(default_factory=list)
-    replicas: list[dict[str, Any]] = field(default_factory=list)  # {"t": s, "<deployment>": n, ...}
-    started: float = 0.0
-    ended: float = 0.0
-    tokens: float | None = None
-
-
 def _route_of(body: dict[str, Any]) -> str:
     routes = [
         "ocr" if "ocr" in p["route"] else "layout" if "layout" in p["route"] else "text_layer" for p in body["pages"]
@@ -108,202 +118,188 @@ def _route_of(body: dict[str, Any]) -> str:
     return max(routes, key=ROUTE_RANK.__getitem__) if routes else "text_layer"
 
 
-async def _ocr_tokens(client: httpx.AsyncClient, metrics_url: str | None) -> float | None:
+def _job_route(status: dict[str, Any]) -> str:
+    steps = {step for page in status.get("pages", []) for step in page.get("steps", {})}
+    return "ocr" if "ocr" in steps else "layout" if "layout" in steps else "text_layer"
+
+
+async def _scrape(client: httpx.AsyncClient, metrics_url: str | None) -> str | None:
     if not metrics_url:
         return None
     try:
-        text = (await client.get(metrics_url, timeout=10)).text
+        return (await client.get(metrics_url, timeout=10)).text
     except httpx.HTTPError:
         return None
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("ray_docgraph_ocr_tokens_total{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+
+
+def _ocr_tokens(text: str | None) -> float | None:
+    if text is None:
+        return None
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("ray_docgraph_ocr_tokens_total{")
+    )
+
+
+async def _service_versions(client: httpx.AsyncClient) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    try:
+        found["version"] = (await client.get("/openapi.json", timeout=10)).json()["info"]["version"]
+        models = await client.get("/v1/models", timeout=10)
+        if models.status_code == 200:
+            found["models"] = models.json()
+    except (httpx.HTTPError, KeyError, ValueError):
+        pass
+    return found
 
 
 ProgressCallback = Callable[[Run, int, float, int], None]
 
 
-async def run_load(  # noqa: PLR0912, PLR0915 - one closed/open-loop driver whose steps share its state
-    config: LoadTestConfig, *, on_progress: ProgressCallback | None = None
-) -> Run:
-    """Send the load; ``on_progress(run, step, level, sent)`` (``step``: its index in the schedule, ``level``:
-    its concurrency or rate, ``sent``: documents sent so far) is called about once a second while documents
-    are being sent, and once more after the run (with the schedule's last step and level)."""
+class _Driver:
+    """Sends documents at a level until a time, keeping every answer as a ``Sample`` of ``run``."""
+
+    def __init__(self, config: LoadTestConfig, client: httpx.AsyncClient, run: Run) -> None:
+        self.config, self.client, self.run = config, client, run
+        self.docs = [(p.name, p.read_bytes()) for p in config.files]
+        self.params = {"format": "json", **config.params}
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.sent = 0
+
+    async def one(self, step: int) -> None:
+        name, data = random.choice(self.docs)  # noqa: S311 - picks a test document, nothing secret
+        t0 = time.monotonic()
+        try:
+            send = self._job if self.config.jobs else self._convert
+            sample = await send(step, name, data, t0)
+        except httpx.HTTPError:
+            sample = Sample(t0, time.monotonic(), 0, step=step)  # transport error / client timeout
+        self.run.samples.append(sample)
+
+    async def _convert(self, step: int, name: str, data: bytes, t0: float) -> Sample:
+        files = {"file": (name, data, "application/pdf")}
+        r = await self.client.post("/v1/convert", params=self.params, files=files)
+        sample = Sample(t0, time.monotonic(), r.status_code, step=step)
+        if r.status_code == 200:
+            body = r.json()
+            sample.pages, sample.route = len(body["pages"]), _route_of(body)
+        return sample
+
+    async def _job(self, step: int, name: str, data: bytes, t0: float) -> Sample:
+        params = {k: v for k, v in self.params.items() if k != "format"}
+        r = await self.client.post("/v1/jobs", params=params, files={"file": (name, data, "application/pdf")})
+        if r.status_code != 202:
+            return Sample(t0, time.monotonic(), r.status_code, step=step)
+        first_page, event = None, ""
+        async with self.client.stream("GET", r.json()["events_url"]) as events:
+            async for line in events.aiter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                    if event == "page" and first_page is None:
+                        first_page = time.monotonic()
+                elif line.startswith("data: ") and event in ("done", "error"):
+                    status = json.loads(line[6:]) if event == "done" else {}
+                    ok = status.get("state") in ("succeeded", "partially_succeeded")
+                    sample = Sample(t0, time.monotonic(), 200 if ok else 500, step=step, first_page=first_page)
+                    if ok:
+                        sample.pages, sample.route = int(status.get("pages_done", 0)), _job_route(status)
+                    return sample
+        return Sample(t0, time.monotonic(), 0, step=step, first_page=first_page)  # stream ended without 'done'
+
+    async def watch(self) -> None:
+        """Replicas per deployment, once a second (``GET /v1/deployments``)."""
+        while True:
+            try:
+                body = (await self.client.get("/v1/deployments", timeout=10)).json()
+                point: dict[str, Any] = {"t": time.monotonic() - self.run.started}
+                point.update({d["name"]: d["replicas"] for d in body["deployments"]})
+                self.run.replicas.append(point)
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            await asyncio.sleep(1.0)
+
+    async def drive(self, step: int, level: float, until: float, on_progress: ProgressCallback | None) -> None:
+        next_arrival, last_progress = time.monotonic(), 0.0
+        while time.monotonic() < until and self.sent < self.config.max_requests:
+            now = time.monotonic()
+            if self.config.open_loop:
+                if now >= next_arrival:
+                    self.in_flight.add(asyncio.create_task(self.one(step)))
+                    self.sent += 1
+                    next_arrival += 1.0 / level
+            else:
+                while len(self.in_flight) < int(level) and self.sent < self.config.max_requests:
+                    self.in_flight.add(asyncio.create_task(self.one(step)))
+                    self.sent += 1
+            self.in_flight -= {t for t in self.in_flight if t.done()}
+            if on_progress and now - last_progress >= 1.0:
+                on_progress(self.run, step, level, self.sent)
+                last_progress = now
+            await asyncio.sleep(0.01)
+
+
+async def run_load(config: LoadTestConfig, *, on_progress: ProgressCallback | None = None) -> Run:
+    """Send the load; ``on_progress(run, step, level, sent)`` (``step``: its index in the schedule, -1 in the
+    warm-up; ``level``: its concurrency or rate; ``sent``: documents sent so far) is called about once a second
+    while documents are being sent, and once more after the run."""
     check_target(config.url, allow_remote=config.allow_remote)
-    docs = [(p.name, p.read_bytes()) for p in config.files]
     headers = {"X-API-Key": config.api_key} if config.api_key else {}
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
     run = Run()
     schedule = config.schedule()
-    sent = 0
-    params = {"format": "json", **config.params}
     async with httpx.AsyncClient(
         base_url=config.url, headers=headers, timeout=config.timeout_s, limits=limits
     ) as client:
-        tokens_before = await _ocr_tokens(client, config.metrics_url)
+        driver = _Driver(config, client, run)
+        run.service = await _service_versions(client)
         run.started = time.monotonic()
         deadline = run.started + config.max_duration_s
 
-        async def one(step: int) -> None:
-            name, data = random.choice(docs)  # noqa: S311 - picks a test document, nothing secret
-            t0 = time.monotonic()
-            try:
-                r = await client.post("/v1/convert", params=params, files={"file": (name, data, "application/pdf")})
-                sample = Sample(t0, time.monotonic(), r.status_code, step=step)
-                if r.status_code == 200:
-                    body = r.json()
-                    sample.pages, sample.route = len(body["pages"]), _route_of(body)
-            except httpx.HTTPError:
-                sample = Sample(t0, time.monotonic(), 0, step=step)  # transport error / client timeout
-            run.samples.append(sample)
-
-        async def watch() -> None:
-            while True:
-                try:
-                    body = (await client.get("/v1/deployments", timeout=10)).json()
-                    point: dict[str, Any] = {"t": time.monotonic() - run.started}
-                    point.update({d["name"]: d["replicas"] for d in body["deployments"]})
-                    run.replicas.append(point)
-                except (httpx.HTTPError, KeyError, ValueError):
-                    pass
-                await asyncio.sleep(1.0)
-
-        watcher = asyncio.create_task(watch())
-        in_flight: set[asyncio.Task[None]] = set()
+        watcher = asyncio.create_task(driver.watch())
+        before: str | None = None
         try:
+            if config.warmup_s > 0:
+                await driver.drive(WARMUP_STEP, schedule[0], min(run.started + config.warmup_s, deadline), on_progress)
+            before = await _scrape(client, config.metrics_url)  # the warm-up's pages left out (as far as exported)
             for step, level in enumerate(schedule):
-                # one level runs until the run's deadline; several run step_s each
-                step_end = deadline if len(schedule) == 1 else min(time.monotonic() + config.step_s, deadline)
-                next_arrival = time.monotonic()
-                last_progress = 0.0
-                while time.monotonic() < step_end and sent < config.max_requests:
-                    now = time.monotonic()
-                    if config.open_loop:
-                        if now >= next_arrival:
-                            in_flight.add(asyncio.create_task(one(step)))
-                            sent += 1
-                            next_arrival += 1.0 / level
-                    else:
-                        while len(in_flight) < int(level) and sent < config.max_requests:
-                            in_flight.add(asyncio.create_task(one(step)))
-                            sent += 1
-                    done = {t for t in in_flight if t.done()}
-                    in_flight -= done
-                    if on_progress and now - last_progress >= 1.0:
-                        on_progress(run, step, level, sent)
-                        last_progress = now
-                    await asyncio.sleep(0.01)
-                if sent >= config.max_requests or time.monotonic() >= deadline:
+                now = time.monotonic()
+                # one level without a sweep runs until the run's deadline; steps run step_s each
+                single = len(schedule) == 1 and not config.sweep
+                run.steps.append(StepWindow(level=level, start=now, steady=now + (0 if single else config.settle)))
+                await driver.drive(step, level, deadline if single else min(now + config.step_s, deadline), on_progress)
+                run.steps[-1].end = time.monotonic()
+                if config.sweep and (reason := keep_sweeping(_figures(run, config), config.limits)):
+                    run.stopped = reason
                     break
-            if in_flight:
-                await asyncio.wait(in_flight, timeout=max(1.0, deadline + config.timeout_s - time.monotonic()))
+                if driver.sent >= config.max_requests or time.monotonic() >= deadline:
+                    run.stopped = "request count reached" if driver.sent >= config.max_requests else "duration reached"
+                    break
+            else:
+                run.stopped = "schedule done"
+            if driver.in_flight:
+                await asyncio.wait(driver.in_flight, timeout=max(1.0, deadline + config.timeout_s - time.monotonic()))
         finally:
-            for task in in_flight:
+            for task in driver.in_flight:
                 task.cancel()
             watcher.cancel()
             run.ended = time.monotonic()
-        tokens_after = await _ocr_tokens(client, config.metrics_url)
-        if tokens_before is not None and tokens_after is not None:
-            run.tokens = tokens_after - tokens_before
+        await _read_metrics(client, config, run, before)
         if on_progress:
-            on_progress(run, len(schedule) - 1, schedule[-1], sent)
+            on_progress(run, len(run.steps) - 1, run.steps[-1].level if run.steps else schedule[0], driver.sent)
     return run
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    if len(values) == 1:
-        return {"p50": values[0], "p95": values[0], "p99": values[0]}
-    q = statistics.quantiles(values, n=100, method="inclusive")
-    return {"p50": round(q[49], 4), "p95": round(q[94], 4), "p99": round(q[98], 4)}
+async def _read_metrics(client: httpx.AsyncClient, config: LoadTestConfig, run: Run, before: str | None) -> None:
+    """OCR tokens and the stage histograms over the run (from after the warm-up), once exported."""
+    if not config.metrics_url:
+        return
+    await asyncio.sleep(config.metrics_flush_s)  # Ray exports custom metrics every few seconds
+    after = await _scrape(client, config.metrics_url)
+    tokens_before, tokens_after = _ocr_tokens(before), _ocr_tokens(after)
+    if tokens_before is not None and tokens_after is not None:
+        run.tokens = tokens_after - tokens_before
+    if before is not None and after is not None:
+        run.stages_before, run.stages_after = parse_stage_metrics(before), parse_stage_metrics(after)
 
 
-def summarize(config: LoadTestConfig, run: Run) -> dict[str, Any]:
-    elapsed = max(run.ended - run.started, 1e-9)
-    ok = [s for s in run.samples if s.status == 200]
-    statuses: dict[str, int] = {}
-    for s in run.samples:
-        statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
-    by_route: dict[str, Any] = {}
-    for route in sorted({s.route for s in ok if s.route}, key=ROUTE_RANK.__getitem__):
-        latencies = [s.end - s.start for s in ok if s.route == route]
-        by_route[route] = {"documents": len(latencies), **_percentiles(latencies)}
-    pages = sum(s.pages for s in ok)
-    return {
-        "url": config.url,
-        "mode": "open" if config.open_loop else "closed",
-        "schedule": config.schedule(),
-        "duration_s": round(elapsed, 2),
-        "requests": len(run.samples),
-        "succeeded": len(ok),
-        "backpressure_503": statuses.get("503", 0),
-        "errors": sum(n for code, n in statuses.items() if code not in ("200", "503")),
-        "statuses": statuses,
-        "documents_per_s": round(len(ok) / elapsed, 3),
-        "pages_per_s": round(pages / elapsed, 3),
-        "latency_s": {"all": _percentiles([s.end - s.start for s in ok]), **by_route},
-        "ocr_tokens_per_s": None if run.tokens is None else round(run.tokens / elapsed, 2),
-        "replicas": run.replicas,
-        "timeline": [
-            {
-                "start": round(s.start - run.started, 3),
-                "latency": round(s.end - s.start, 3),
-                "status": s.status,
-                "pages": s.pages,
-                "route": s.route,
-                "step": s.step,
-            }
-            for s in sorted(run.samples, key=lambda s: s.end)
-        ],
-    }
-
-
-def write_report(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
-    """``report.json`` and ``report.png`` (throughput, latency and replicas over time) in ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, png_path = out / "report.json", out / "report.png"
-    json_path.write_text(json.dumps(report, indent=2))
-    timeline = report["timeline"]
-    fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
-    if timeline:
-        ends = [t["start"] + t["latency"] for t in timeline]
-        horizon = int(max(ends)) + 1
-        per_s = [0] * horizon
-        for t, end in zip(timeline, ends, strict=True):
-            if t["status"] == 200:
-                per_s[int(end)] += t["pages"]
-        axes[0].plot(range(horizon), per_s, drawstyle="steps-post", label="pages/s")
-        for status, color in ((200, "tab:blue"), (503, "tab:orange")):
-            points = [(e, t["latency"]) for t, e in zip(timeline, ends, strict=True) if t["status"] == status]
-            if points:
-                axes[1].scatter(*zip(*points, strict=True), s=8, color=color, label=f"HTTP {status}")
-        other = [(e, t["latency"]) for t, e in zip(timeline, ends, strict=True) if t["status"] not in (200, 503)]
-        if other:
-            axes[1].scatter(*zip(*other, strict=True), s=8, color="tab:red", label="errors")
-    for name in sorted({k for p in report["replicas"] for k in p if k != "t"}):
-        axes[2].plot([p["t"] for p in report["replicas"]], [p.get(name, 0) for p in report["replicas"]],
-                     drawstyle="steps-post", label=name)  # fmt: skip
-    axes[0].set_ylabel("pages / s")
-    axes[1].set_ylabel("latency (s)")
-    axes[2].set_ylabel("replicas")
-    axes[2].set_xlabel("seconds since start")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper left", fontsize=8)
-    fig.suptitle(
-        f"docgraph load test: {report['pages_per_s']} pages/s, {report['documents_per_s']} docs/s, "
-        f"p95 {report['latency_s']['all'].get('p95', '-')} s"
-    )
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
-    return json_path, png_path
+def _figures(run: Run, config: LoadTestConfig) -> list[dict[str, Any]]:
+    return [step_figures(run, i, config.limits) for i in range(len(run.steps))]
