@@ -67,6 +67,8 @@ TASK_ID = re.compile(JOB_ID_PATTERN)
 RESULT_NOT_FOUND = "Task result not found. Please wait for a completion status."  # docling-client reads this
 ARTIFACTS_REFUSED = "Presigned URL target requires artifact storage to be configured and enabled on the server."
 SOURCES = TypeAdapter(list[SourceRequestItem])
+MAX_ERRORS = 20  # validation errors answered at most: one per invalid item would amplify a hostile body
+OFF_LOOP_BYTES = 1 << 20  # larger JSON bodies and base64 strings are decoded in a thread, not on the event loop
 CHUNKERS = ("hierarchical",)
 Files = Annotated[list[UploadFile], File(description="The PDF (one per request).")]
 TargetType = Annotated[
@@ -354,24 +356,37 @@ class DoclingRoutes:
         return await self._submit(data, upload.filename, parsed, kind, include_converted_doc=include_doc)
 
     async def _submit_json(self, request: Request, kind: TaskKind) -> JobRecord:
+        raw = await _read_body(request, self._args.limits.max_bytes + 64 * 1024)
         try:
-            body = json.loads(await _read_body(request, self._args.limits.max_bytes + 64 * 1024))
+            body = json.loads(raw) if len(raw) < OFF_LOOP_BYTES else await asyncio.to_thread(json.loads, raw)
         except (ValueError, RecursionError) as exc:
             raise DoclingHttpError(422, f"the body is not JSON: {str(exc)[:200]}", "invalid_request") from exc
+        del raw
         if not isinstance(body, dict):
             raise DoclingHttpError(422, "the body must be a JSON object", "invalid_request")
         target = body.get("target")
         _check_target(target.get("kind") if isinstance(target, dict) else None)
+        items = body.get("sources")
+        if isinstance(items, list):
+            _one(items, "sources")  # before validating any: a million invalid sources get one answer, not a million
         try:
-            sources = SOURCES.validate_python(body.get("sources"))
+            sources = SOURCES.validate_python(items)
         except ValidationError as exc:
-            errors = [{"loc": ["body", "sources", *map(str, e["loc"])], "msg": e["msg"]} for e in exc.errors()]
+            found = exc.errors()
+            errors = [{"loc": ["body", "sources", *map(str, e["loc"])], "msg": e["msg"]} for e in found[:MAX_ERRORS]]
+            if len(found) > MAX_ERRORS:
+                errors.append({"loc": ["body", "sources"], "msg": f"and {len(found) - MAX_ERRORS} more errors"})
             raise DoclingHttpError(422, errors, "invalid_request") from exc
-        source = _one(sources, "sources")
+        source = sources[0]
         parsed = parse_json_options(body.get("convert_options" if kind is TaskKind.CHUNK else "options"))
         if isinstance(source, FileSourceRequest):
+            encoded = source.base64_string
             try:
-                data = base64.b64decode(source.base64_string, validate=True)
+                data = (
+                    base64.b64decode(encoded, validate=True)
+                    if len(encoded) < OFF_LOOP_BYTES
+                    else await asyncio.to_thread(base64.b64decode, encoded, validate=True)
+                )
             except (binascii.Error, ValueError) as exc:
                 raise DoclingHttpError(422, "base64_string is not base64", "invalid_request") from exc
             name = source.filename

@@ -171,6 +171,21 @@ def test_source_route_file_base64_and_http_refused_by_default(client: httpx.Clie
     assert two.status_code == 422 and "one document per request" in two.json()["detail"]
 
 
+@pytest.mark.parametrize("route", ["/v1/convert/source", "/v1/chunk/hierarchical/source"])
+def test_many_invalid_sources_get_one_short_answer(client: httpx.Client, route: str) -> None:
+    """Issue 26: one validation error per invalid source made a 2 MB body answer 112 MB; now the count is
+    refused before any source is validated."""
+    many = json.dumps({"sources": [{"kind": "nope"}] * 200_000})  # ~3 MB of invalid sources
+    t0 = time.monotonic()
+    r = client.post(route, content=many, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "one document per request (200000 sources sent)" in r.json()["detail"]
+    assert len(r.content) < 1000 and time.monotonic() - t0 < 10
+    bad = {"kind": "file", "base64_string": 7, "filename": ["x"], "extra": {"deep": [1] * 1000}}
+    one = client.post(route, json={"sources": [bad]})  # one invalid source: its errors, bounded
+    assert one.status_code == 422 and len(one.content) < 20_000
+    assert client.get("/healthz").status_code == 200
+
+
 def test_chunks_with_headings_pages_and_boxes(client: httpx.Client, uploads: Path) -> None:
     pdf = (uploads / "5f0c_sample.pdf").read_bytes()
     r = client.post("/v1/chunk/hierarchical/file", files={"files": ("s.pdf", pdf, "application/pdf")})
