@@ -17,6 +17,7 @@ from pipeline.protocols import LayoutRegion, LayoutResult
 # Never let ultralytics pip-install or download anything at run time.
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 os.environ.setdefault("YOLO_OFFLINE", "1")
+MAX_DETECTIONS = 300  # ultralytics' predict default (max_det)
 
 
 class YoloLayoutModel:
@@ -30,6 +31,8 @@ class YoloLayoutModel:
         self._model = YOLO(str(self.weights), task="detect")
         self._names: dict[int, str] = {int(k): str(v) for k, v in self._model.names.items()}
         self._static_batch = self.weights.suffix == ".onnx"  # exported with batch 1
+        self._session: Any = None  # the ONNX Runtime session (ONNX weights)
+        self._input_name = ""
         self.name = f"yolo:{self.weights.stem}@ultralytics-{version('ultralytics')}"
         if self._static_batch:
             self._tune_onnx_session()
@@ -53,12 +56,16 @@ class YoloLayoutModel:
         options.intra_op_num_threads = self.config.threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.config.spinning else "0")
         backend.session = ort.InferenceSession(str(self.weights), options, providers=backend.session.get_providers())
+        self._session = backend.session
+        self._input_name = backend.session.get_inputs()[0].name
 
     @property
     def labels(self) -> dict[int, str]:
         return dict(self._names)
 
     def predict(self, images: list[PageImage]) -> list[LayoutResult]:
+        if self._static_batch:
+            return [self._detect_onnx(img) for img in images]
         bgr = [np.ascontiguousarray(img.pixels[:, :, ::-1]) for img in images]
         kwargs: dict[str, Any] = {
             "imgsz": self.config.imgsz,
@@ -69,18 +76,36 @@ class YoloLayoutModel:
         }
         if self.config.half:
             kwargs["half"] = True
-        results: list[Any]
-        if self._static_batch:
-            results = [next(iter(self._model.predict(arr, **kwargs))) for arr in bgr]
-        else:
-            results = list(self._model.predict(bgr, **kwargs))
-        return [self._to_result(r, img) for r, img in zip(results, images, strict=True)]
+        results = list(self._model.predict(bgr, **kwargs))
+        boxes = [r.boxes.data for r in results]  # type: ignore[union-attr]  # a detect model's Results have boxes
+        return [self._to_result(found, img) for found, img in zip(boxes, images, strict=True)]
 
-    def _to_result(self, result: object, image: PageImage) -> LayoutResult:
-        boxes = result.boxes  # type: ignore[attr-defined]  # ultralytics Results is untyped
-        xyxy = boxes.xyxy.cpu().numpy().tolist()
-        classes = boxes.cls.cpu().numpy().astype(int).tolist()
-        scores = boxes.conf.cpu().numpy().tolist()
+    def _detect_onnx(self, image: PageImage) -> LayoutResult:
+        """One page through the ONNX session with ultralytics' own letterbox, NMS and box scaling, without its
+        predictor around them (source loaders, per-call setup, Results objects, and two channel flips of the
+        page: the model reads RGB, which the page already is). Thread-safe: nothing is kept between calls.
+        The same boxes as ``YOLO.predict`` (tests/models/test_backends.py)."""
+        import torch
+        from ultralytics.data.augment import LetterBox
+        from ultralytics.utils import nms, ops
+
+        side = self.config.imgsz
+        padded: np.ndarray = LetterBox((side, side), auto=False, stride=32)(image=image.pixels)  # type: ignore[assignment]  # image only: an array
+        # only pads a page rendered at the model's size (the route's); HWC RGB -> NCHW float in [0, 1], as predict
+        batch = np.ascontiguousarray(padded.transpose(2, 0, 1)[None]).astype(np.float32) / np.float32(255)
+        (raw,) = self._session.run(None, {self._input_name: batch})
+        found = nms.non_max_suppression(
+            torch.from_numpy(raw), self.config.conf, self.config.iou, max_det=MAX_DETECTIONS
+        )[0]
+        found[:, :4] = ops.scale_boxes(batch.shape[2:], found[:, :4], image.pixels.shape)
+        return self._to_result(found, image)
+
+    def _to_result(self, found: Any, image: PageImage) -> LayoutResult:
+        """Regions from an (N, 6) tensor of boxes in ``image``'s pixels: x0, y0, x1, y1, score, class."""
+        rows = found[:, :6].cpu().numpy()
+        xyxy = rows[:, :4].tolist()
+        scores = rows[:, 4].tolist()
+        classes = rows[:, 5].astype(int).tolist()
         regions = []
         for (x0, y0, x1, y1), cls, score in zip(xyxy, classes, scores, strict=True):
             label = self._names.get(cls, str(cls))
