@@ -207,6 +207,30 @@ def make_table_pdf(kind: str) -> tuple[bytes, list[list[str]]]:
     return data, grid
 
 
+def make_landscape_table_pdf(*, ruled: bool, rotation: int) -> tuple[bytes, list[list[str]]]:
+    """A landscape report page stored as a portrait page with ``/Rotate`` ``rotation`` (90 or 270), as scanners
+    and report generators write them: upright when displayed, its text running sideways in the page's own
+    (unrotated) coordinates. Holds a title, text and one table of known cells; returns the PDF and the grid."""
+    if rotation not in (90, 270):
+        raise ValueError("rotation must be 90 or 270")
+    rows = [*TABLE_ROWS, ["Central", "Q3", "1010", "3.9"]]
+    landscape = pymupdf.open()
+    src = landscape.new_page(width=792, height=612)
+    _text(src, pymupdf.Rect(72, 56, 720, 96), "Quarterly Figures by Region", fontsize=16, fontname="hebo")
+    _text(src, pymupdf.Rect(72, 100, 720, 170), LOREM * 2, fontsize=10)
+    bottom = _table(src, 190, rows, ruled=ruled, width=648)
+    _text(src, pymupdf.Rect(72, bottom + 20, 720, bottom + 90), LOREM * 2, fontsize=10)
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    page.set_rotation(rotation)
+    # drawn turned against the page's rotation, so that it shows upright (tests/pipeline/test_table_rules.py)
+    page.show_pdf_page(page.rect * page.derotation_matrix, landscape, 0, rotate=90 if rotation == 90 else -90)
+    landscape.close()
+    data: bytes = doc.tobytes(garbage=3, deflate=True)
+    doc.close()
+    return data, [list(r) for r in rows]
+
+
 def make_flate_bomb_pdf(side: int = 20_000, *, pages: int = 2) -> bytes:
     """Pages that each draw one ``side`` × ``side`` grey image whose Flate stream inflates ~1000:1 (20,000² is
     400 MB decoded from ~400 KB, exactly at the default ``limits.max_image_pixels``): the decompression bomb."""

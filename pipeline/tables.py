@@ -4,9 +4,9 @@ Two sources, one result type (``TableGrid``, content-space points):
 - digital pages: ``Page.find_tables`` (ruled) and MuPDF's structure detection within bounds (unruled) in the
   layout model's table region, on PyMuPDF's own rows and columns (a ``None`` slot is covered by a span);
   each cell's text from the text-layer words inside it (PyMuPDF's ``extract`` joins characters without the
-  spaces between words in some fonts). This runs in the PyMuPDF worker processes; not on ``/Rotate``'d pages,
-  where ``find_tables`` edits the document to un-rotate it.
-- OCR'd pages, rotated pages and digital regions ``find_tables`` finds nothing in: text lines clustered into
+  spaces between words in some fonts). This runs in the PyMuPDF worker processes; a ``/Rotate``'d page is read
+  on an upright copy of itself, so that its rows run along its text.
+- OCR'd pages and digital regions ``find_tables`` finds nothing in: text lines clustered into
   rows by their vertical centres and into columns by the gaps that run through every row (``grid_from_lines``).
 The first row is taken as the column header (docling's and GFM's convention) unless the table has one row.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Any, Final
 
@@ -94,11 +94,38 @@ def find_tables(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | None]
        PyMuPDF matches its own layout boxes) is taken;
     2. else MuPDF's own structure detection inside the region (``fz_find_table_within_bounds`` through
        ``pymupdf.table.make_table_from_bbox``), which reads unruled tables from word positions.
-    ``use_layout=False`` keeps PyMuPDF's own layout model (pymupdf-layout, ~0.45 s a page) out: ours ran."""
-    if page.rotation:
-        # find_tables un-rotates a /Rotate'd page by editing the document (a content stream, the mediabox) and
-        # answers in display space; the worker keeps documents open, so such pages use the clustered path
-        return [None] * len(clips)
+    ``use_layout=False`` keeps PyMuPDF's own layout model (pymupdf-layout, ~0.45 s a page) out: ours ran.
+
+    A ``/Rotate``'d page's text runs sideways in content space: its rows and columns are found on an upright
+    copy of the page (in a document of its own: un-rotating edits the document, and the worker keeps the
+    user's open), and the cells are mapped back to content space."""
+    if not clips:
+        return []
+    if not page.rotation:
+        return _find_upright(page, clips)
+    upright_doc = pymupdf.open()
+    try:
+        upright_doc.insert_pdf(page.parent, from_page=page.number, to_page=page.number, links=False, annots=False)
+        upright = upright_doc[0]
+        upright.remove_rotation()  # the same appearance, rotation 0: its space is the displayed page
+        to_display, to_content = page.rotation_matrix, page.derotation_matrix
+        shown = [_moved(clip, to_display) for clip in clips]
+        return [None if grid is None else _moved_grid(grid, to_content) for grid in _find_upright(upright, shown)]
+    finally:
+        upright_doc.close()
+
+
+def _moved(box: BBox, matrix: pymupdf.Matrix) -> BBox:
+    return BBox.of(tuple(pymupdf.Rect(box.l, box.t, box.r, box.b) * matrix))
+
+
+def _moved_grid(grid: TableGrid, matrix: pymupdf.Matrix) -> TableGrid:
+    """The same rows and columns, their boxes in another space."""
+    cells = tuple(replace(c, bbox=None if c.bbox is None else _moved(c.bbox, matrix)) for c in grid.cells)
+    return replace(grid, bbox=_moved(grid.bbox, matrix), cells=cells)
+
+
+def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | None]:
     out: list[TableGrid | None] = []
     bounds = page.rect
     textpage = page.get_textpage(flags=pymupdf_table.TABLE_DETECTOR_FLAGS)

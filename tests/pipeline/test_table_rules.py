@@ -1,11 +1,17 @@
 """pipeline/tables.py's rules on hand-built input (no model): OCR-like lines clustered into rows and columns
-with spans, a model's HTML table read with rowspan/colspan, and the bounds that keep a hostile grid out.
-PyMuPDF's own finder (``find_tables``) runs on generated PDFs in test_tables.py."""
+with spans, a model's HTML table read with rowspan/colspan, the bounds that keep a hostile grid out, and
+PyMuPDF's finder on a /Rotate'd page given the region (no model; end to end with the layout model: test_tables.py)."""
 
 from __future__ import annotations
 
+import pymupdf
+import pytest
+
+from docgraph.samples import make_landscape_table_pdf
 from pipeline.geometry import BBox
+from pipeline.options import Limits
 from pipeline.page import TextLine
+from pipeline.pdf import open_document
 from pipeline.tables import MAX_TABLE_CELLS, grid_from_html, grid_from_lines, rows_of
 
 REGION = BBox.of((0, 0, 500, 200))
@@ -68,3 +74,28 @@ def test_html_without_th_takes_its_first_row_as_header_and_hostile_spans_are_bou
     assert grid_from_html("<p>no table here</p>", REGION) is None
     hostile = grid_from_html('<table><tr><td colspan="1000000000">x</td></tr><tr><td>y</td></tr></table>', REGION)
     assert hostile is None or hostile.num_cols <= 1000  # clamped or refused, never a billion-column grid
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+@pytest.mark.parametrize("ruled", [True, False], ids=["ruled", "unruled"])
+def test_a_rotated_pages_table_is_read_along_its_text(ruled: bool, rotation: int) -> None:
+    """Issue 25: on a /Rotate'd landscape page the table's rows run sideways in content space; found there they
+    came out transposed. Now they are read on an upright copy and mapped back (the user's document untouched)."""
+    data, expected = make_landscape_table_pdf(ruled=ruled, rotation=rotation)
+    doc = open_document(data, limits=Limits())
+    page = pymupdf.open(stream=data)[0]
+    shown_page = pymupdf.open(stream=data)[0]
+    shown_page.remove_rotation()  # the page as displayed: its text runs left to right, title first
+    first = shown_page.get_text("dict")["blocks"][0]["lines"][0]
+    assert first["dir"] == (1.0, 0.0) and first["spans"][0]["text"].startswith("Quarterly")
+    assert page.get_text("dict")["blocks"][0]["lines"][0]["dir"] != (1.0, 0.0)  # sideways as stored
+    shown = pymupdf.Rect(66, 184, 726, 328)  # the table as displayed (generator: x 72-720, y 190-322)
+    clip = BBox.of(tuple(shown * page.derotation_matrix))  # the region in content space, as the layout gives it
+    (grid,) = doc.tables(1, [clip])
+    assert grid is not None and grid.rows() == expected
+    assert grid.method == ("pymupdf-lines" if ruled else "pymupdf-bounds")
+    row = sorted((c for c in grid.cells if c.row == 1), key=lambda c: c.col)
+    boxes = [c.bbox for c in row if c.bbox is not None]
+    assert len(boxes) == 4 and all(clip.l - 1 <= b.l < b.r <= clip.r + 1 for b in boxes)  # content space
+    assert (boxes[0].t < boxes[-1].t) is (rotation == 270)  # along a row: up (90) or down (270) the stored page
+    assert doc.tables(1, [clip])[0] == grid  # and again: the open document was not edited
