@@ -99,6 +99,35 @@ class RapidOcrConfig(_Config):
     )
 
 
+class ManifestCheck(StrEnum):
+    """What the OCR replica does with the checkpoint's ``docgraph-manifest.json`` (models/manifest.py)."""
+
+    IF_PRESENT = "if-present"
+    REQUIRED = "required"
+    OFF = "off"
+
+
+class HubCheckpoint(_Config):
+    """A checkpoint on the Hugging Face Hub that ``docgraph models download`` fetches: for image builds and
+    ops only (models/download.py). The service never downloads: it loads a local directory."""
+
+    repo_id: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="owner/name on the hub.")
+    revision: str = Field(pattern=r"^[0-9a-f]{40}$", description="The pinned commit (a branch or tag would move).")
+    allow_patterns: tuple[str, ...] = Field(min_length=1, description="The files the model needs (fnmatch).")
+
+
+# vLLM runs DeepSeek-OCR with its own implementation (trust_remote_code=False): no *.py from the repo is needed.
+# The revision is the commit public DeepSeek-OCR setups pin (not checked against the hub from here, which has no
+# internet); `docgraph models download deepseek-ocr DIR --revision REV` takes another.
+HUB_CHECKPOINTS: dict[str, HubCheckpoint] = {
+    "deepseek-ocr": HubCheckpoint(
+        repo_id="deepseek-ai/DeepSeek-OCR",
+        revision="9f30c71f441d010e5429c532364a86705536c53a",
+        allow_patterns=("*.json", "*.safetensors", "LICENSE*"),  # config, tokenizer, processor, weights, licence
+    )
+}
+
+
 class _DeepSeekOcr(_Config):
     """Settings both DeepSeek-OCR backends share (vLLM's DeepSeek-OCR recipe; README "GPU deployment")."""
 
@@ -121,6 +150,12 @@ class DeepSeekVllmConfig(_DeepSeekOcr):
     backend: Literal["deepseek-vllm"] = "deepseek-vllm"
     model: str = Field(description="Local checkpoint directory (baked into the image). Never a hub id.")
     tokenizer: str | None = Field(default=None, description="Tokenizer directory if not the checkpoint's.")
+    verify_manifest: ManifestCheck = Field(
+        default=ManifestCheck.IF_PRESENT,
+        description="Before the engine starts, check the checkpoint's files against the sha256s of its "
+        "docgraph-manifest.json ('docgraph models download' writes it): 'if-present' (a directory without one "
+        "loads unchecked), 'required' (no manifest: the replica refuses to start), 'off'.",
+    )
     served_name: str = Field(default="deepseek-ocr", description="Name reported in the graph's provenance.")
     load_format: Literal["auto", "safetensors", "dummy"] = Field(
         default="auto", description="'dummy' = random weights (tests on the tiny checkpoint only)."

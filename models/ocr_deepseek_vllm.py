@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from pathlib import Path
 
 from models.config import DeepSeekVllmConfig
+from models.manifest import verify_checkpoint
 from models.ocr_deepseek import DeepSeekOcrBase, Generation, full_prompt, mode_kwargs
 from pipeline.errors import ModelUnavailableError
 from pipeline.options import DeepSeekMode, OcrPrompt
@@ -25,7 +27,10 @@ class DeepSeekVllmOcr(DeepSeekOcrBase):
     def __init__(self, config: DeepSeekVllmConfig) -> None:
         super().__init__(config)
         self.config: DeepSeekVllmConfig = config
-        if not os.path.isdir(config.model) or not os.path.isfile(os.path.join(config.model, "config.json")):
+        checkpoint = Path(config.model)
+        if checkpoint.is_dir():  # before vLLM loads a byte: a missing or changed file is named (in /readyz too)
+            verify_checkpoint(checkpoint, config.verify_manifest)
+        if not (checkpoint / "config.json").is_file():
             raise ModelUnavailableError(
                 f"DeepSeek-OCR checkpoint {config.model!r} is not a local model directory", weights=config.model
             )
