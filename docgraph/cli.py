@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from docgraph.models_cli import models_cli
 from pipeline.options import ConvertOptions
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="PDFs in, document graphs out.")
@@ -114,29 +115,7 @@ def convert(
         raise typer.Exit(code=1)
 
 
-models_cli = typer.Typer(no_args_is_help=True, help="Model weights: build what a profile loads, from what ships.")
-cli.add_typer(models_cli, name="models")
-
-
-@models_cli.command("layout-pt")
-def layout_pt(
-    out: Annotated[Path, typer.Argument(help="Where to write the checkpoint (.pt).")],
-    weights: Annotated[str, typer.Option(help="The ultralytics ONNX export to rebuild.")] = "",
-) -> None:
-    """Rebuild the shipped layout ONNX as the ultralytics checkpoint the GPU profile loads (same tensors)."""
-    from models.checkpoint import onnx_metadata, rebuild_from_onnx, save_checkpoint
-    from models.config import DEFAULT_LAYOUT_WEIGHTS, resolve_weights
-    from pipeline.errors import ModelUnavailableError
-
-    try:
-        source = resolve_weights(weights or DEFAULT_LAYOUT_WEIGHTS)
-        model, names = rebuild_from_onnx(source)
-    except ModelUnavailableError as exc:
-        console.print(f"[red]{exc}")
-        raise typer.Exit(code=2) from exc
-    licence = onnx_metadata(source).get("license", "unknown")
-    save_checkpoint(model, out, source=source, licence=licence)
-    console.print(f"wrote {out}: {len(names)} classes from {source.name}; licence: {licence}")
+cli.add_typer(models_cli, name="models")  # docgraph models layout-pt | download (docgraph/models_cli.py)
 
 
 @cli.command()
