@@ -28,6 +28,7 @@ COVERAGE_GRID = 128  # cells per side of the raster that measures how much of th
 FIGURE_CELL_PT = 2.0  # raster cell that joins drawn images into figures: images that overlap or touch within it
 FIGURE_GRID_MAX = 1024  # cells per side at most (huge pages get coarser cells, never a larger raster)
 MIN_FIGURE_SHARE = 0.002  # of the page area: smaller images are bullets and rules, not figures
+Rect = tuple[float, float, float, float]  # a drawn item's box in content space: left, top, right, bottom
 
 
 def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
@@ -47,16 +48,17 @@ def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
             "analysed for figures and coverage"
         )
         drawn = drawn[:max_primitives]
-    painted: list[tuple[str, BBox, int]] = []  # in drawing order; an image's place among the page's images
+    painted: list[tuple[str, Rect, int]] = []  # in drawing order; an image's place among the page's images
     images_drawn = 0
     for kind, rect in drawn:
-        box = BBox.of(rect).clip(width, height)
-        if box.area > 0:
+        box = _clipped(rect, width, height)
+        if box[2] > box[0] and box[3] > box[1]:
             painted.append((kind, box, images_drawn))
         images_drawn += kind.endswith("-image")
-    image_boxes = [box for kind, box, _ in painted if kind.endswith("-image")]
-    path_boxes = [box for kind, box, _ in painted if kind.endswith(("-path", "-shade"))]
+    image_rects = [box for kind, box, _ in painted if kind.endswith("-image")]
+    path_rects = [box for kind, box, _ in painted if kind.endswith(("-path", "-shade"))]
     min_figure_area = MIN_FIGURE_SHARE * width * height
+    image_boxes = [BBox(l=l, t=t, r=r, b=b) for l, t, r, b in image_rects]  # noqa: E741 - the box's edges
     blocks.extend(
         TextBlock(bbox=box, lines=(), is_image=True)
         for box in join_images(image_boxes, width, height)
@@ -71,8 +73,8 @@ def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
         chars=chars,
         invisible_text_ratio=invisible,
         covered_text_ratio=covered,
-        image_coverage=_coverage(image_boxes, width, height),
-        vector_coverage=_coverage(path_boxes, width, height),
+        image_coverage=_coverage(image_rects, width, height),
+        vector_coverage=_coverage(path_rects, width, height),
         garbled_ratio=garbled / chars if chars else 0.0,
         warnings=tuple(warnings),
     )
@@ -154,19 +156,29 @@ def _logical_rows(lines: list[TextLine], glyphs: list[list[Glyph]]) -> list[Text
     return out
 
 
-def _raster(width: float, height: float) -> tuple[npt.NDArray[np.bool_], Callable[[BBox], tuple[slice, slice]]]:
+def _clipped(rect: tuple[float, float, float, float], width: float, height: float) -> Rect:
+    """A drawn item's box as ``BBox.of(rect).clip(width, height)`` has it, as plain numbers: a page draws thousands
+    of items, and only its images become boxes of the text layer."""
+    x0, y0, x1, y1 = (float(v) for v in rect)
+    l, r = (min(max(v, 0.0), width) for v in (min(x0, x1), max(x0, x1)))  # noqa: E741 - the box's edges
+    t, b = (min(max(v, 0.0), height) for v in (min(y0, y1), max(y0, y1)))
+    return l, t, r, b
+
+
+def _raster(width: float, height: float) -> tuple[npt.NDArray[np.bool_], Callable[[Rect], tuple[slice, slice]]]:
     """A coarse raster of the page (``COVERAGE_GRID`` cells a side), and the cells a box covers (at least one)."""
     grid = np.zeros((COVERAGE_GRID, COVERAGE_GRID), dtype=bool)
     fx, fy = COVERAGE_GRID / width, COVERAGE_GRID / height
 
-    def cells(box: BBox) -> tuple[slice, slice]:
-        top, left = int(box.t * fy), int(box.l * fx)
-        return slice(top, max(top + 1, int(np.ceil(box.b * fy)))), slice(left, max(left + 1, int(np.ceil(box.r * fx))))
+    def cells(box: Rect) -> tuple[slice, slice]:
+        l, t, r, b = box  # noqa: E741 - the box's edges
+        top, left = int(t * fy), int(l * fx)
+        return slice(top, max(top + 1, math.ceil(b * fy))), slice(left, max(left + 1, math.ceil(r * fx)))
 
     return grid, cells
 
 
-def _coverage(boxes: list[BBox], width: float, height: float) -> float:
+def _coverage(boxes: list[Rect], width: float, height: float) -> float:
     """Share of the page covered by the union of ``boxes`` (measured on a coarse raster)."""
     if not boxes or width <= 0 or height <= 0:
         return 0.0
@@ -187,7 +199,7 @@ def _see_through(page: pymupdf.Page, images_drawn: int) -> set[int]:
 
 
 def _hidden_text(
-    painted: list[tuple[str, BBox, int]], width: float, height: float, *, see_through: set[int]
+    painted: list[tuple[str, Rect, int]], width: float, height: float, *, see_through: set[int]
 ) -> tuple[float, float]:
     """Shares of the page's text area that a reader never sees: text drawn invisibly (render mode 3, as OCR tools
     lay a text layer over a scan), and text drawn visibly but then painted over by an opaque image (a scan placed
