@@ -15,11 +15,12 @@ import datetime
 import re
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ModelUnavailableError
+
+if TYPE_CHECKING:  # torch loads where a model is built, not where this module is imported (the ingress)
+    import torch
 
 ARCH_PATTERN = re.compile(r"YOLO(v?\d+)([nslmx])\b", re.IGNORECASE)
 
@@ -61,6 +62,8 @@ def rebuild_from_onnx(weights: Path, arch: str | None = None) -> tuple[torch.nn.
     arch = arch or _arch_of(meta, weights)
     model = DetectionModel(arch, nc=len(names), verbose=False)  # type: ignore[no-untyped-call]  # untyped library
     model.fuse(verbose=False)  # type: ignore[no-untyped-call]  # untyped library
+    import torch
+
     tensors = {
         t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
         for t in proto.graph.initializer
@@ -79,6 +82,8 @@ def rebuild_from_onnx(weights: Path, arch: str | None = None) -> tuple[torch.nn.
 
 def save_checkpoint(model: torch.nn.Module, out: Path, *, source: Path, licence: str) -> None:
     """Write ``model`` as a checkpoint ultralytics' ``YOLO(path)`` loads (fp32, fused)."""
+    import torch
+
     out.parent.mkdir(parents=True, exist_ok=True)
     ckpt: dict[str, Any] = {
         "model": model.float().eval(),
@@ -89,6 +94,20 @@ def save_checkpoint(model: torch.nn.Module, out: Path, *, source: Path, licence:
         "docs": f"rebuilt by docgraph from {source.name}",
     }
     torch.save(ckpt, out)
+
+
+def weights_licence(weights: Path) -> str | None:
+    """The licence layout weights carry: an ultralytics export's metadata, or a checkpoint's ``license``."""
+    try:
+        if weights.suffix == ".onnx":
+            return onnx_metadata(weights).get("license")
+        import torch
+
+        ckpt = torch.load(str(weights), map_location="cpu", weights_only=False)  # a checkpoint we load anyway
+        found = ckpt.get("license") if isinstance(ckpt, dict) else None
+        return str(found) if found else None
+    except Exception:  # noqa: BLE001  # a licence we cannot read is reported as unknown, never a failed start
+        return None
 
 
 def _arch_of(meta: dict[str, str], weights: Path) -> str:

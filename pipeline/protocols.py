@@ -76,6 +76,7 @@ class ModelHealth(_Wire):
     name: str
     ready: bool
     detail: str = ""
+    licence: str | None = Field(default=None, description="The weights' licence, as their metadata gives it.")
 
 
 class PageAnalysis(_Wire):

@@ -35,6 +35,7 @@ class ModelInfo(BaseModel):
     role: str = Field(description="layout or ocr")
     name: str
     ready: bool
+    licence: str | None = Field(default=None, description="The weights' licence, as their metadata gives it.")
 
 
 class DeploymentInfo(BaseModel):

@@ -14,7 +14,8 @@ from typing import Any
 from ray import serve
 
 from models import build_layout_model, build_ocr_model, build_orientation_model, warm_up, warm_up_ocr
-from models.config import AnyOcrConfig, DeepSeekRemoteConfig, DeepSeekVllmConfig, YoloLayoutConfig
+from models.checkpoint import weights_licence
+from models.config import AnyOcrConfig, DeepSeekRemoteConfig, DeepSeekVllmConfig, YoloLayoutConfig, resolve_weights
 from pipeline.errors import ModelUnavailableError
 from pipeline.memory import release_freed_memory
 from pipeline.page import PageImage
@@ -37,7 +38,8 @@ class LayoutDeployment:
             method.set_max_batch_size(batch.max_batch_size)  # type: ignore[attr-defined]  # see above
             method.set_batch_wait_timeout_s(batch.batch_wait_timeout_s)  # type: ignore[attr-defined]  # see above
         self._metrics = ModelMetrics("layout")
-        log.info("layout model ready: %s", self._model.name)
+        self._licence = weights_licence(resolve_weights(config.weights))
+        log.info("layout model ready: %s (licence: %s)", self._model.name, self._licence)
 
     async def _run_batch(self, images: list[PageImage]) -> list[LayoutResult]:
         t0 = time.perf_counter()
@@ -63,7 +65,7 @@ class LayoutDeployment:
         return result
 
     async def health(self) -> ModelHealth:
-        return ModelHealth(name=self._model.name, ready=True, detail="loaded and warmed up")
+        return ModelHealth(name=self._model.name, ready=True, detail="loaded and warmed up", licence=self._licence)
 
     @staticmethod
     def get_deployment_options() -> dict[str, Any]:

@@ -164,7 +164,7 @@ class DocumentIngress(DoclingRoutes):
         for role, handle in self._handles.items():
             if handle is not None:
                 health = await self._model_health(role, handle)
-                out.append(ModelInfo(role=role, name=health.name, ready=health.ready))
+                out.append(ModelInfo(role=role, name=health.name, ready=health.ready, licence=health.licence))
         return out
 
     @v1.get("/deployments", tags=["meta"])

@@ -123,6 +123,8 @@ def test_openapi_and_schema_are_published(client: httpx.Client) -> None:
     assert client.get("/v1/schema").json()["title"] == "DocumentGraph"
     models = client.get("/v1/models").json()
     assert {m["role"] for m in models} == {"layout", "ocr"} and all(m["ready"] for m in models)
+    layout = next(m for m in models if m["role"] == "layout")
+    assert layout["licence"].startswith("AGPL-3.0")  # what the shipped weights' metadata says (issue 23)
 
 
 def test_a_sideways_scan_is_turned_upright_by_the_ocr_deployment(client: httpx.Client) -> None:
