@@ -92,7 +92,9 @@ def _deployment_status(name: str) -> str:
     """Serve's own word on a deployment (its constructor's traceback when it failed), for /readyz."""
     try:
         overview = _own_app_status()[1].deployments[name]  # type: ignore[union-attr]  # None raises: caught below
-        return f"[{overview.status.value}] {overview.message}".strip()[:2000]
+        text = f"[{overview.status.value}] {overview.message}".strip()
+        # a failed constructor's traceback ends with its reason: keep the head and the tail, bounded
+        return text if len(text) <= 2000 else f"{text[:500]} … {text[-1500:]}"
     except Exception:  # noqa: BLE001 - best effort: readiness already says not ready
         return ""
 

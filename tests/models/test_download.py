@@ -172,11 +172,6 @@ def test_cli_names_a_revision_the_hub_does_not_have(hub: tuple[HubRepo, str], tm
 
 
 @pytest.mark.serve
-@pytest.mark.xfail(
-    strict=True,
-    reason="serve/ingress.py's _deployment_status keeps the first 2000 characters of Serve's message, and the "
-    "replica's traceback runs past them before its last line, the reason (issue 23, item 4: keep the last line)",
-)
 def test_readyz_names_the_corrupted_file(service, downloaded: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The deployment as configured in production (deepseek-vllm) on a checkpoint with one changed byte: the OCR
     replica never starts, and /readyz says which file and why (Serve's word on the failed constructor)."""
