@@ -157,7 +157,10 @@ async def _convert_page(
     image: PageImage | None = None
     if plan.needs_image:
         start(Step.RENDER)
-        image = await _render(doc, out, plan, options.dpi, held)
+        # read by the layout model alone (text in pictures, if any, is rendered again at dpi when a picture is to
+        # be read): drawn at the size the model reads, not drawn larger and resampled
+        side = limits.layout_max_side if _layout_sized(plan) else None
+        image = await _render(doc, out, plan, options.dpi, held, side)
         if out.status is PageStatus.FAILED:
             return out
     if image is not None and out.kind is PageKind.SCANNED and plan.ocr and models.has_orientation:
@@ -171,7 +174,8 @@ async def _convert_page(
     ocr_lines = _ocr_lines(image, analysis)
     out.blocks = _merge(layer.blocks, ocr_lines, image, analysis, plan, out.geometry)
     out.timings.merge_s = time.perf_counter() - t0
-    await _text_in_pictures(models, image, layer, plan, options, limits, out, start)
+    if image is not None and plan.pictures:
+        await _text_in_pictures(models, doc, held, image, layer, plan, options, out, start)
     await _detail(doc, out, options.detail, digital=plan.text_source is Source.TEXT_LAYER)
     tables = [b for b in out.blocks if b.type is BlockType.TABLE and b.table is None]
     if tables:
@@ -182,14 +186,18 @@ async def _convert_page(
     return out
 
 
+def _layout_sized(plan: PagePlan) -> bool:
+    """The page's image is rendered at the layout model's size (``limits.layout_max_side``): no OCR reads it."""
+    return plan.layout and not plan.ocr
+
+
 async def _render(
-    doc: DocumentHandle, out: PageOutcome, plan: PagePlan, dpi: int, held: list[Reservation]
+    doc: DocumentHandle, out: PageOutcome, plan: PagePlan, dpi: int, held: list[Reservation], side: int | None
 ) -> PageImage | None:
-    """The page's image for its models (its room in the render budget held in ``held``), or None when the render
-    failed (recorded on the page: fatal where the text layer cannot carry it). A page that only the layout model
-    reads is drawn at the size the model reads (``limits.layout_max_side``), not drawn larger and resampled."""
+    """The page's image at ``dpi`` (no larger than ``side`` pixels on its longer side when given), its room in the
+    render budget held in ``held``; None when the render failed (recorded on the page: fatal where the text layer
+    cannot carry it)."""
     t0 = time.perf_counter()
-    side = doc.limits.layout_max_side if not (plan.ocr or plan.pictures) else None
     image: PageImage | None = None
     try:
         assert out.geometry is not None  # read with the text layer
@@ -200,7 +208,7 @@ async def _render(
     except PageError as exc:
         log.warning("page %d: render failed: %s", out.page_no, exc)
         out.fail(Step.RENDER, exc, fatal=not plan.text_layer_usable)
-    out.timings.render_s = time.perf_counter() - t0
+    out.timings.render_s += time.perf_counter() - t0
     return image
 
 
@@ -392,11 +400,12 @@ async def _analyze(
 
 async def _text_in_pictures(
     models: PageModels,
-    image: PageImage | None,
+    doc: DocumentHandle,
+    held: list[Reservation],
+    image: PageImage,
     layer: TextLayer,
     plan: PagePlan,
     options: ConvertOptions,
-    limits: Limits,
     out: PageOutcome,
     start: Callable[[Step], None],
 ) -> None:
@@ -404,8 +413,7 @@ async def _text_in_pictures(
     the drawn images it did not cover; without the layout model, drawn images over a large share of the page),
     concurrently, within the page's bound; what is read joins each region. A failure makes the page partial (the
     rest came from the text layer)."""
-    if image is None or not plan.pictures:
-        return
+    limits = doc.limits
     bound = limits.pictures
     page_area = out.geometry.width * out.geometry.height if out.geometry is not None else 0.0
     min_area = 0.0 if plan.layout else bound.fast_path_min_share * page_area
@@ -414,6 +422,18 @@ async def _text_in_pictures(
         return
     start(Step.OCR)  # recorded before it can fail
     t0 = time.perf_counter()
+    if _layout_sized(plan):  # the page was drawn at the layout model's size: its pictures are read at dpi
+        try:
+            assert out.geometry is not None  # read with the text layer
+            held.append(await doc.reserve_render(out.geometry, options.dpi))
+            image, warning = await doc.render(out.page_no, options.dpi)
+        except PageError as exc:
+            log.warning("page %d: render for text in pictures failed: %s", out.page_no, exc)
+            out.warnings.append(f"page {out.page_no}: text in pictures not read: {exc}")
+            out.fail(Step.OCR, exc, fatal=False)
+            return
+        if warning:
+            out.warnings.append(warning)
     if selection.skipped:
         out.warnings.append(
             f"page {out.page_no}: text in pictures read in the {len(selection.regions)} largest of "
