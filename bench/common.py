@@ -58,9 +58,11 @@ def _role(proc: psutil.Process) -> str | None:
 
 def cpu_seconds_by_role(fn: Callable[[], T]) -> tuple[T, float, dict[str, float]]:
     """Run ``fn``; its result, the seconds it took, and the CPU seconds (user + system) each role of the service's
-    processes used meanwhile (processes started meanwhile, e.g. a replaced PyMuPDF worker, are not counted)."""
+    processes used meanwhile: this process and those it started (the Ray it started, its replicas and their PyMuPDF
+    workers); processes started meanwhile, e.g. a replaced PyMuPDF worker, are not counted."""
     procs: list[tuple[str, psutil.Process, float]] = []
-    for proc in psutil.process_iter():
+    this = psutil.Process()
+    for proc in [this, *this.children(recursive=True)]:  # this run's Ray, not another on the machine
         try:
             if (role := _role(proc)) is not None:
                 times = proc.cpu_times()

@@ -19,6 +19,7 @@ page, fast path / raw get_text >= 0.5.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import httpx
@@ -115,6 +116,7 @@ def main() -> None:
     dpi = ConvertOptions().dpi
     pages = sum(pymupdf.open(stream=data, filetype="pdf").page_count for _, data in docs)
     rows: dict[str, object] = {"documents": [n for n, _ in docs], "pages": pages, "dpi": dpi, "ocr": a.ocr}
+    rows["load average (1 min) at the start (noisy above ~1.5)"] = round(os.getloadavg()[0], 2)
 
     raw = raw_pymupdf(docs, dpi)
     rows["raw PyMuPDF get_text('dict') ms/page"] = round(1000 * raw["text_s"] / pages, 2)
@@ -158,6 +160,7 @@ def main() -> None:
         peer_rate = pages / peer(docs)
         rows["pymupdf4llm.to_markdown (defaults) pages/s"] = round(peer_rate, 2)
         rows["ratio service / pymupdf4llm (target >= 2.5)"] = round(served / peer_rate, 2)
+    rows["load average (1 min) at the end"] = round(os.getloadavg()[0], 2)
     report("full_route", rows)
 
 
