@@ -3,9 +3,12 @@ replicas, CPU + GPU worker groups, autoscaling on, probes) and carry exactly the
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
 from importlib.metadata import version
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 from ray.serve.schema import ServeDeploySchema
@@ -21,15 +24,19 @@ def _load(path: Path) -> dict:  # type: ignore[type-arg]
     return data
 
 
-def test_rayservice_embeds_the_gpu_profile_exactly() -> None:
-    import importlib.util
-
+def _render_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("render", DEPLOY / "render.py")
     assert spec and spec.loader
     render = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(render)
+    return render
+
+
+def test_rayservice_embeds_the_gpu_profile_exactly() -> None:
+    render = _render_module()
     committed = (DEPLOY / "kuberay" / "rayservice.yaml").read_text()
     assert committed == render.render(), "deploy/kuberay/rayservice.yaml is stale: python deploy/render.py"
+    assert (DEPLOY / "vm" / "cluster.yaml").read_text() == render.render_vm(), "deploy/vm/cluster.yaml is stale"
     manifest = yaml.safe_load(committed)
     embedded = yaml.safe_load(manifest["spec"]["serveConfigV2"])
     assert embedded == _load(ROOT / "serve_config.gpu.yaml")
@@ -131,3 +138,42 @@ def test_grafana_dashboard_queries_only_series_that_exist() -> None:
                 f'"{c}"' in serve_src or c.replace("_http_", "_{protocol_name}_") in serve_src for c in candidates
             )
             assert found, f"{name}: not a Ray Serve metric"
+
+
+def _build_tag(flavor: str) -> str:
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build-image.sh"), flavor, "--print-tag"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def test_manifests_run_the_image_build_image_sh_builds() -> None:
+    """No manifest names an image nothing builds: every pod and VM runs scripts/build-image.sh's GPU tag (the
+    project's version), and --image moves all of them at once."""
+    tag = _build_tag("gpu")
+    project = (ROOT / "pyproject.toml").read_text()
+    assert tag == f"docgraph-gpu:{version('docgraph')}" and f'version = "{version("docgraph")}"' in project
+    assert _build_tag("cpu") == tag.replace("-gpu:", "-cpu:")
+    cluster = _load(DEPLOY / "kuberay" / "rayservice.yaml")["spec"]["rayClusterConfig"]
+    pods = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    assert {c["image"] for p in pods for c in p["template"]["spec"]["containers"]} == {tag}
+    assert _load(DEPLOY / "vm" / "cluster.yaml")["docker"]["image"] == tag
+    render = _render_module()
+    mine = "registry.example.com/ml/docgraph-gpu:9.9.9"
+    assert render.render(mine).count(mine) == len(pods) and tag not in render.render(mine)
+    assert f"image: {mine}" in render.render_vm(mine) and tag not in render.render_vm(mine)
+
+
+def test_gpu_image_puts_the_weights_where_the_gpu_profile_reads_them() -> None:
+    """The GPU profile's OCR checkpoint is where the Containerfile copies --deepseek-ocr DIR; the layout
+    checkpoint the image builds is the path the README and build-image.sh name."""
+    containerfile = (DEPLOY / "image" / "Containerfile").read_text()
+    script = (ROOT / "scripts" / "build-image.sh").read_text()
+    profile = AppArgs.model_validate(_load(ROOT / "serve_config.gpu.yaml")["applications"][0]["args"])
+    assert profile.ocr.model == "/models/deepseek-ocr"  # type: ignore[union-attr]
+    assert "cp -r /context/deepseek-ocr /models/deepseek-ocr" in containerfile
+    assert "LAYOUT_PT=/models/yolo/doclayout.pt" in script and "docgraph models layout-pt" in containerfile
+    assert "SERVE_CONFIG=serve_config.gpu.yaml" in script
