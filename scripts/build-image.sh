@@ -106,8 +106,9 @@ args=(--build-arg "BASE=$base" --build-arg "FLAVOR=$flavor" --build-arg "VERSION
 apt_packages="libgl1 libglib2.0-0 libxcb1"
 if [ "$flavor" = gpu ]; then
   # Triton and FlashInfer compile kernels and launchers when the engine starts: a C/C++ compiler and Python's
-  # headers (python3-dev only where the base's Python has none: the slim images ship them)
-  args+=(--build-arg "APT_PACKAGES=$apt_packages gcc g++ libc6-dev" --build-arg "PYTHON_HEADERS=1")
+  # headers (python3-dev only where the base's Python has none: the slim images ship them); KubeRay's default
+  # probes of a pod without its own (the head) run wget
+  args+=(--build-arg "APT_PACKAGES=$apt_packages gcc g++ libc6-dev wget" --build-arg "PYTHON_HEADERS=1")
   args+=(--build-arg "LAYOUT_PT=/models/yolo/doclayout.pt" --build-arg "SERVE_CONFIG=serve_config.gpu.yaml")
 else
   args+=(--build-arg "APT_PACKAGES=$apt_packages" --build-arg "RAY_CLUSTER=0")
