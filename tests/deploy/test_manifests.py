@@ -174,6 +174,7 @@ def test_gpu_image_puts_the_weights_where_the_gpu_profile_reads_them() -> None:
     script = (ROOT / "scripts" / "build-image.sh").read_text()
     profile = AppArgs.model_validate(_load(ROOT / "serve_config.gpu.yaml")["applications"][0]["args"])
     assert profile.ocr.model == "/models/deepseek-ocr"  # type: ignore[union-attr]
+    assert profile.layout is not None and profile.layout.weights == "/models/yolo/doclayout.pt"
     assert "cp -r /context/deepseek-ocr /models/deepseek-ocr" in containerfile
     assert "LAYOUT_PT=/models/yolo/doclayout.pt" in script and "docgraph models layout-pt" in containerfile
     assert "SERVE_CONFIG=serve_config.gpu.yaml" in script
