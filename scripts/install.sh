@@ -4,8 +4,8 @@
 #
 #   bash scripts/install.sh         # the runtime (requirements/cpu.lock): the embedded default, CPU models
 #   bash scripts/install.sh test    # + test tools, ruff, mypy, vLLM's CPU build (requirements/test.lock), redis-server,
-#                                   # Debian's chromium (the viewer's browser tests), buildah + debootstrap (the
-#                                   # container-image tests)
+#                                   # Debian's chromium (the viewer's browser tests); the container-image tests
+#                                   # (not in the default run) also need scripts/install-buildah.sh
 #   bash scripts/install.sh gpu     # the GPU image's stack (requirements/gpu.lock: CUDA torch, vLLM)
 #   bash scripts/install.sh cpu|gpu --image   # inside an image build (deploy/image/Containerfile): the project as a
 #                                   # plain package (no editable link to the checkout), no pip cache
@@ -43,5 +43,4 @@ python3 scripts/lockcheck.py pip-check
 if [ "$profile" = test ]; then
   bash scripts/install-redis.sh
   bash scripts/install-chromium.sh
-  bash scripts/install-buildah.sh
 fi

@@ -7,9 +7,9 @@ CPU image: the sample converts in-process, and ``serve run`` (the image's comman
 torch, Ray Serve, ultralytics, docgraph) imports without a GPU, the layout checkpoint built at image build finds
 the sample's regions on CPU torch, the weights' manifest checks, a C compiler and Python's headers are there.
 
-In the default run (CI too: ``scripts/install.sh test`` installs buildah and debootstrap): about 14 minutes once
-the lock's wheels (build/wheels) and the base are cached, 19 from nothing; skipped with a reason without root or
-buildah. Alone: ``python3 -m pytest -m image tests/image``. Build times and sizes go to ``build/image/report.json``;
+Not in the default run (pyproject's addopts): ``bash scripts/install-buildah.sh && python3 -m pytest -m image
+tests/image``, about 14 minutes once the lock's wheels (build/wheels) and the base are cached, 19 from nothing;
+skipped with a reason without root or buildah. Build times and sizes go to ``build/image/report.json``;
 the images are removed afterwards (``DOCGRAPH_KEEP_TEST_IMAGES=1`` keeps them). ``buildah run`` (chroot isolation)
 shares this machine's network and process table: the service binds 127.0.0.1 on a free port, and every process
 started in a container is ended by its id at the end.
