@@ -149,13 +149,18 @@ class PdfDocument:
                     page_no=page_no,
                 )
             warning = f"page {page_no} rendered at {zoom * 72:.0f} dpi instead of {dpi} (render budget)"
-        zoom = fit_zoom(geo, zoom, max_side)
+        fitted = fit_zoom(geo, zoom, max_side)
         try:
             pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom).prerotate(-page.rotation), alpha=False)
+            if pix.n != 3:
+                pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
+            if fitted < zoom:
+                # drawn at dpi and scaled down here (MuPDF's filter), not drawn at the small size: the layout model
+                # reads a page drawn small differently (thinner, lighter strokes; headings missed on normal_4pages)
+                width, height = round(pix.width * fitted / zoom), round(pix.height * fitted / zoom)
+                pix = pymupdf.Pixmap(pix, max(width, 1), max(height, 1), None)
         except (RuntimeError, ValueError, MemoryError) as exc:
             raise PageRenderError(f"page {page_no} could not be rendered: {exc}", page_no=page_no) from exc
-        if pix.n != 3:
-            pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
         array = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3).copy()
         image = PageImage(page_no=page_no, pixels=array, scale_x=pix.width / geo.width, scale_y=pix.height / geo.height)
         return image, warning
