@@ -129,7 +129,8 @@ def test_loadtest_reports_steps_latency_statuses_replicas_and_stage_split(
     assert [s["level"] for s in report["steps"]] == [1.0, 2.0]
     assert all(s["window_s"] > 0 for s in report["steps"])
     assert report["replicas"] and all(p.get("DocumentIngress", 0) >= 1 for p in report["replicas"])
-    assert {t["step"] for t in report["timeline"]} == {-1, 0, 1}
+    sent_in = {t["step"] for t in report["timeline"]}  # where each request was sent: a closed loop's client
+    assert -1 in sent_in and sent_in <= {-1, 0, 1}  # may still wait on its warm-up document through step 0
     layout = report["stages"]["layout"]  # the ingress's view and the replica's, and what lies between
     assert (
         layout["ingress_s"] > 0
