@@ -112,27 +112,10 @@ def timed(run: Callable[[int], int], budget_s: float, sync: Callable[[], None]) 
         rounds = min(max(2, round(budget_s / max(elapsed, 1e-4))), 512)
 
 
-def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def matched(ours: list[LayoutResult], theirs: list[LayoutResult]) -> tuple[int, int]:
     """Boxes of ``ours`` with a box of the same class and IoU >= 0.9 in ``theirs`` (page by page), and all."""
-    hits = total = 0
-    for mine, ref in zip(ours, theirs, strict=True):
-        for region in mine.regions:
-            total += 1
-            box = region.bbox.l, region.bbox.t, region.bbox.r, region.bbox.b
-            hits += any(
-                other.label == region.label
-                and iou(box, (other.bbox.l, other.bbox.t, other.bbox.r, other.bbox.b)) >= 0.9
-                for other in ref.regions
-            )
-    return hits, total
+    pairs = list(zip(ours, theirs, strict=True))
+    return sum(mine.found_in(ref) for mine, ref in pairs), sum(len(mine.regions) for mine, _ in pairs)
 
 
 @dataclass

@@ -33,6 +33,12 @@ class LayoutResult(_Wire):
     model: str = Field(description="name@version of the layout model.")
     regions: list[LayoutRegion]
 
+    def found_in(self, other: LayoutResult, min_iou: float = 0.9) -> int:
+        """How many of these regions ``other`` has too: a region of the same label with IoU >= ``min_iou``."""
+        return sum(
+            any(o.label == r.label and r.bbox.iou(o.bbox) >= min_iou for o in other.regions) for r in self.regions
+        )
+
     def scaled(self, sx: float, sy: float) -> LayoutResult:
         """The same regions in the pixels of an image ``sx`` × ``sy`` times the size of the one detected on."""
         regions = [r.model_copy(update={"bbox": r.bbox.scale(sx, sy)}) for r in self.regions]

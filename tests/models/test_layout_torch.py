@@ -16,6 +16,7 @@ from docgraph.samples import make_sample_pdf, make_text_pdf
 from models import YoloLayoutConfig, build_layout_model
 from models.config import LayoutEngine
 from models.layout_torch import BUCKETS, Letterbox, TorchLayoutModel, batched_detections, bucket
+from pipeline.geometry import BBox
 from pipeline.options import Limits
 from pipeline.page import PageImage
 from pipeline.pdf import open_document
@@ -53,24 +54,11 @@ def batched() -> TorchLayoutModel:
     return model
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-    return ix * iy / union if union else 0.0
-
-
 def _share_matched(ours: list[LayoutResult], theirs: list[LayoutResult]) -> tuple[float, int]:
     """Share of ``ours``'s boxes with a box of the same class and IoU >= 0.9 in ``theirs`` (page by page)."""
-    hits = total = 0
-    for mine, ref in zip(ours, theirs, strict=True):
-        for r in mine.regions:
-            total += 1
-            box = (r.bbox.l, r.bbox.t, r.bbox.r, r.bbox.b)
-            hits += any(
-                o.label == r.label and _iou(box, (o.bbox.l, o.bbox.t, o.bbox.r, o.bbox.b)) >= 0.9 for o in ref.regions
-            )
-    return hits / max(total, 1), total
+    pairs = list(zip(ours, theirs, strict=True))
+    total = sum(len(mine.regions) for mine, _ in pairs)
+    return sum(mine.found_in(ref) for mine, ref in pairs) / max(total, 1), total
 
 
 def test_batched_engine_finds_the_onnx_paths_boxes(
@@ -150,10 +138,7 @@ def test_layout_pt_checkpoint_loads_in_ultralytics_with_the_onnx_boxes(
     for (boxes, labels), ref in zip(found, onnx_results, strict=True):
         for box, label in zip(boxes, labels, strict=True):
             total += 1
-            hits += any(
-                o.label == label and _iou(tuple(box), (o.bbox.l, o.bbox.t, o.bbox.r, o.bbox.b)) >= 0.9
-                for o in ref.regions
-            )
+            hits += any(o.label == label and BBox.of(tuple(box)).iou(o.bbox) >= 0.9 for o in ref.regions)
     assert total >= 20 and hits / total >= 0.99, (hits, total)
     # and the batched engine loads the checkpoint as it loads the ONNX
     from_pt = build_layout_model(YoloLayoutConfig(weights=str(out), engine=LayoutEngine.BATCHED))
