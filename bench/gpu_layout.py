@@ -12,7 +12,7 @@ Rows, each at every batch size, on the same pages (corpus pages at 144 dpi, 1684
   one copy each way, one batched NMS, two batches in flight): what the layout replica runs on a GPU;
 - ``device path, one batch at a time``: ``predict`` called in a loop (no overlap of letterbox and device);
 - ``device path, pages at 1024``: the same on pages already at the model's size (rendered for it: only padded);
-- ``device path, rect letterbox``: the same with ``rect`` (a batch of A4 pages runs at 1024 x 736, not 1024²);
+- ``device path, eager``: the device path with ``cuda_graphs`` off (each batch's forward launched op by op);
 - ``bare forward``: the model alone on an input already on the device (the ceiling).
 Agreement: the device path's boxes (batch 32) against the shipped ONNX's through ONNX Runtime on the CPU
 (same class, IoU >= 0.9), both ways. Results: printed and bench/results/gpu_layout.json.
@@ -128,7 +128,7 @@ class Bench:
     budget: float
     config: YoloLayoutConfig
     device_model: Any
-    rect_model: Any
+    eager_model: Any
     yolo: Any
     bare: torch.nn.Module
 
@@ -195,7 +195,7 @@ class Bench:
         stages["one batch at a time"] = clock.reset()
         figures["device path, pages at 1024"] = self.measure(streamed(self.device_model, small))
         stages["pages at 1024"] = clock.reset()
-        figures["device path, rect letterbox"] = self.measure(streamed(self.rect_model, pages))
+        figures["device path, eager"] = self.measure(streamed(self.eager_model, pages))
         figures["bare forward"] = self.measure(run_bare)
         print(f"batch {batch}: " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()), flush=True)
         rows: dict[str, object] = {f"batch {batch:>3}: {k} pages/s": round(v, 1) for k, v in figures.items()}
@@ -240,9 +240,10 @@ def build(args: argparse.Namespace, pages: list[PageImage], batches: list[int]) 
     device_model: Any = build_layout_model(config)
     rows["device path: load and warm-up s"] = round(time.perf_counter() - t0, 1)
     rows["letterbox threads"] = device_model.letterbox_threads
-    rect_model: Any = build_layout_model(config.model_copy(update={"rect": True}))
+    rows["device path: CUDA graphs"] = device_model.cuda_graphs
+    eager_model: Any = build_layout_model(config.model_copy(update={"cuda_graphs": False}))
     rows |= agreement("device path", device_model.predict(pages), reference)
-    rows |= agreement("device path (rect)", rect_model.predict(pages), reference)
+    rows |= agreement("device path, eager", eager_model.predict(pages), reference)
 
     from ultralytics.models.yolo import YOLO
 
@@ -255,7 +256,7 @@ def build(args: argparse.Namespace, pages: list[PageImage], batches: list[int]) 
     if cuda:
         bare = bare.to(memory_format=torch.channels_last)
     budget = args.budget_s if args.budget_s is not None else (2.0 if cuda else 0.0)
-    bench = Bench(pages, args.device, half, budget, config, device_model, rect_model, yolo, bare)
+    bench = Bench(pages, args.device, half, budget, config, device_model, eager_model, yolo, bare)
     return bench, rows
 
 

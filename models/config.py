@@ -63,6 +63,12 @@ class YoloLayoutConfig(_Config):
         ge=0,
         description="CPU threads letterboxing pages for the batched engine (0: the replica's CPUs, OMP_NUM_THREADS).",
     )
+    cuda_graphs: bool = Field(
+        default=True,
+        description="Batched engine on CUDA: run the forward pass of each batch size as a CUDA graph captured at "
+        "start-up (one launch instead of hundreds, which the letterbox threads would otherwise delay); off, or "
+        "where a capture fails (logged), it runs eagerly. Square letterbox only (not with rect).",
+    )
 
     @property
     def batched(self) -> bool:

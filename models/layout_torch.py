@@ -21,6 +21,7 @@ padded), each warmed up at start-up on CUDA.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -29,6 +30,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from typing import Any
 
 import cv2
 import numpy as np
@@ -38,15 +40,14 @@ import torchvision
 
 from models.checkpoint import load_detection_model
 from models.config import YoloLayoutConfig, resolve_weights
-from pipeline.geometry import BBox
-from pipeline.labels import normalise_label
 from pipeline.page import PageImage
-from pipeline.protocols import LayoutRegion, LayoutResult
+from pipeline.protocols import LayoutResult
 
 PAD_VALUE = 114  # ultralytics' letterbox grey
 MAX_DET = 300  # boxes kept per image (ultralytics' default)
 BUCKETS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128)  # batch sizes the device runs (each warmed up on CUDA)
 MAX_CANDIDATES = 30_000  # boxes into NMS per batch before the score cut (ultralytics: max_nms per image)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,14 @@ def batch_shape(images: list[PageImage], size: int, rect: bool, stride: int = 32
     return rows, cols
 
 
+@dataclass(frozen=True, slots=True)
+class _Graph:
+    """A batch size's forward pass captured as a CUDA graph: replayed on the static input, written to ``output``."""
+
+    graph: torch.cuda.CUDAGraph
+    output: torch.Tensor
+
+
 class _Slot:
     """One staging buffer: pinned host memory for a batch (on CUDA; plain memory on CPU)."""
 
@@ -144,11 +153,12 @@ def bucket(n: int, max_batch: int) -> int:
     return next((b for b in BUCKETS if n <= b <= max_batch), max_batch)
 
 
-def batched_detections(pred: torch.Tensor, *, conf: float, iou: float, max_det: int = MAX_DET) -> torch.Tensor:
+def batched_detections(pred: torch.Tensor, *, conf: float, iou: float) -> torch.Tensor:
     """One NMS for a whole batch of raw predictions ``(B, 4 + nc, A)`` (boxes as centre x, y, w, h).
 
-    Returns ``(N, 7)``: image index, x0, y0, x1, y1 (model input pixels), score, class; at most ``max_det``
-    boxes per image, best first. Same rules as ultralytics' ``non_max_suppression`` (one label per box, classes
+    Returns ``(N, 7)``: image index, x0, y0, x1, y1 (model input pixels), score, class; every kept box, by image,
+    best first within each (``first_per_image`` keeps ``max_det`` of each on the host: a cut here would be one
+    more wait on the device). Same rules as ultralytics' ``non_max_suppression`` (one label per box, classes
     suppressed separately), done for all images at once.
     """
     batch, nc = pred.shape[0], pred.shape[1] - 4
@@ -164,12 +174,14 @@ def batched_detections(pred: torch.Tensor, *, conf: float, iou: float, max_det: 
     boxes = torch.cat((xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2), 1)
     keep = torchvision.ops.batched_nms(boxes, score, image_idx * nc + cls, iou)  # best first
     keep = keep[torch.argsort(image_idx[keep], stable=True)]  # by image, best first within each
-    kept_image = image_idx[keep]
-    counts = torch.bincount(kept_image, minlength=batch)
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(keep.numel(), device=pred.device) - starts[kept_image]
-    keep = keep[rank < max_det]
     return torch.cat((image_idx[keep, None].float(), boxes[keep], score[keep, None], cls[keep, None].float()), 1)
+
+
+def first_per_image(detections: npt.NDArray[np.float32], max_det: int = MAX_DET) -> npt.NDArray[np.float32]:
+    """``batched_detections``' rows (by image, best first within each) with at most ``max_det`` per image."""
+    image = detections[:, 0].astype(np.int64)
+    starts = np.searchsorted(image, image, side="left")  # each row's image's first row
+    return detections[np.arange(len(image)) - starts < max_det]
 
 
 class TorchLayoutModel:
@@ -209,8 +221,18 @@ class TorchLayoutModel:
         self._feeder = ThreadPoolExecutor(2, thread_name_prefix="layout-batch")  # predict_stream's two batches
         self.clock = StageClock()
         self.name = f"yolo:{self.weights.stem}@ultralytics-{version('ultralytics')}+torch-{self.device.type}"
+        self._graphs: dict[int, _Graph] = {}
+        self._static = torch.empty(0, dtype=torch.uint8)
+        self._anchors: list[object] = []
         if self.device.type == "cuda":
             self._warm_up()
+            if config.cuda_graphs and not config.rect:
+                self._device.submit(self._capture).result()
+
+    @property
+    def cuda_graphs(self) -> bool:
+        """Whether batches run as CUDA graphs (captured at start-up) rather than eagerly."""
+        return bool(self._graphs)
 
     @property
     def labels(self) -> dict[int, str]:
@@ -235,6 +257,47 @@ class TorchLayoutModel:
         self.predict([blank] * self._batch)
         self.clock.reset()
 
+    @torch.inference_mode()
+    def _capture(self) -> None:
+        """In the device thread: each batch size's normalise + forward as a CUDA graph reading one static uint8
+        input. Largest first, in one memory pool: the smaller graphs reuse the larger's memory (replays are
+        serial, in this thread). Each size runs once on the capture stream before its capture (lazy set-up
+        stays out of the graph), which also makes ultralytics' head compute its anchors for that shape: the
+        graph reads them, so they are kept alive here. A capture that fails leaves the engine eager (logged)."""
+        sizes = sorted({b for b in BUCKETS if b <= self._batch} | {self._batch}, reverse=True)
+        static = torch.full((self._batch, self._size, self._size, 3), PAD_VALUE, dtype=torch.uint8, device=self.device)
+        head: Any = self._model.model[-1]  # type: ignore[index]  # ultralytics' Detect: its anchors per shape
+        stream: Any = torch.cuda.Stream(self.device)  # type: ignore[no-untyped-call]  # torch's stub
+        pool = torch.cuda.graph_pool_handle()
+        graphs: dict[int, _Graph] = {}
+        anchors: list[object] = []
+        try:
+            for size in sizes:
+                stream.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(stream):
+                    self._forward(static[:size])
+                torch.cuda.current_stream().wait_stream(stream)
+                anchors.append((head.anchors, head.strides))
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, pool=pool, stream=stream):
+                    output = self._forward(static[:size])
+                graphs[size] = _Graph(graph, output)
+            agrees = _graphs_agree(graphs, static, self._forward)
+        except RuntimeError:
+            log.warning("layout: CUDA graph capture failed; batches run eagerly", exc_info=True)
+            torch.cuda.synchronize(self.device)
+            return
+        if not agrees:
+            log.warning("layout: CUDA graphs do not give the eager forward's predictions; batches run eagerly")
+            return
+        self._graphs, self._static, self._anchors = graphs, static, anchors
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw predictions ``(B, 4 + nc, A)`` for a ``(B, rows, columns, 3)`` uint8 batch on the device."""
+        out = self._model(x.permute(0, 3, 1, 2).to(self._dtype).div_(255.0))
+        pred: torch.Tensor = out[0] if isinstance(out, (tuple, list)) else out
+        return pred
+
     def _predict_batch(self, images: list[PageImage]) -> list[LayoutResult]:
         if not images:
             return []
@@ -251,43 +314,50 @@ class TorchLayoutModel:
             t2 = time.perf_counter()
         finally:
             self._slots.put(slot)
-        results = [
-            self._to_result(detections, i, box, img) for i, (box, img) in enumerate(zip(boxes, images, strict=True))
-        ]
+        results = self._results(detections, boxes, images)
         self.clock.add(len(images), letterbox=t1 - t0, device=t2 - t1, results=time.perf_counter() - t2)
         return results
 
     @torch.inference_mode()
     def _run(self, host: torch.Tensor, n: int) -> npt.NDArray[np.float32]:
         """In the device thread: one copy in, the forward pass, one NMS for the batch's ``n`` pages, one copy out."""
-        x = host.to(self.device, non_blocking=True)  # one host→device copy of uint8
-        x = x.permute(0, 3, 1, 2).to(self._dtype).div_(255.0)
-        out = self._model(x)
-        pred = out[0] if isinstance(out, (tuple, list)) else out
+        graph = self._graphs.get(host.shape[0]) if host.shape[1] == host.shape[2] == self._size else None
+        if graph is None:
+            pred = self._forward(host.to(self.device, non_blocking=True))  # one host→device copy of uint8
+        else:
+            self._static[: host.shape[0]].copy_(host, non_blocking=True)  # the same copy, into the graph's input
+            graph.graph.replay()
+            pred = graph.output
         found = batched_detections(pred[:n], conf=self.config.conf, iou=self.config.iou)
-        return found.cpu().numpy()  # one device→host copy
+        return first_per_image(found.cpu().numpy())  # one device→host copy
 
-    def _to_result(
-        self, detections: npt.NDArray[np.float32], index: int, box: Letterbox, image: PageImage
-    ) -> LayoutResult:
-        regions = []
-        for _, x0, y0, x1, y1, score, cls in detections[detections[:, 0] == index].tolist():
-            label = self._names.get(int(cls), str(int(cls)))
-            bbox = BBox.of(
-                (
-                    (x0 - box.left) / box.gain_x,
-                    (y0 - box.top) / box.gain_y,
-                    (x1 - box.left) / box.gain_x,
-                    (y1 - box.top) / box.gain_y,
-                )
-            ).clip(image.width, image.height)
-            if bbox.area > 0:
-                regions.append(
-                    LayoutRegion(
-                        type=normalise_label(label), label=label, bbox=bbox, score=float(min(max(score, 0.0), 1.0))
-                    )
-                )
-        return LayoutResult(model=self.name, regions=regions)
+    def _results(
+        self, detections: npt.NDArray[np.float32], boxes: list[Letterbox], images: list[PageImage]
+    ) -> list[LayoutResult]:
+        """Each page's regions in its own pixels: the letterbox undone for all boxes of the batch at once."""
+        image = detections[:, 0].astype(np.int64)
+        gain = np.array([(b.gain_x, b.gain_y, b.gain_x, b.gain_y) for b in boxes], np.float64).reshape(-1, 4)
+        offset = np.array([(b.left, b.top, b.left, b.top) for b in boxes], np.float64).reshape(-1, 4)
+        rows = detections[:, 1:].astype(np.float64)
+        rows[:, :4] = (rows[:, :4] - offset[image]) / gain[image]
+        bounds = np.searchsorted(image, np.arange(len(images) + 1))
+        return [
+            LayoutResult.from_rows(self.name, rows[bounds[i] : bounds[i + 1]], self._names, img.width, img.height)
+            for i, img in enumerate(images)
+        ]
+
+
+def _graphs_agree(graphs: dict[int, _Graph], static: torch.Tensor, forward: Any) -> bool:
+    """Start-up check: the smallest and the largest graph, replayed on noise, give the eager forward's raw
+    predictions (fp16 rounding allowed). A graph that read memory it does not own would not."""
+    generator = torch.Generator(device=static.device).manual_seed(0)
+    static.copy_(torch.randint(0, 256, static.shape, generator=generator, device=static.device, dtype=torch.uint8))
+    for size in (min(graphs), max(graphs)):
+        graphs[size].graph.replay()
+        if not torch.allclose(graphs[size].output.float(), forward(static[:size]).float(), rtol=1e-2, atol=1e-2):
+            return False
+    static.fill_(PAD_VALUE)
+    return True
 
 
 def _cpu_share() -> int:

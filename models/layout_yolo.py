@@ -9,10 +9,8 @@ from typing import Any
 import numpy as np
 
 from models.config import YoloLayoutConfig, resolve_weights
-from pipeline.geometry import BBox
-from pipeline.labels import normalise_label
 from pipeline.page import PageImage
-from pipeline.protocols import LayoutRegion, LayoutResult
+from pipeline.protocols import LayoutResult
 
 # Never let ultralytics pip-install or download anything at run time.
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
@@ -102,18 +100,4 @@ class YoloLayoutModel:
 
     def _to_result(self, found: Any, image: PageImage) -> LayoutResult:
         """Regions from an (N, 6) tensor of boxes in ``image``'s pixels: x0, y0, x1, y1, score, class."""
-        rows = found[:, :6].cpu().numpy()
-        xyxy = rows[:, :4].tolist()
-        scores = rows[:, 4].tolist()
-        classes = rows[:, 5].astype(int).tolist()
-        regions = []
-        for (x0, y0, x1, y1), cls, score in zip(xyxy, classes, scores, strict=True):
-            label = self._names.get(cls, str(cls))
-            box = BBox.of((x0, y0, x1, y1)).clip(image.width, image.height)
-            if box.area > 0:
-                regions.append(
-                    LayoutRegion(
-                        type=normalise_label(label), label=label, bbox=box, score=float(min(max(score, 0.0), 1.0))
-                    )
-                )
-        return LayoutResult(model=self.name, regions=regions)
+        return LayoutResult.from_rows(self.name, found[:, :6].cpu().numpy(), self._names, image.width, image.height)

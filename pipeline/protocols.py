@@ -7,12 +7,16 @@ in-process it wraps local backends, in Serve it wraps DeploymentHandles; the con
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.geometry import BBox
 from pipeline.graph import BlockType, ErrorInfo
+from pipeline.labels import normalise_label
 from pipeline.options import DeepSeekMode, OcrPrompt
 from pipeline.page import PageImage
 from pipeline.steps import Step
@@ -32,6 +36,35 @@ class LayoutRegion(_Wire):
 class LayoutResult(_Wire):
     model: str = Field(description="name@version of the layout model.")
     regions: list[LayoutRegion]
+
+    @classmethod
+    def from_rows(
+        cls, model: str, rows: npt.ArrayLike, labels: Mapping[int, str], width: float, height: float
+    ) -> LayoutResult:
+        """Regions from an (N, 6) array of detections in the page image's pixels (x0, y0, x1, y1, score, class:
+        what ultralytics' NMS gives): boxes clipped to the image, empty ones dropped, scores into [0, 1].
+        Arithmetic on the whole array at once: a GPU batch turns 64 pages of boxes into results while the
+        device thread waits for the interpreter."""
+        found = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+        xs, ys = np.clip(found[:, 0:3:2], 0.0, width), np.clip(found[:, 1:4:2], 0.0, height)
+        left, right, top, bottom = xs.min(1), xs.max(1), ys.min(1), ys.max(1)
+        keep = (right > left) & (bottom > top)
+        scores, classes = np.clip(found[keep, 4], 0.0, 1.0), found[keep, 5].astype(np.int64)
+        names = {int(c): labels.get(int(c), str(int(c))) for c in np.unique(classes)}
+        types = {c: normalise_label(name) for c, name in names.items()}
+        regions = [
+            LayoutRegion(type=types[c], label=names[c], bbox=BBox(l=x0, t=y0, r=x1, b=y1), score=score)
+            for x0, y0, x1, y1, score, c in zip(
+                left[keep].tolist(),
+                top[keep].tolist(),
+                right[keep].tolist(),
+                bottom[keep].tolist(),
+                scores.tolist(),
+                classes.tolist(),
+                strict=True,
+            )
+        ]
+        return cls(model=model, regions=regions)
 
     def found_in(self, other: LayoutResult, min_iou: float = 0.9) -> int:
         """How many of these regions ``other`` has too: a region of the same label with IoU >= ``min_iou``."""

@@ -15,8 +15,9 @@ from docgraph.cli import cli
 from docgraph.samples import make_sample_pdf, make_text_pdf
 from models import YoloLayoutConfig, build_layout_model
 from models.config import LayoutEngine
-from models.layout_torch import BUCKETS, Letterbox, TorchLayoutModel, batched_detections, bucket
+from models.layout_torch import BUCKETS, Letterbox, TorchLayoutModel, batched_detections, bucket, first_per_image
 from pipeline.geometry import BBox
+from pipeline.graph import BlockType
 from pipeline.options import Limits
 from pipeline.page import PageImage
 from pipeline.pdf import open_document
@@ -156,3 +157,27 @@ def test_engine_choice() -> None:
     assert YoloLayoutConfig(device="cuda:0").batched  # the default whenever the device is CUDA
     assert not YoloLayoutConfig(device="cuda:0", engine=LayoutEngine.ULTRALYTICS).batched
     assert YoloLayoutConfig(engine=LayoutEngine.BATCHED).batched
+
+
+def test_first_per_image_keeps_each_images_best_boxes() -> None:
+    # rows by image, best first within each (batched_detections' order): image 0 has 3 boxes, image 2 has 1
+    rows = np.array([[0, 0, 0, 1, 1, s, 0] for s in (0.9, 0.8, 0.7)] + [[2, 0, 0, 1, 1, 0.5, 1]], np.float32)
+    kept = first_per_image(rows, max_det=2)
+    assert kept[:, 0].tolist() == [0, 0, 2]
+    assert kept[:, 5].tolist() == pytest.approx([0.9, 0.8, 0.5])
+    assert len(first_per_image(rows[:0], max_det=2)) == 0
+
+
+def test_regions_from_rows_are_clipped_to_the_page_and_labelled() -> None:
+    rows = [
+        [-5, 10, 50, 20, 0.9, 8],  # past the left edge: clipped
+        [60, 90, 40, 70, 1.2, 1],  # corners swapped, score above 1: ordered, score 1
+        [200, 10, 300, 20, 0.5, 0],  # wholly right of a 100-px page: empty after clipping, dropped
+        [10, 10, 20, 20, 0.4, 42],  # a class the model does not name: its number is the label
+    ]
+    result = LayoutResult.from_rows("m", np.array(rows), {8: "Table", 1: "Caption", 0: "Text"}, 100.0, 100.0)
+    assert [r.label for r in result.regions] == ["Table", "Caption", "42"]
+    assert result.regions[0].type is BlockType.TABLE
+    assert result.regions[0].bbox == BBox(l=0, t=10, r=50, b=20)
+    assert result.regions[1].bbox == BBox(l=40, t=70, r=60, b=90) and result.regions[1].score == 1.0
+    assert len(LayoutResult.from_rows("m", np.zeros((0, 6)), {}, 10, 10).regions) == 0
