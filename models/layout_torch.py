@@ -220,6 +220,7 @@ class TorchLayoutModel:
         self._device = ThreadPoolExecutor(1, thread_name_prefix="layout-device")
         self._feeder = ThreadPoolExecutor(2, thread_name_prefix="layout-batch")  # predict_stream's two batches
         self.clock = StageClock()
+        self.concurrent_calls = True  # one batch letterboxed while the other runs on the device
         self.name = f"yolo:{self.weights.stem}@ultralytics-{version('ultralytics')}+torch-{self.device.type}"
         self._graphs: dict[int, _Graph] = {}
         self._static = torch.empty(0, dtype=torch.uint8)

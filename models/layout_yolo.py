@@ -29,6 +29,9 @@ class YoloLayoutModel:
         self._model = YOLO(str(self.weights), task="detect")
         self._names: dict[int, str] = {int(k): str(v) for k, v in self._model.names.items()}
         self._static_batch = self.weights.suffix == ".onnx"  # exported with batch 1
+        # The ONNX path keeps nothing between calls (ONNX Runtime's run is thread-safe): the deployment may run two
+        # batches at once. ultralytics' predictor keeps per-call state: one at a time.
+        self.concurrent_calls = self._static_batch
         self._session: Any = None  # the ONNX Runtime session (ONNX weights)
         self._input_name = ""
         self.name = f"yolo:{self.weights.stem}@ultralytics-{version('ultralytics')}"

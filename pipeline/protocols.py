@@ -135,6 +135,7 @@ class PageAnalysis(_Wire):
 @runtime_checkable
 class LayoutModel(Protocol):
     name: str
+    concurrent_calls: bool  # predict may run in two threads at once (the deployment then takes two batches)
 
     def predict(self, images: list[PageImage]) -> list[LayoutResult]:
         """Detect regions on each page image (same order as ``images``)."""

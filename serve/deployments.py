@@ -30,9 +30,10 @@ class LayoutDeployment:
     def __init__(self, config: YoloLayoutConfig, batch: BatchConfig) -> None:
         self._model = build_layout_model(config)
         warm_up(self._model)
-        # The batched engine takes two batches at once (one letterboxed while the other runs on the device);
-        # ultralytics' predictor is not thread-safe, so its engine takes one.
-        self._overlap = config.batched
+        # Two batches at once where the model allows it: the batched engine letterboxes one while the other runs
+        # on the device; the ONNX path runs two pages on two cores (single-threaded calls, +20 % pages/s over one
+        # call on both cores). ultralytics' own predictor is not thread-safe: one batch at a time.
+        self._overlap = self._model.concurrent_calls
         for method in (self.detect_batch, self.detect_two_batches):
             # serve.batch's wrapper has these setters; its annotations return the plain coroutine function
             method.set_max_batch_size(batch.max_batch_size)  # type: ignore[attr-defined]  # see above
