@@ -354,3 +354,17 @@ def make_ocr_layer_scan_pdf(words: str = WRONG_OCR_WORDS, *, under_image: bool =
     data: bytes = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     return data
+
+
+def make_page_tree_cycle_pdf() -> bytes:
+    """Two pages by the page tree's count; its second kid is the tree itself (a cycle): page 1 reads, page 2
+    cannot be loaded."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=300, height=200)
+    _text(page, pymupdf.Rect(20, 20, 280, 60), "The first page is fine.")
+    pages = int(doc.xref_get_key(doc.pdf_catalog(), "Pages")[1].split()[0])
+    doc.xref_set_key(pages, "Kids", f"[{page.xref} 0 R {pages} 0 R]")
+    doc.xref_set_key(pages, "Count", "2")
+    data = doc.tobytes()
+    doc.close()
+    return data

@@ -22,6 +22,7 @@ from pipeline.errors import (
     DocumentTooLargeError,
     EmptyDocumentError,
     NotAPdfError,
+    PageError,
     PageRenderError,
     PasswordRequiredError,
     UnusableDocumentError,
@@ -32,6 +33,10 @@ from pipeline.page import PageGeometry, PageImage, TextLayer, TextLine
 from pipeline.rtl import normalise_forms
 from pipeline.tables import TableGrid, find_tables
 from pipeline.textlayer import TEXT_FLAGS, extract_text_layer
+
+# what MuPDF raises on a bad page (its FzError* classes derive from Exception, not RuntimeError)
+MUPDF_ERRORS: tuple[type[Exception], ...] = (RuntimeError, pymupdf.mupdf.FzErrorBase)
+RENDER_ERRORS: tuple[type[Exception], ...] = (*MUPDF_ERRORS, ValueError, MemoryError)
 
 PDF_MAGIC = b"%PDF-"
 MAGIC_WINDOW = 1024  # the header may follow up to 1 KiB of junk (PDF 32000-1 §7.5.2, implementation note)
@@ -136,7 +141,7 @@ class PdfDocument:
         the render budget. ``max_side``: no larger than this many pixels on its longer side (the size a model
         reads: a page rendered for the layout model alone is drawn at its input size, not drawn larger and
         resampled)."""
-        page = self._page(page_no)
+        page = self._page(page_no, PageRenderError)
         self._check_images(page)
         geo = self.geometry(page_no)
         warning = None
@@ -155,7 +160,7 @@ class PdfDocument:
             pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom).prerotate(-page.rotation), alpha=False)
             if pix.n != 3:
                 pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
-        except (RuntimeError, ValueError, MemoryError) as exc:
+        except RENDER_ERRORS as exc:
             raise PageRenderError(f"page {page_no} could not be rendered: {exc}", page_no=page_no) from exc
         array = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
         if fitted < zoom:
@@ -174,18 +179,23 @@ class PdfDocument:
 
     def render_display_png(self, page_no: int, dpi: int) -> tuple[bytes, float]:
         """The page as displayed (after /Rotate) as PNG bytes, for annotated exports; returns (png, zoom)."""
-        page = self._page(page_no)
+        page = self._page(page_no, PageRenderError)
         self._check_images(page)
         geo = self.geometry(page_no)
         zoom = min(dpi / 72.0, (self.limits.max_page_pixels / (geo.width * geo.height)) ** 0.5)
         try:
             pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
             return pix.tobytes("png"), zoom
-        except (RuntimeError, ValueError, MemoryError) as exc:
+        except RENDER_ERRORS as exc:
             raise PageRenderError(f"page {page_no} could not be rendered: {exc}", page_no=page_no) from exc
 
-    def _page(self, page_no: int) -> pymupdf.Page:
-        page: pymupdf.Page = self._doc.load_page(page_no - 1)
+    def _page(self, page_no: int, failure: type[PageError] = PageError) -> pymupdf.Page:
+        """The page, or ``failure`` (a page error, not an internal one) where MuPDF cannot load it: a page tree
+        with a cycle, a page object that is not a dictionary."""
+        try:
+            page: pymupdf.Page = self._doc.load_page(page_no - 1)
+        except MUPDF_ERRORS as exc:
+            raise failure(f"page {page_no} could not be loaded: {exc}", page_no=page_no) from exc
         return page
 
     def _check_images(self, page: pymupdf.Page) -> None:

@@ -10,7 +10,7 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from docgraph.samples import make_flate_bomb_pdf, make_text_pdf
+from docgraph.samples import make_flate_bomb_pdf, make_page_tree_cycle_pdf, make_text_pdf
 from serve.pageimage import MAX_PREVIEW_DPI
 from tests.jobclient import submit, wait_final
 
@@ -41,6 +41,23 @@ def test_render_refuses_what_it_must_not_draw(client: httpx.Client, sample_pdf: 
     bomb = render(client, make_flate_bomb_pdf(20_500, pages=1))  # its image would decode past the budget
     assert bomb.status_code == 422 and bomb.json()["code"] == "image_too_large", bomb.text[:300]
     assert render(client, sample_pdf, page=1).status_code == 200  # and the service goes on
+
+
+def test_a_page_mupdf_cannot_load_is_a_page_error_not_an_internal_one(client: httpx.Client) -> None:
+    cyclic = make_page_tree_cycle_pdf()  # its page tree holds itself: page 2 cannot be loaded (issue 26, item 3)
+    r = render(client, cyclic, page=2)
+    assert r.status_code == 422 and r.json()["code"] == "render_failed", r.text[:300]
+    assert "cycle in page tree" in r.json()["message"]
+    assert render(client, cyclic, page=1).status_code == 200
+    converted = client.post("/v1/convert", files={"file": ("c.pdf", cyclic, "application/pdf")})
+    assert converted.status_code == 200, converted.text[:300]
+    pages = {p["page_no"]: p for p in converted.json()["pages"]}
+    assert pages[1]["status"] == "ok" and "first page is fine" in converted.text
+    assert pages[2]["status"] == "failed" and pages[2]["error"]["code"] == "page_failed"
+    accepted = submit(client, cyclic).json()
+    assert wait_final(client, accepted["id"])["state"] == "partially_succeeded"
+    image = client.get(f"/v1/jobs/{accepted['id']}/pages/2/image", params={"dpi": 36})
+    assert image.status_code == 422 and image.json()["code"] == "render_failed", image.text[:300]
 
 
 def test_a_jobs_pages_render_from_its_stored_pdf_until_it_expires(client: httpx.Client) -> None:
