@@ -78,7 +78,9 @@ class BodyLimitMiddleware:
 
 
 async def _refuse(send: Any, status: int, code: str, message: str, *, limit: int) -> None:
-    body = json.dumps({"code": code, "message": message, "details": {"limit": limit}}).encode()
+    # docgraph's error shape, and docling-serve's ``detail`` beside it: the middleware answers before any route, so
+    # a docling client (/v1/convert/file, /v1/convert/source) reads its own field too
+    body = json.dumps({"code": code, "message": message, "details": {"limit": limit}, "detail": message}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

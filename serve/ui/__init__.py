@@ -38,6 +38,13 @@ async def viewer() -> Response:
     return _asset("index.html", page=True)
 
 
+@ui.get("/ui/", response_class=Response, include_in_schema=False)
+async def viewer_slash() -> Response:
+    """``/ui/`` → ``/ui`` by a relative ``Location``: Starlette's own slash redirect writes the request's
+    ``Host`` header into it (a forged host would be echoed back)."""
+    return Response(status_code=308, headers={"Location": "/ui"})
+
+
 @ui.get("/ui/{name}", response_class=Response, include_in_schema=False)
 async def viewer_asset(name: str) -> Response:
     return _asset(name)

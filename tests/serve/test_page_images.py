@@ -74,6 +74,8 @@ def test_a_jobs_pages_render_from_its_stored_pdf_until_it_expires(client: httpx.
 def test_the_viewer_is_served_from_the_package_and_nothing_else(client: httpx.Client) -> None:
     page = client.get("/ui")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    slash = client.get("/ui/", headers={"Host": "attacker.example"}, follow_redirects=False)
+    assert slash.status_code == 308 and slash.headers["location"] == "/ui"  # relative: never the Host header's
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert '<script type="module" src="ui/viewer.js">' in page.text
     for asset, media in (("viewer.js", "text/javascript"), ("api.js", "text/javascript"), ("viewer.css", "text/css")):
