@@ -122,6 +122,7 @@ class DocumentIngress(DoclingRoutes):
         BodyLimitMiddleware.grace_s = args.limits.upload_grace_s
         BodyLimitMiddleware.min_rate = args.limits.min_upload_rate
         self._handles = {"layout": layout, "ocr": ocr}
+        self._answered: dict[str, ModelHealth] = {}  # each model's last health answer (readiness while busy)
         self._models = HandleModels(
             layout,
             ocr,
@@ -415,10 +416,21 @@ class DocumentIngress(DoclingRoutes):
         return ModelHealth(name="ingress", ready=pool.ready, detail=pool.describe())
 
     async def _model_health(self, role: str, handle: DeploymentHandle) -> ModelHealth:
+        """The deployment's own health answer. That call waits behind the work a busy replica has taken (its
+        ``max_ongoing_requests``): past the deadline, a deployment whose model answered before and which Serve
+        reports HEALTHY (its replicas constructed, their model loaded and run once, and passing Serve's health
+        checks) is busy, not unready; readiness never competes with the work it vouches for (issue 26)."""
+        timeout_s = settings().ready_timeout_s
         try:
-            health: ModelHealth = await asyncio.wait_for(handle.health.remote(), settings().ready_timeout_s)
+            health: ModelHealth = await asyncio.wait_for(handle.health.remote(), timeout_s)
+            self._answered[role] = health
             return health
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure
             detail = f"{type(exc).__name__}: {exc}".strip()[:500] or type(exc).__name__
             status = await asyncio.to_thread(_deployment_status, handle.deployment_name)
+            seen = self._answered.get(role)
+            healthy = status.startswith("[HEALTHY]")  # Serve's DeploymentStatus.HEALTHY
+            if isinstance(exc, TimeoutError) and seen is not None and healthy:
+                busy = f"busy: its health call waited past {timeout_s:g} s behind work; Serve reports it {status}"
+                return seen.model_copy(update={"detail": busy.strip()})
             return ModelHealth(name=role, ready=False, detail=f"{detail} {status}".strip())

@@ -73,6 +73,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServic
     """The real application on a local Ray instance, HTTP on 127.0.0.1."""
     jobs = jobs_config_for_tests(tmp_path_factory.mktemp("jobstore"))
     os.environ[HEAD_TIMEOUT_ENV] = str(TEST_HEAD_TIMEOUT_S)  # read by Serve's HTTP proxy (serve/httpproxy.py)
+    # /readyz gives each model 1 s (5 by default): a health call queued behind OCR work then outlasts it, which
+    # tests/serve/test_jobs.py's readiness-under-load test needs (settings are read in the replicas, which inherit it)
+    os.environ["DOCGRAPH_READY_TIMEOUT_S"] = "1"
     svc = EmbeddedService(AppArgs(limits=TEST_LIMITS, jobs=jobs), num_cpus=8)
     svc.start(ready_timeout_s=300)
     _RUNNING.append(svc)

@@ -148,3 +148,21 @@ def test_cli_sends_a_large_document_as_a_job(service: EmbeddedService, tmp_path:
     names = {p.name for p in out.iterdir() if p.name.startswith("small.")}
     assert names == {"small.json", "small.md", "small.html", "small.docling.json", "small.chunks.json"}
     assert Chunks.model_validate_json((out / "small.chunks.json").read_bytes()).chunks[0].page_numbers == [1]
+
+
+def test_readiness_stays_ready_while_ocr_is_busy(client: httpx.Client) -> None:
+    """Issue 26 item 2: /readyz polled beside a job that keeps the OCR replica's every slot busy. The OCR
+    deployment's health call waits behind that work past readiness's deadline (1 s in the tests); a busy model
+    that answered before and that Serve reports HEALTHY is ready (503 here was the defect)."""
+    accepted = submit(client, make_text_pdf(12), ocr="always")
+    assert accepted.status_code == 202, accepted.text[:300]
+    job_id = accepted.json()["id"]
+    answers: list[tuple[int, str]] = []
+    while client.get(f"/v1/jobs/{job_id}").json()["state"] not in {"succeeded", "partially_succeeded", "failed"}:
+        r = client.get("/readyz")
+        answers.append((r.status_code, " | ".join(c["detail"] for c in r.json()["components"])))
+        time.sleep(0.2)
+    assert wait_final(client, job_id)["state"] == "succeeded"
+    assert len(answers) >= 3, answers  # polled while the OCR ran
+    assert all(status == 200 for status, _ in answers), answers
+    assert any("busy: its health call waited" in detail for _, detail in answers), answers  # the path under test
