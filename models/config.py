@@ -99,13 +99,7 @@ class OrientationConfig(_Config):
 class RapidOcrConfig(_Config):
     backend: Literal["rapidocr"] = "rapidocr"
     text_score: float = Field(default=0.5, ge=0.0, le=1.0, description="Drop lines read with less confidence.")
-    threads: int = Field(
-        default=1,
-        ge=0,
-        description="ONNX Runtime intra-op threads per call (0 = the runtime's default: every core). The layout "
-        "deployment runs two calls at once (two Serve batches), so 1 keeps two cores busy without intra-op "
-        "synchronisation: +20 % pages/s over one call on both cores (bench/full_route.py).",
-    )
+    threads: int = Field(default=0, ge=0, description="ONNX Runtime intra-op threads (0 = runtime default).")
     max_pixels: int = Field(
         default=9_000_000,
         gt=0,

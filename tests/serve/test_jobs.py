@@ -154,7 +154,7 @@ def test_readiness_stays_ready_while_ocr_is_busy(client: httpx.Client) -> None:
     """Issue 26 item 2: /readyz polled beside a job that keeps the OCR replica's every slot busy. The OCR
     deployment's health call waits behind that work past readiness's deadline (1 s in the tests); a busy model
     that answered before and that Serve reports HEALTHY is ready (503 here was the defect)."""
-    accepted = submit(client, make_text_pdf(12), ocr="always")
+    accepted = submit(client, make_text_pdf(8), ocr="always")  # 8 OCR calls: two rounds of its 4 slots
     assert accepted.status_code == 202, accepted.text[:300]
     job_id = accepted.json()["id"]
     answers: list[tuple[int, str]] = []
