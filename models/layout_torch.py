@@ -280,18 +280,21 @@ class TorchLayoutModel:
                 torch.cuda.current_stream().wait_stream(stream)
                 anchors.append((head.anchors, head.strides))
                 graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph, pool=pool, stream=stream):
+                # thread_local: a CUDA call of another thread (another model loading) does not spoil this capture
+                with torch.cuda.graph(graph, pool=pool, stream=stream, capture_error_mode="thread_local"):
                     output = self._forward(static[:size])
                 graphs[size] = _Graph(graph, output)
             agrees = _graphs_agree(graphs, static, self._forward)
         except RuntimeError:
             log.warning("layout: CUDA graph capture failed; batches run eagerly", exc_info=True)
             torch.cuda.synchronize(self.device)
-            return
-        if not agrees:
-            log.warning("layout: CUDA graphs do not give the eager forward's predictions; batches run eagerly")
-            return
-        self._graphs, self._static, self._anchors = graphs, static, anchors
+            agrees = False
+        else:
+            if not agrees:
+                log.warning("layout: CUDA graphs do not give the eager forward's predictions; batches run eagerly")
+        if agrees:
+            self._graphs, self._static, self._anchors = graphs, static, anchors
+        torch.cuda.empty_cache()  # the check's eager activations (or a failed capture's pool) go back to the device
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw predictions ``(B, 4 + nc, A)`` for a ``(B, rows, columns, 3)`` uint8 batch on the device."""
@@ -328,7 +331,7 @@ class TorchLayoutModel:
         else:
             self._static[: host.shape[0]].copy_(host, non_blocking=True)  # the same copy, into the graph's input
             graph.graph.replay()
-            pred = graph.output
+            pred = graph.output  # lives in the shared pool: another replay overwrites it, so never past this call
         found = batched_detections(pred[:n], conf=self.config.conf, iou=self.config.iou)
         return first_per_image(found.cpu().numpy())  # one device→host copy
 
@@ -349,13 +352,19 @@ class TorchLayoutModel:
 
 
 def _graphs_agree(graphs: dict[int, _Graph], static: torch.Tensor, forward: Any) -> bool:
-    """Start-up check: the smallest and the largest graph, replayed on noise, give the eager forward's raw
-    predictions (fp16 rounding allowed). A graph that read memory it does not own would not."""
+    """Start-up check: every graph, replayed on noise right after the others (largest, smallest, then each in
+    turn, so that each runs after another has used the shared pool), gives the eager forward's raw predictions
+    (fp16 rounding allowed). A graph that read memory another one writes would not."""
     generator = torch.Generator(device=static.device).manual_seed(0)
     static.copy_(torch.randint(0, 256, static.shape, generator=generator, device=static.device, dtype=torch.uint8))
-    for size in (min(graphs), max(graphs)):
+    sizes = sorted(graphs)
+    for size in [sizes[-1], sizes[0], *sizes]:
+        expected = forward(static[:size]).float()
+        graphs[sizes[-1] if size != sizes[-1] else sizes[0]].graph.replay()  # another graph first
         graphs[size].graph.replay()
-        if not torch.allclose(graphs[size].output.float(), forward(static[:size]).float(), rtol=1e-2, atol=1e-2):
+        same = torch.allclose(graphs[size].output.float(), expected, rtol=1e-2, atol=1e-2)
+        del expected
+        if not same:
             return False
     static.fill_(PAD_VALUE)
     return True

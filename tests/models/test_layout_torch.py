@@ -181,3 +181,14 @@ def test_regions_from_rows_are_clipped_to_the_page_and_labelled() -> None:
     assert result.regions[0].bbox == BBox(l=0, t=10, r=50, b=20)
     assert result.regions[1].bbox == BBox(l=40, t=70, r=60, b=90) and result.regions[1].score == 1.0
     assert len(LayoutResult.from_rows("m", np.zeros((0, 6)), {}, 10, 10).regions) == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
+def test_cuda_graphs_give_the_eager_engines_boxes(pages: list[PageImage]) -> None:
+    config = YoloLayoutConfig(engine=LayoutEngine.BATCHED, device="cuda:0", half=True, max_batch=8)
+    graphs, eager = build_layout_model(config), build_layout_model(config.model_copy(update={"cuda_graphs": False}))
+    assert isinstance(graphs, TorchLayoutModel) and isinstance(eager, TorchLayoutModel)
+    assert graphs.cuda_graphs and not eager.cuda_graphs
+    for batch in (pages[:1], pages[:3], pages):  # sizes 1, 4 and 8 in turn: graphs replayed after one another
+        for ours, theirs in zip(graphs.predict(batch), eager.predict(batch), strict=True):
+            assert ours.found_in(theirs) == len(ours.regions) and theirs.found_in(ours) == len(theirs.regions)
