@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import pymupdf
 
@@ -160,21 +159,17 @@ class PdfDocument:
             pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom).prerotate(-page.rotation), alpha=False)
             if pix.n != 3:
                 pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
+            if fitted < zoom:
+                # Drawn at dpi and scaled down here (MuPDF's filter), not drawn at the small size: the layout model
+                # reads a page drawn small differently (thinner, lighter strokes; headings missed on normal_4pages).
+                # OpenCV's bilinear resize (1.5 ms an A4 page against 8.6) turned habibi-rotated's sideways line
+                # into a section header (tests/corpus/test_reading.py); its area filter is no faster than MuPDF's.
+                width, height = round(pix.width * fitted / zoom), round(pix.height * fitted / zoom)
+                pix = pymupdf.Pixmap(pix, max(width, 1), max(height, 1), None)
         except RENDER_ERRORS as exc:
             raise PageRenderError(f"page {page_no} could not be rendered: {exc}", page_no=page_no) from exc
-        array = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
-        if fitted < zoom:
-            # Drawn at dpi and scaled down here, not drawn at the small size: the layout model reads a page drawn
-            # small differently (thinner, lighter strokes; headings missed on normal_4pages). Scaled as
-            # ultralytics' letterbox scales (OpenCV, bilinear): the pixels the model read when the whole render
-            # crossed processes, at a fifth of the cost of MuPDF's filter (1.5 vs 8.6 ms for an A4 page).
-            size = (max(round(pix.width * fitted / zoom), 1), max(round(pix.height * fitted / zoom), 1))
-            array = cv2.resize(array, size, interpolation=cv2.INTER_LINEAR).astype(np.uint8, copy=False)
-        else:
-            array = array.copy()
-        image = PageImage(
-            page_no=page_no, pixels=array, scale_x=array.shape[1] / geo.width, scale_y=array.shape[0] / geo.height
-        )
+        array = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3).copy()
+        image = PageImage(page_no=page_no, pixels=array, scale_x=pix.width / geo.width, scale_y=pix.height / geo.height)
         return image, warning
 
     def render_display_png(self, page_no: int, dpi: int) -> tuple[bytes, float]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 from multiprocessing.connection import Connection
 
-import cv2
 import pymupdf
 
 from pipeline.errors import DocgraphError
@@ -59,7 +58,6 @@ def handle(docs: dict[str, PdfDocument], request: tuple[object, ...]) -> object:
 
 
 def serve(conn: Connection) -> None:
-    cv2.setNumThreads(0)  # one resize per request, on this process's core: OpenCV's own threads would crowd the rest
     try:
         selftest()
     except Exception as exc:  # noqa: BLE001 - reported to the pool, which reports it in /readyz
