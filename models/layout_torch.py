@@ -352,19 +352,18 @@ class TorchLayoutModel:
 
 
 def _graphs_agree(graphs: dict[int, _Graph], static: torch.Tensor, forward: Any) -> bool:
-    """Start-up check: every graph, replayed on noise right after the others (largest, smallest, then each in
-    turn, so that each runs after another has used the shared pool), gives the eager forward's raw predictions
-    (fp16 rounding allowed). A graph that read memory another one writes would not."""
+    """Start-up check: every graph, replayed on noise right after another one (the largest; the smallest before
+    the largest) has used the shared pool, gives the eager forward's raw predictions (fp16 rounding allowed). A
+    graph that read memory another one writes would not."""
     generator = torch.Generator(device=static.device).manual_seed(0)
     static.copy_(torch.randint(0, 256, static.shape, generator=generator, device=static.device, dtype=torch.uint8))
     sizes = sorted(graphs)
-    for size in [sizes[-1], sizes[0], *sizes]:
+    for size in sizes:
+        other = sizes[-1] if size != sizes[-1] else sizes[0]
         expected = forward(static[:size]).float()
-        graphs[sizes[-1] if size != sizes[-1] else sizes[0]].graph.replay()  # another graph first
+        graphs[other].graph.replay()
         graphs[size].graph.replay()
-        same = torch.allclose(graphs[size].output.float(), expected, rtol=1e-2, atol=1e-2)
-        del expected
-        if not same:
+        if not torch.allclose(graphs[size].output.float(), expected, rtol=1e-2, atol=1e-2):
             return False
     static.fill_(PAD_VALUE)
     return True
