@@ -25,6 +25,9 @@ from bidi import get_display
 
 PRESENTATION_FORMS = re.compile("[\ufb00-\ufdff\ufe70-\ufefe]+")
 LAM_ALEF_IN_VISUAL_ORDER = re.compile("\u0627([\u0623\u0625\u0622])\u0644")  # alef, alef with hamza/madda, lam
+# every character of bidirectional class R or AL (right-to-left letters) lies in these ranges (the tests check it
+# against unicodedata): text without them has none, found by one regex search instead of a look-up per character
+RTL_RANGES = re.compile("[\u200f\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]")
 PLACED = 0.9  # share of a row's letters with a width, for its glyphs' positions to say their order
 WORD_GAP = 0.2  # of the line height: a gap this wide between two runs of glyphs is a space
 
@@ -46,11 +49,13 @@ def _strong(text: str) -> tuple[int, int]:
 
 
 def has_rtl(text: str) -> bool:
-    return _strong(text)[0] > 0
+    return any(unicodedata.bidirectional(c) in ("R", "AL") for c in RTL_RANGES.findall(text))
 
 
 def mostly_rtl(text: str) -> bool:
     """More right-to-left letters than left-to-right ones: the row is read right to left."""
+    if not has_rtl(text):
+        return False
     rtl, ltr = _strong(text)
     return rtl > 0 and rtl >= ltr
 

@@ -8,7 +8,7 @@ page that draws 25,000 images costs what 20,000 do, and says so in a warning.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -28,7 +28,6 @@ COVERAGE_GRID = 128  # cells per side of the raster that measures how much of th
 FIGURE_CELL_PT = 2.0  # raster cell that joins drawn images into figures: images that overlap or touch within it
 FIGURE_GRID_MAX = 1024  # cells per side at most (huge pages get coarser cells, never a larger raster)
 MIN_FIGURE_SHARE = 0.002  # of the page area: smaller images are bullets and rules, not figures
-Rect = tuple[float, float, float, float]  # a drawn item's box in content space: left, top, right, bottom
 
 
 def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
@@ -48,33 +47,25 @@ def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
             "analysed for figures and coverage"
         )
         drawn = drawn[:max_primitives]
-    painted: list[tuple[str, Rect, int]] = []  # in drawing order; an image's place among the page's images
-    images_drawn = 0
-    for kind, rect in drawn:
-        box = _clipped(rect, width, height)
-        if box[2] > box[0] and box[3] > box[1]:
-            painted.append((kind, box, images_drawn))
-        images_drawn += kind.endswith("-image")
-    image_rects = [box for kind, box, _ in painted if kind.endswith("-image")]
-    path_rects = [box for kind, box, _ in painted if kind.endswith(("-path", "-shade"))]
+    log = _DrawingLog.of(drawn, width, height)
     min_figure_area = MIN_FIGURE_SHARE * width * height
-    image_boxes = [BBox(l=l, t=t, r=r, b=b) for l, t, r, b in image_rects]  # noqa: E741 - the box's edges
+    image_boxes = [BBox(l=l, t=t, r=r, b=b) for l, t, r, b in log.boxes[log.images].tolist()]  # noqa: E741
     blocks.extend(
         TextBlock(bbox=box, lines=(), is_image=True)
         for box in join_images(image_boxes, width, height)
         if box.area >= min_figure_area
     )
 
-    invisible, covered = _hidden_text(painted, width, height, see_through=set())
+    invisible, covered = _hidden_text(log, width, height, see_through=set())
     if covered > 0:  # only then ask which images let what is under them show (a second pass over the page)
-        invisible, covered = _hidden_text(painted, width, height, see_through=_see_through(page, images_drawn))
+        invisible, covered = _hidden_text(log, width, height, see_through=_see_through(page, log.images_drawn))
     return TextLayer(
         blocks=tuple(blocks),
         chars=chars,
         invisible_text_ratio=invisible,
         covered_text_ratio=covered,
-        image_coverage=_coverage(image_rects, width, height),
-        vector_coverage=_coverage(path_rects, width, height),
+        image_coverage=_coverage(log.boxes[log.images], width, height),
+        vector_coverage=_coverage(log.boxes[log.paths], width, height),
         garbled_ratio=garbled / chars if chars else 0.0,
         warnings=tuple(warnings),
     )
@@ -86,9 +77,9 @@ def _text_blocks(
     """The text layer's blocks of lines, its visible and garbled character counts, and whether lines past
     ``max_lines`` were left unread. A page with right-to-left text is read with its glyphs' positions, and its
     right-to-left rows are put in logical order (``pipeline.rtl``)."""
-    found = page.get_text("dict", flags=TEXT_FLAGS).get("blocks", [])
-    if any(has_rtl(_span_text(s)) for b in found for ln in b.get("lines", []) for s in ln.get("spans", [])):
-        found = page.get_text("rawdict", flags=TEXT_FLAGS).get("blocks", [])
+    textpage = page.get_textpage(flags=TEXT_FLAGS)  # read once; its text, then its blocks as dict or rawdict
+    rtl = has_rtl(page.get_text("text", textpage=textpage))
+    found = page.get_text("rawdict" if rtl else "dict", textpage=textpage).get("blocks", [])
     blocks: list[TextBlock] = []
     chars = garbled = read = 0
     for block in found:
@@ -156,36 +147,62 @@ def _logical_rows(lines: list[TextLine], glyphs: list[list[Glyph]]) -> list[Text
     return out
 
 
-def _clipped(rect: tuple[float, float, float, float], width: float, height: float) -> Rect:
-    """A drawn item's box as ``BBox.of(rect).clip(width, height)`` has it, as plain numbers: a page draws thousands
-    of items, and only its images become boxes of the text layer."""
-    x0, y0, x1, y1 = (float(v) for v in rect)
-    l, r = (min(max(v, 0.0), width) for v in (min(x0, x1), max(x0, x1)))  # noqa: E741 - the box's edges
-    t, b = (min(max(v, 0.0), height) for v in (min(y0, y1), max(y0, y1)))
-    return l, t, r, b
+@dataclass(frozen=True, slots=True)
+class _DrawingLog:
+    """What a page draws (``get_bboxlog``), as arrays: the items whose box, clipped to the page (content space),
+    is not empty, in drawing order. A page draws thousands of items: they are handled as arrays, never one by one
+    in Python, except to walk back over text that an image drawn later may cover."""
+
+    kinds: list[str]  # the drawn items' kinds ("fill-text", "ignore-text", "fill-image", "stroke-path", ...)
+    boxes: npt.NDArray[np.float64]  # (n, 4): left, top, right, bottom
+    image_place: npt.NDArray[np.int64]  # an item's place among the page's images (all of them, empty boxes too)
+    images: npt.NDArray[np.bool_]
+    paths: npt.NDArray[np.bool_]  # paths and shadings
+    images_drawn: int  # images the page draws, empty boxes included
+
+    @classmethod
+    def of(cls, drawn: list[tuple[str, Any]], width: float, height: float) -> _DrawingLog:
+        kinds = [kind for kind, _ in drawn]
+        is_image = np.fromiter((k.endswith("-image") for k in kinds), dtype=bool, count=len(kinds))
+        rects = np.array([tuple(rect) for _, rect in drawn], dtype=np.float64).reshape(-1, 4)
+        # as BBox.of(rect).clip(width, height) has it: edges ordered, then each clipped to the page
+        x = np.clip(np.sort(rects[:, [0, 2]], axis=1), 0.0, width)
+        y = np.clip(np.sort(rects[:, [1, 3]], axis=1), 0.0, height)
+        boxes = np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=1)
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        place = np.cumsum(is_image) - is_image  # images drawn before each item
+        kept = [k for k, on in zip(kinds, keep.tolist(), strict=True) if on]
+        paths = np.fromiter((k.endswith(("-path", "-shade")) for k in kept), dtype=bool, count=len(kept))
+        return cls(kept, boxes[keep], place[keep], is_image[keep], paths, int(is_image.sum()))
 
 
-def _raster(width: float, height: float) -> tuple[npt.NDArray[np.bool_], Callable[[Rect], tuple[slice, slice]]]:
-    """A coarse raster of the page (``COVERAGE_GRID`` cells a side), and the cells a box covers (at least one)."""
-    grid = np.zeros((COVERAGE_GRID, COVERAGE_GRID), dtype=bool)
+def _cells(boxes: npt.NDArray[np.float64], width: float, height: float) -> npt.NDArray[np.int64]:
+    """The raster cells (``COVERAGE_GRID`` a side) each box covers, at least one: (n, 4) top, bottom, left, right
+    (bottom and right exclusive)."""
     fx, fy = COVERAGE_GRID / width, COVERAGE_GRID / height
-
-    def cells(box: Rect) -> tuple[slice, slice]:
-        l, t, r, b = box  # noqa: E741 - the box's edges
-        top, left = int(t * fy), int(l * fx)
-        return slice(top, max(top + 1, math.ceil(b * fy))), slice(left, max(left + 1, math.ceil(r * fx)))
-
-    return grid, cells
+    top, left = (boxes[:, 1] * fy).astype(np.int64), (boxes[:, 0] * fx).astype(np.int64)
+    bottom = np.maximum(top + 1, np.ceil(boxes[:, 3] * fy).astype(np.int64))
+    right = np.maximum(left + 1, np.ceil(boxes[:, 2] * fx).astype(np.int64))
+    cells: npt.NDArray[np.int64] = np.minimum(np.stack([top, bottom, left, right], axis=1), COVERAGE_GRID)
+    return cells
 
 
-def _coverage(boxes: list[Rect], width: float, height: float) -> float:
+def _painted(cells: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """The raster with every cell of ``cells`` set (their union), in one pass over a difference array."""
+    diff = np.zeros((COVERAGE_GRID + 1, COVERAGE_GRID + 1), dtype=np.int32)
+    top, bottom, left, right = cells.T
+    np.add.at(diff, (top, left), 1)
+    np.add.at(diff, (top, right), -1)
+    np.add.at(diff, (bottom, left), -1)
+    np.add.at(diff, (bottom, right), 1)
+    return np.cumsum(np.cumsum(diff, axis=0), axis=1)[:COVERAGE_GRID, :COVERAGE_GRID] > 0
+
+
+def _coverage(boxes: npt.NDArray[np.float64], width: float, height: float) -> float:
     """Share of the page covered by the union of ``boxes`` (measured on a coarse raster)."""
-    if not boxes or width <= 0 or height <= 0:
+    if len(boxes) == 0 or width <= 0 or height <= 0:
         return 0.0
-    grid, cells = _raster(width, height)
-    for box in boxes:
-        grid[cells(box)] = True
-    return float(grid.mean())
+    return float(_painted(_cells(boxes, width, height)).mean())
 
 
 def _see_through(page: pymupdf.Page, images_drawn: int) -> set[int]:
@@ -198,31 +215,39 @@ def _see_through(page: pymupdf.Page, images_drawn: int) -> set[int]:
     return {k for k, image in enumerate(info) if image.get("has-mask")}
 
 
-def _hidden_text(
-    painted: list[tuple[str, Rect, int]], width: float, height: float, *, see_through: set[int]
-) -> tuple[float, float]:
+def _hidden_text(log: _DrawingLog, width: float, height: float, *, see_through: set[int]) -> tuple[float, float]:
     """Shares of the page's text area that a reader never sees: text drawn invisibly (render mode 3, as OCR tools
     lay a text layer over a scan), and text drawn visibly but then painted over by an opaque image (a scan placed
-    on top of its own OCR text). Walked from the last thing drawn back to the first, so each text run is checked
-    against the images drawn after it; linear in what the page draws, on a coarse raster. An image clipped to less
-    than its box still counts as its whole box (the drawing log gives boxes before clipping)."""
+    on top of its own OCR text). Each text run is checked against the images drawn after it, on a coarse raster;
+    linear in what the page draws. An image clipped to less than its box still counts as its whole box (the
+    drawing log gives boxes before clipping)."""
     if width <= 0 or height <= 0:
         return 0.0, 0.0
-    text, cells = _raster(width, height)
-    invisible, covered, later_images = text.copy(), text.copy(), text.copy()
-    for kind, box, image in reversed(painted):
-        where = cells(box)
-        if kind.endswith("-image"):
-            if image not in see_through:
-                later_images[where] = True
-        elif kind == "ignore-text":
-            invisible[where] = text[where] = True
-        elif kind.endswith("-text"):
-            text[where] = True
-            covered[where] |= later_images[where]
+    cells = _cells(log.boxes, width, height)
+    is_text = np.fromiter((k.endswith("-text") for k in log.kinds), dtype=bool, count=len(log.kinds)) & ~log.images
+    ignored = np.fromiter((k == "ignore-text" for k in log.kinds), dtype=bool, count=len(log.kinds))
+    text = _painted(cells[is_text])
     total = int(text.sum())
     if total == 0:
         return 0.0, 0.0
+    invisible = _painted(cells[ignored])
+    opaque = log.images & ~np.isin(log.image_place, list(see_through))
+    visible = is_text & ~ignored
+    covered = np.zeros_like(text)
+    if opaque.any():
+        # only visible text drawn before the last opaque image can be covered: walked back from that image
+        later_images = np.zeros_like(text)
+        last = int(np.flatnonzero(opaque)[-1]) + 1
+        for (top, bottom, left, right), image, seen in zip(
+            reversed(cells[:last].tolist()),
+            reversed(opaque[:last].tolist()),
+            reversed(visible[:last].tolist()),
+            strict=True,
+        ):
+            if image:
+                later_images[top:bottom, left:right] = True
+            elif seen:
+                covered[top:bottom, left:right] |= later_images[top:bottom, left:right]
     return float(invisible.sum()) / total, float((covered & ~invisible).sum()) / total
 
 

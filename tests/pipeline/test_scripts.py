@@ -6,6 +6,8 @@ a picture taken for digital pages. The corpus files these came from: ``tests/cor
 from __future__ import annotations
 
 import random
+import sys
+import unicodedata
 
 import pymupdf
 import pytest
@@ -15,7 +17,7 @@ from pipeline.graph import BlockType, PageKind, Source
 from pipeline.merge import TEXT_LAYER_MODEL, DraftBlock, merge_page
 from pipeline.page import TextBlock, TextLine
 from pipeline.route import classify_page
-from pipeline.rtl import Glyph, logical_row, mostly_rtl, normalise_forms, placed
+from pipeline.rtl import RTL_RANGES, Glyph, has_rtl, logical_row, mostly_rtl, normalise_forms, placed
 from pipeline.structure import decide
 from pipeline.textlayer import extract_text_layer
 from pipeline.vertical import columns, join_pieces, join_vertical_blocks
@@ -41,6 +43,15 @@ def test_runs_of_one_row_are_joined_from_the_right_with_a_space_where_they_stand
     arabic = [Glyph(100 + i * 5, 105 + i * 5, c, 1) for i, c in enumerate("(روطلا")]  # "الطور(" as seen
     number = [Glyph(70 + i * 5, 75 + i * 5, c, 2) for i, c in enumerate("2024")]
     assert logical_row(number + arabic, height=12.0) == "الطور( 2024"
+
+
+def test_every_right_to_left_letter_lies_in_the_ranges_searched_first() -> None:
+    """``has_rtl`` looks up a character's direction only where one regex finds it: a right-to-left letter outside
+    those ranges would make a page's Arabic or Hebrew rows read in visual order."""
+    right_to_left = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.bidirectional(chr(c)) in ("R", "AL")]
+    assert len(right_to_left) > 1000
+    assert [c for c in right_to_left if not RTL_RANGES.match(c)] == []
+    assert has_rtl("abc \u200f") and has_rtl("x \u05d0") and not has_rtl("abc \u0600\u0660")  # mark, alef, not digits
 
 
 def test_presentation_forms_and_visual_order_ligatures_are_repaired() -> None:
