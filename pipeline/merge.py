@@ -23,6 +23,9 @@ import statistics
 from dataclasses import dataclass, field
 from enum import Enum
 
+import numpy as np
+import numpy.typing as npt
+
 from pipeline import vertical
 from pipeline.geometry import BBox, union_all
 from pipeline.graph import BlockType, Provenance, Source
@@ -192,6 +195,7 @@ def _blocks_with_layout(
     groups: list[TextBlock], regions: list[tuple[Region, list[Region]]], source: Source, model: str
 ) -> list[DraftBlock]:
     assigned: list[list[TextLine]] = [[] for _ in regions]
+    region_boxes = _boxes([region.bbox for region, _ in regions])
     leftovers: list[TextBlock] = []
     for group in groups:
         if group.is_image:
@@ -199,13 +203,8 @@ def _blocks_with_layout(
                 leftovers.append(group)
             continue
         rest: list[TextLine] = []
-        for line in group.lines:
-            best, best_cover = -1, 0.0
-            for k, (region, _) in enumerate(regions):
-                cover = region.bbox.intersection(line.bbox) / max(line.bbox.area, 1e-6)
-                if cover > best_cover or (cover == best_cover > 0 and region.bbox.area < regions[best][0].bbox.area):
-                    best, best_cover = k, cover
-            if best >= 0 and best_cover >= LINE_IN_REGION:
+        for line, best in zip(group.lines, _regions_of(group.lines, region_boxes), strict=True):
+            if best >= 0:
                 assigned[best].append(line)
             else:
                 rest.append(line)
@@ -239,6 +238,29 @@ def _blocks_with_layout(
         )
     blocks.extend(_blocks_without_layout(leftovers, source, model))
     return blocks
+
+
+def _boxes(boxes: list[BBox]) -> npt.NDArray[np.float64]:
+    return np.array([(b.l, b.t, b.r, b.b) for b in boxes], dtype=np.float64).reshape(-1, 4)
+
+
+def _regions_of(lines: tuple[TextLine, ...], regions: npt.NDArray[np.float64]) -> list[int]:
+    """For each line, the region (index into ``regions``, an (n, 4) array of boxes) that covers most of it, if
+    that is at least ``LINE_IN_REGION`` of its area; ties to the smaller region (then the first); -1: none. All
+    lines against all regions at once."""
+    if len(regions) == 0:
+        return [-1] * len(lines)
+    ln = _boxes([line.bbox for line in lines])[:, None, :]
+    w = np.minimum(ln[..., 2], regions[:, 2]) - np.maximum(ln[..., 0], regions[:, 0])
+    h = np.minimum(ln[..., 3], regions[:, 3]) - np.maximum(ln[..., 1], regions[:, 1])
+    inter = np.where((w > 0) & (h > 0), w * h, 0.0)
+    area = np.maximum(0.0, ln[..., 2] - ln[..., 0]) * np.maximum(0.0, ln[..., 3] - ln[..., 1])
+    cover = inter / np.maximum(area, 1e-6)
+    best_cover = cover.max(axis=1)
+    region_area = np.maximum(0.0, regions[:, 2] - regions[:, 0]) * np.maximum(0.0, regions[:, 3] - regions[:, 1])
+    best = np.argmin(np.where(cover == best_cover[:, None], region_area, np.inf), axis=1)
+    found: list[int] = np.where((best_cover > 0) & (best_cover >= LINE_IN_REGION), best, -1).tolist()
+    return found
 
 
 def _blocks_without_layout(groups: list[TextBlock], source: Source, model: str) -> list[DraftBlock]:
