@@ -12,6 +12,8 @@ from collections import OrderedDict
 from multiprocessing.connection import Connection
 from typing import Any
 
+from pipeline import pdfwire
+
 START_TIMEOUT_S = 60.0  # a new worker imports PyMuPDF and passes its self-test within this
 
 
@@ -46,7 +48,7 @@ class WorkerProcess:
         if not self.conn.poll(START_TIMEOUT_S):
             self.stop()
             raise RuntimeError(f"PyMuPDF worker {self.slot} did not start within {START_TIMEOUT_S:g} s")
-        state, detail = self.conn.recv()
+        state, detail = pdfwire.recv(self.conn)
         if state != "ready":
             self.stop()
             raise RuntimeError(f"PyMuPDF worker {self.slot} failed its self-test: {detail}")
@@ -74,8 +76,8 @@ class WorkerProcess:
     def roundtrip(self, request: tuple[object, ...], deadline: float) -> tuple[bool, Any]:
         """Send one request and wait for its answer until ``deadline``; ``TimeoutError`` past it."""
         assert self.conn is not None
-        self.conn.send(request)
+        pdfwire.send(self.conn, request)
         if not self.conn.poll(max(0.0, deadline - time.monotonic())):
             raise TimeoutError
-        answer: tuple[bool, Any] = self.conn.recv()
+        answer: tuple[bool, Any] = pdfwire.recv(self.conn)
         return answer

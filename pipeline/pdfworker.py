@@ -5,7 +5,8 @@ answers each with ``(ok, value)``: ``("open", key, data, limits, password)`` ope
 answers its ``DocumentMeta``; ``("call", key, method, args)`` runs one of ``PdfDocument``'s page methods;
 ``("close", key)`` closes it. Before the first request it runs a self-test and answers ``("ready", version)``.
 A request that overruns its deadline is not interrupted here: the pool kills this process and starts another.
-The pool is the only peer (its own child, over a private socket), so pickle is the wire format.
+The pool is the only peer (its own child, over a private socket), so pickle is the wire format
+(``pipeline.pdfwire``: large buffers out of band).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from multiprocessing.connection import Connection
 
 import pymupdf
 
+from pipeline import pdfwire
 from pipeline.errors import DocgraphError
 from pipeline.pdf import PdfDocument, open_document
 
@@ -61,19 +63,19 @@ def serve(conn: Connection) -> None:
     try:
         selftest()
     except Exception as exc:  # noqa: BLE001 - reported to the pool, which reports it in /readyz
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        pdfwire.send(conn, ("failed", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", pymupdf.__version__))
+    pdfwire.send(conn, ("ready", pymupdf.__version__))
     docs: dict[str, PdfDocument] = {}
     while True:
         try:
-            request = conn.recv()
+            request = pdfwire.recv(conn)
         except (EOFError, OSError):  # the pool closed the socket or died: so does this worker
             return
         try:
-            conn.send((True, handle(docs, request)))
+            pdfwire.send(conn, (True, handle(docs, request)))
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller, as data
-            conn.send((False, portable(exc)))
+            pdfwire.send(conn, (False, portable(exc)))
 
 
 if __name__ == "__main__":

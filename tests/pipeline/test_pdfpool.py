@@ -6,17 +6,21 @@ Real worker processes and real PyMuPDF; the slow work is a page that draws 25,00
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 from collections.abc import Iterator
 
+import numpy as np
 import pymupdf
 import pytest
 
 from docgraph.local import LocalConverter, LocalModels
 from docgraph.samples import make_many_draws_pdf, make_text_pdf
-from pipeline import ConvertOptions, Limits, PdfPool
+from pipeline import ConvertOptions, Limits, PdfPool, pdfwire
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.errors import PdfWorkersBusyError, RenderBudgetBusyError, StepTimeoutError
 from pipeline.graph import DocumentStatus, PageStatus
+from pipeline.page import PageImage
 from pipeline.renderbudget import ByteBudget
 from pipeline.steps import Step
 
@@ -210,3 +214,23 @@ def test_heavy_documents_leave_one_worker_free() -> None:
         asyncio.run(run())
     finally:
         pool.shutdown()
+
+
+def test_the_wire_carries_a_rendered_page_out_of_band_and_writable() -> None:
+    """``pipeline.pdfwire``: a page image crosses as its own buffer and arrives equal and writable (as an unpickled
+    array would), next to small values and an empty buffer; the socket is not held between messages."""
+    from multiprocessing.connection import Connection
+
+    left, right = socket.socketpair()
+    sender, receiver = Connection(left.detach()), Connection(right.detach())
+    pixels = np.random.default_rng(0).integers(0, 255, (1024, 724, 3), dtype=np.uint8)
+    message = (True, (PageImage(page_no=3, pixels=pixels, scale_x=1.2, scale_y=1.2), None), np.zeros(0, np.uint8))
+    thread = threading.Thread(target=lambda: [pdfwire.send(sender, message) for _ in range(2)])
+    thread.start()  # a 2.2 MB message is larger than the socket's buffer: sent while it is read
+    for _ in range(2):
+        ok, (image, warning), empty = pdfwire.recv(receiver)
+        assert ok and warning is None and image.page_no == 3 and empty.size == 0
+        assert np.array_equal(image.pixels, pixels) and image.pixels.flags.writeable
+    thread.join()
+    sender.close()
+    receiver.close()
