@@ -26,6 +26,13 @@ class ErrorBody(BaseModel):
     details: dict[str, object] = Field(default_factory=dict)
 
 
+# OpenAPI's error responses of the /v1 routes that take a PDF (/v1/convert, /v1/jobs, /v1/render)
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422, 500, 503, 504)
+}
+PNG: dict[int | str, dict[str, object]] = {200: {"content": {"image/png": {}}, "description": "The page, PNG."}}
+
+
 class Readiness(BaseModel):
     ready: bool
     components: list[ModelHealth]

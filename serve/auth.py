@@ -8,8 +8,9 @@ import hmac
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Header, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException
 
+from serve.api import ErrorBody
 from serve.settings import Settings
 
 
@@ -36,3 +37,13 @@ async def require_api_key(
 ) -> None:
     if not key_matches(given_key(x_api_key, authorization)):
         raise HTTPException(status_code=401, detail="missing or wrong API key")
+
+
+def v1_router() -> APIRouter:
+    """A router for docgraph's /v1 routes: every route declared on one needs the key, so none can be public by
+    accident (the health probes are on routers of their own)."""
+    return APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(require_api_key)],
+        responses={401: {"model": ErrorBody, "description": "Missing or wrong API key (when one is configured)."}},
+    )

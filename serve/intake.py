@@ -15,10 +15,12 @@ from pydantic.fields import FieldInfo
 
 from pipeline import ConvertOptions
 from pipeline.errors import DocumentTooLargeError
+from pipeline.export import ExportOptions
 from pipeline.options import InvalidOptionsError, Limits
 
 MULTIPART_OVERHEAD = 64 * 1024  # room for the form's framing above limits.max_bytes (serve/bodylimit.py)
 FORM_FIELDS = frozenset({"password"})  # in the form beside the file, never in the URL (URLs end up in logs)
+FURNITURE_HELP = str(ExportOptions.model_fields["furniture"].description)  # /v1/convert's and a job result's query
 
 
 def _http_parameter(name: str, field: FieldInfo) -> inspect.Parameter:
