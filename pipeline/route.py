@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.graph import PageKind, Source
-from pipeline.options import ConvertOptions, OcrMode
-from pipeline.page import TextLayer
+from pipeline.options import ConvertOptions, Limits, OcrMode
+from pipeline.page import PageGeometry, TextLayer
+from pipeline.pictures import large_pictures
 
 MIN_TEXT_CHARS = 10  # fewer visible characters than this: the page has no usable text layer
 SCAN_IMAGE_COVERAGE = 0.5  # images cover at least half of the page: a scan
@@ -77,17 +78,31 @@ class PagePlan:
     text_source: Source
     text_layer_usable: bool
     pictures: bool = False  # a digital page's picture regions without text get OCR (pipeline/pictures.py)
+    orient: bool = False  # a scan read by OCR is turned upright first (the orientation classifier)
 
     @property
     def needs_image(self) -> bool:
         return self.layout or self.ocr or self.pictures
 
+    @property
+    def layout_sized(self) -> bool:
+        """The page's image is rendered at the layout model's size (``limits.layout_max_side``): no OCR reads it
+        (text in pictures, if any, is rendered again at dpi)."""
+        return self.layout and not self.ocr
+
 
 def plan_page(
-    kind: PageKind, options: ConvertOptions, *, has_layout: bool, has_ocr: bool, large_pictures: bool = False
+    kind: PageKind,
+    options: ConvertOptions,
+    *,
+    has_layout: bool,
+    has_ocr: bool,
+    has_orientation: bool = False,
+    large_pictures: bool = False,
 ) -> PagePlan:
     """``large_pictures``: the page draws an image over a large share of it with no text over it, which is read
-    even without the layout model (``layout=false``)."""
+    even without the layout model (``layout=false``). ``has_orientation``: the orientation classifier is there
+    (it turns scans that OCR reads upright)."""
     if kind is PageKind.EMPTY:
         return PagePlan(layout=False, ocr=False, text_source=Source.TEXT_LAYER, text_layer_usable=True)
     scan = kind in (PageKind.SCANNED, PageKind.MIXED)
@@ -99,4 +114,30 @@ def plan_page(
         text_source=Source.OCR if ocr and scan else Source.TEXT_LAYER,
         text_layer_usable=not scan,
         pictures=has_ocr and (layout or large_pictures) and not scan and options.ocr is not OcrMode.NEVER,
+        orient=has_orientation and ocr and kind is PageKind.SCANNED,
+    )
+
+
+def plan_for(
+    kind: PageKind,
+    layer: TextLayer,
+    geometry: PageGeometry,
+    options: ConvertOptions,
+    limits: Limits,
+    *,
+    has_layout: bool,
+    has_ocr: bool,
+    has_orientation: bool,
+) -> PagePlan:
+    """The plan of a page read as ``layer``; without the layout model, whether a drawn image over a large share of
+    it asks for a render to read the picture."""
+    area = geometry.width * geometry.height
+    large = not options.layout and large_pictures(layer, area, limits.pictures)
+    return plan_page(
+        kind,
+        options,
+        has_layout=has_layout,
+        has_ocr=has_ocr,
+        has_orientation=has_orientation,
+        large_pictures=large,
     )

@@ -1,0 +1,50 @@
+"""Table cells for the page's table blocks: PyMuPDF's ``find_tables`` on a digital page, a model's HTML table,
+or the region's lines clustered into rows and columns (``pipeline.tables``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pipeline.graph import Source
+from pipeline.merge import DraftBlock
+from pipeline.page import TextLayer, TextLine
+from pipeline.pagerun import PageRun
+from pipeline.route import PagePlan
+from pipeline.steps import Step
+from pipeline.tables import TableGrid, grid_from_html, grid_from_lines
+
+log = logging.getLogger("docgraph.pipeline")
+
+
+async def read_tables(
+    run: PageRun, tables: list[DraftBlock], layer: TextLayer, ocr_lines: list[TextLine], plan: PagePlan
+) -> float:
+    """Cells for each table block: ``find_tables`` in the region on a digital page, else (or where it finds
+    nothing) the region's text (text-layer or OCR lines) clustered into rows and columns. A failure leaves the
+    table's text as it was and makes the page partial. Returns the seconds it took."""
+    out = run.out
+    t0 = time.perf_counter()
+    digital = plan.text_source is Source.TEXT_LAYER
+    lines = layer.lines if digital else ocr_lines
+    grids: list[TableGrid | None] = [None] * len(tables)
+    if digital:
+        try:
+            grids = await run.doc.tables(out.page_no, [b.bbox for b in tables])
+        except Exception as exc:  # noqa: BLE001 - recorded on the page; its text stays as merged
+            log.warning("page %d: table structure failed: %s", out.page_no, exc)
+            out.warnings.append(f"page {out.page_no}: table structure not read: {exc}")
+            if out.error is None:
+                out.fail(Step.TABLES, exc, fatal=False)
+    for block, found in zip(tables, grids, strict=True):
+        grid = found
+        if grid is None and "<table" in block.text.lower():  # a model's HTML table (DeepSeek-OCR)
+            grid = grid_from_html(block.text, block.bbox)
+        if grid is None:
+            inside = [ln for ln in lines if block.bbox.intersection(ln.bbox) >= 0.5 * max(ln.bbox.area, 1e-6)]
+            grid = grid_from_lines(inside)
+        if grid is not None:
+            block.table = grid
+            block.text = grid.text()
+            block.bbox = block.bbox.union(grid.bbox)  # the table is where its cells are
+    return time.perf_counter() - t0
