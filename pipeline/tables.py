@@ -4,8 +4,9 @@ Two sources, one result type (``TableGrid``, content-space points):
 - digital pages: ``Page.find_tables`` (ruled) and MuPDF's structure detection within bounds (unruled) in the
   layout model's table region, on PyMuPDF's own rows and columns (a ``None`` slot is covered by a span);
   each cell's text from the text-layer words inside it (PyMuPDF's ``extract`` joins characters without the
-  spaces between words in some fonts). This runs in the PyMuPDF worker processes; a ``/Rotate``'d page is read
-  on an upright copy of itself, so that its rows run along its text.
+  spaces between words in some fonts). This runs in the PyMuPDF worker processes; a region whose text runs
+  sideways (a ``/Rotate``'d page, a table printed sideways) is read on a copy of the page turned so that its rows
+  run along its text.
 - OCR'd pages and digital regions ``find_tables`` finds nothing in: text lines clustered into
   rows by their vertical centres and into columns by the gaps that run through every row (``grid_from_lines``).
 The first row is taken as the column header (docling's and GFM's convention) unless the table has one row.
@@ -96,23 +97,53 @@ def find_tables(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | None]
        ``pymupdf.table.make_table_from_bbox``), which reads unruled tables from word positions.
     ``use_layout=False`` keeps PyMuPDF's own layout model (pymupdf-layout, ~0.45 s a page) out: ours ran.
 
-    A ``/Rotate``'d page's text runs sideways in content space: its rows and columns are found on an upright
-    copy of the page (in a document of its own: un-rotating edits the document, and the worker keeps the
-    user's open), and the cells are mapped back to content space."""
+    Where the text inside a clip runs sideways in content space (a ``/Rotate``'d page, or a table printed sideways
+    on a portrait page), its rows and columns are found on a copy of the page turned so that the text runs left to
+    right (in a document of its own: un-rotating edits the document, and the worker keeps the user's open), and the
+    cells are mapped back to content space."""
     if not clips:
         return []
-    if not page.rotation:
+    turns = [_text_turn(page, clip) for clip in clips]
+    out: list[TableGrid | None] = [None] * len(clips)
+    for turn in sorted(set(turns)):
+        at = [i for i, t in enumerate(turns) if t == turn]
+        found = _find_turned(page, [clips[i] for i in at], turn)
+        for i, grid in zip(at, found, strict=True):
+            out[i] = grid
+    return out
+
+
+def _text_turn(page: pymupdf.Page, clip: BBox) -> int:
+    """Degrees (clockwise: 0, 90, 180, 270) to turn the page by for the text inside ``clip`` to run left to right:
+    MuPDF's line directions (content space), weighted by characters; the page's ``/Rotate`` where the clip holds
+    no straight text."""
+    weight = dict.fromkeys((0, 90, 180, 270), 0)
+    rect = pymupdf.Rect(clip.l, clip.t, clip.r, clip.b)
+    for block in page.get_text("dict", clip=rect).get("blocks", []):
+        for line in block.get("lines", []):
+            dx, dy = line.get("dir", (1.0, 0.0))
+            turn = 0 if dx > 0.9 else 180 if dx < -0.9 else 90 if dy < -0.9 else 270 if dy > 0.9 else None
+            if turn is not None:
+                weight[turn] += sum(len(span.get("text", "")) for span in line.get("spans", []))
+    best = max(weight, key=lambda turn: weight[turn])
+    return best if weight[best] > 0 else int(page.rotation) % 360
+
+
+def _find_turned(page: pymupdf.Page, clips: list[BBox], turn: int) -> list[TableGrid | None]:
+    """``_find_upright`` on the page turned by ``turn`` degrees (the page itself where that is how it lies)."""
+    if turn == 0 and not page.rotation:
         return _find_upright(page, clips)
-    upright_doc = pymupdf.open()
+    turned_doc = pymupdf.open()
     try:
-        upright_doc.insert_pdf(page.parent, from_page=page.number, to_page=page.number, links=False, annots=False)
-        upright = upright_doc[0]
-        upright.remove_rotation()  # the same appearance, rotation 0: its space is the displayed page
-        to_display, to_content = page.rotation_matrix, page.derotation_matrix
-        shown = [_moved(clip, to_display) for clip in clips]
-        return [None if grid is None else _moved_grid(grid, to_content) for grid in _find_upright(upright, shown)]
+        turned_doc.insert_pdf(page.parent, from_page=page.number, to_page=page.number, links=False, annots=False)
+        turned = turned_doc[0]
+        turned.set_rotation(turn)
+        to_shown, to_content = turned.rotation_matrix, turned.derotation_matrix
+        turned.remove_rotation()  # the same appearance, rotation 0: its space is the turned page
+        shown = [_moved(clip, to_shown) for clip in clips]
+        return [None if grid is None else _moved_grid(grid, to_content) for grid in _find_upright(turned, shown)]
     finally:
-        upright_doc.close()
+        turned_doc.close()
 
 
 def _moved(box: BBox, matrix: pymupdf.Matrix) -> BBox:

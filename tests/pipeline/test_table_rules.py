@@ -99,3 +99,26 @@ def test_a_rotated_pages_table_is_read_along_its_text(ruled: bool, rotation: int
     assert len(boxes) == 4 and all(clip.l - 1 <= b.l < b.r <= clip.r + 1 for b in boxes)  # content space
     assert (boxes[0].t < boxes[-1].t) is (rotation == 270)  # along a row: up (90) or down (270) the stored page
     assert doc.tables(1, [clip])[0] == grid  # and again: the open document was not edited
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+@pytest.mark.parametrize("ruled", [True, False], ids=["ruled", "unruled"])
+def test_a_table_printed_sideways_on_a_portrait_page_is_read_along_its_text(ruled: bool, rotation: int) -> None:
+    """Issue 25: the landscape page's content without its /Rotate: a portrait page with the table printed sideways
+    (text running bottom to top, or top to bottom). The text's direction in the region says how to turn it."""
+    data, expected = make_landscape_table_pdf(ruled=ruled, rotation=rotation)
+    stored = pymupdf.open(stream=data)
+    shown = pymupdf.Rect(66, 184, 726, 328) * stored[0].derotation_matrix  # the table's region (content space)
+    stored[0].set_rotation(0)
+    sideways = stored.tobytes()
+    page = pymupdf.open(stream=sideways)[0]
+    assert page.rotation == 0 and page.get_text("dict")["blocks"][0]["lines"][0]["dir"] == (
+        (0.0, -1.0) if rotation == 90 else (0.0, 1.0)
+    )
+    doc = open_document(sideways, limits=Limits())
+    clip = BBox.of(tuple(shown))
+    (grid,) = doc.tables(1, [clip])
+    assert grid is not None and grid.rows() == expected
+    assert grid.method == ("pymupdf-lines" if ruled else "pymupdf-bounds")
+    boxes = [c.bbox for c in sorted((c for c in grid.cells if c.row == 1), key=lambda c: c.col) if c.bbox]
+    assert len(boxes) == 4 and all(clip.l - 1 <= b.l < b.r <= clip.r + 1 for b in boxes)  # content space
