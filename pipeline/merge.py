@@ -91,8 +91,10 @@ def merge_page(
     text_source: Source,
     text_model: str,
     regions: list[Region] | None,
+    turns: int = 0,
 ) -> list[DraftBlock]:
-    """Blocks of one page in reading order. ``groups`` are text blocks (lines grouped) or image placements.
+    """Blocks of one page in reading order. ``groups`` are text blocks (lines grouped) or image placements;
+    ``turns``: quarter turns (counter-clockwise) that make the page's text run along it (``route.sideways_turns``).
 
     A page written mostly in vertical columns keeps the text layer's passages: the layout model (trained on
     horizontal pages) cuts columns apart and takes the top of a page of tategaki for its header; it still places
@@ -105,7 +107,9 @@ def merge_page(
         blocks = _blocks_without_layout(groups, text_source, text_model)
     else:
         blocks = _blocks_with_layout(groups, _dedupe(regions), text_source, text_model)
-    order = reading_order([b.bbox for b in blocks], right_to_left=direction is not PageDirection.LEFT_TO_RIGHT)
+    order = reading_order(
+        [b.bbox for b in blocks], right_to_left=direction is not PageDirection.LEFT_TO_RIGHT, turns=turns
+    )
     return [blocks[i] for i in order]
 
 

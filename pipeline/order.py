@@ -18,12 +18,24 @@ MIN_GUTTER = 6.0  # points: narrower vertical gaps are word spacing, not columns
 MIN_ROW_GAP = 0.5  # points: horizontal gaps between rows
 
 
-def reading_order(boxes: Sequence[BBox], *, right_to_left: bool = False) -> list[int]:
+def reading_order(boxes: Sequence[BBox], *, right_to_left: bool = False, turns: int = 0) -> list[int]:
     """Indices of ``boxes`` in reading order: columns left to right, each top to bottom; with ``right_to_left``
-    (Arabic, Hebrew, vertical Japanese) columns from the right, the same cut on the page seen in a mirror."""
+    (Arabic, Hebrew, vertical Japanese) columns from the right, the same cut on the page seen in a mirror. ``turns``:
+    quarter turns (counter-clockwise) that make the page's text run along it (a page whose text runs sideways):
+    the cut is made on the page so turned (the order does not depend on where the origin is)."""
+    boxes = [_turned(b, turns % 4) for b in boxes] if turns % 4 else boxes
     if right_to_left:
         boxes = [BBox(l=-b.r, t=b.t, r=-b.l, b=b.b) for b in boxes]
     return _order(list(range(len(boxes))), boxes)
+
+
+def _turned(b: BBox, k: int) -> BBox:
+    """``b`` on the page turned counter-clockwise by ``k`` quarter turns, up to a shift: (x, y) → (y, -x) for one."""
+    if k == 1:
+        return BBox(l=b.t, t=-b.r, r=b.b, b=-b.l)
+    if k == 2:
+        return BBox(l=-b.r, t=-b.b, r=-b.l, b=-b.t)
+    return BBox(l=-b.b, t=b.l, r=-b.t, b=b.r)
 
 
 def _order(idx: list[int], boxes: Sequence[BBox]) -> list[int]:

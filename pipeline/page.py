@@ -18,6 +18,12 @@ import numpy.typing as npt
 from pipeline.geometry import BBox
 
 
+def quarter_turn(k: int, w: float, h: float) -> tuple[float, float, float, float, float, float]:
+    """(p, q, r, t, s, u): a point (x', y') of a ``w`` × ``h`` space turned counter-clockwise by ``k`` × 90° (as
+    ``np.rot90`` turns an image) is (x, y) = (p x' + r y' + s, q x' + t y' + u) of that space (``k``: 1, 2, 3)."""
+    return {1: (0, 1, -1, 0, w, 0), 2: (-1, 0, 0, -1, w, h), 3: (0, -1, 1, 0, 0, h)}[k]
+
+
 @dataclass(frozen=True, slots=True)
 class PageGeometry:
     page_no: int  # 1-based
@@ -45,8 +51,7 @@ class PageGeometry:
         if k == 0:
             return self
         w, h = self.width, self.height
-        # upright (x', y') → this content space (x, y) = (p x' + r y' + s, q x' + t y' + u), inverse of np.rot90
-        p, q, r, t, s, u = {1: (0, 1, -1, 0, w, 0), 2: (-1, 0, 0, -1, w, h), 3: (0, -1, 1, 0, 0, h)}[k]
+        p, q, r, t, s, u = quarter_turn(k, w, h)
         a, b, c, d, e, f = self.to_display
         composed = (a * p + c * q, b * p + d * q, a * r + c * t, b * r + d * t, a * s + c * u + e, b * s + d * u + f)
         return PageGeometry(
@@ -105,12 +110,15 @@ class TextLayer:
 
 @dataclass(frozen=True, slots=True)
 class PageImage:
-    """A page rendered in content space: ``pixels`` is H×W×3 uint8 RGB."""
+    """A page rendered in content space: ``pixels`` is H×W×3 uint8 RGB; ``turns``: the pixels are that render turned
+    counter-clockwise by ``turns`` × 90° (``turned``: a page whose text runs sideways in content space, given to
+    the layout model with its text upright), which ``box_to_points`` undoes."""
 
     page_no: int
     pixels: npt.NDArray[np.uint8] = field(repr=False)
-    scale_x: float  # pixels per point
+    scale_x: float  # pixels per point (of the turned render where ``turns``)
     scale_y: float
+    turns: int = 0
 
     @property
     def width(self) -> int:
@@ -122,10 +130,35 @@ class PageImage:
 
     def box_to_points(self, box: BBox) -> BBox:
         """Pixels of this image → content-space points."""
-        return box.scale(1.0 / self.scale_x, 1.0 / self.scale_y)
+        points = box.scale(1.0 / self.scale_x, 1.0 / self.scale_y)
+        k = self.turns % 4
+        if k == 0:
+            return points
+        width, height = self.width / self.scale_x, self.height / self.scale_y  # of the turned render
+        w, h = (height, width) if k % 2 else (width, height)  # of the page in content space
+        p, q, r, t, s, u = quarter_turn(k, w, h)
+        xs = [p * x + r * y + s for x in (points.l, points.r) for y in (points.t, points.b)]
+        ys = [q * x + t * y + u for x in (points.l, points.r) for y in (points.t, points.b)]
+        return BBox(l=min(xs), t=min(ys), r=max(xs), b=max(ys))
+
+    def turned(self, quarter_turns: int) -> PageImage:
+        """This image turned counter-clockwise by ``quarter_turns`` × 90°, its boxes still mapped to the same content
+        space (``box_to_points``); only for a model's view of the page (``crop`` reads unturned images)."""
+        k = quarter_turns % 4
+        if k == 0:
+            return self
+        odd = k % 2 == 1
+        return PageImage(
+            page_no=self.page_no,
+            pixels=np.ascontiguousarray(np.rot90(self.pixels, k)),
+            scale_x=self.scale_y if odd else self.scale_x,
+            scale_y=self.scale_x if odd else self.scale_y,
+            turns=(self.turns + k) % 4,
+        )
 
     def rotated(self, quarter_turns: int) -> PageImage:
-        """This image turned counter-clockwise by ``quarter_turns`` × 90° (``np.rot90``)."""
+        """This image turned counter-clockwise by ``quarter_turns`` × 90° (``np.rot90``) as a new content space (a
+        scan turned upright: ``PageGeometry.upright``)."""
         k = quarter_turns % 4
         if k == 0:
             return self
@@ -141,6 +174,8 @@ class PageImage:
         """The part of this image under ``box`` (content-space points, widened by ``margin`` points, clipped to the
         image), and where that part's top-left corner is, in points: a box in the crop's pixels is
         ``crop.box_to_points(b)`` shifted by that corner."""
+        if self.turns:
+            raise ValueError("a turned image is a model's view of the page: crop the page's own render")
         x0 = max(0, int((box.l - margin) * self.scale_x))
         y0 = max(0, int((box.t - margin) * self.scale_y))
         x1 = min(self.width, max(x0 + 1, round((box.r + margin) * self.scale_x)))
@@ -168,4 +203,5 @@ class PageImage:
             pixels=np.ascontiguousarray(pixels, dtype=np.uint8),
             scale_x=self.scale_x * size[0] / self.width,
             scale_y=self.scale_y * size[1] / self.height,
+            turns=self.turns,
         )

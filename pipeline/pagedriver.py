@@ -75,6 +75,8 @@ async def _convert_page(run: PageRun) -> PageOutcome:
         image = await render(run, plan, options.dpi, limits.layout_max_side if plan.layout_sized else None)
         if out.status is PageStatus.FAILED:
             return out
+        if image is not None and plan.turns and plan.layout_sized:
+            image = image.turned(plan.turns)  # the layout model reads the page's text upright
     if image is not None and plan.orient:
         image, layer = await upright(run, image, layer)
     if image is not None and (plan.layout or plan.ocr):

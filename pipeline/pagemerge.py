@@ -60,7 +60,13 @@ def merge_analysis(
         groups = group_lines(ocr_lines) + images
         return merge_page(groups, text_source=Source.OCR, text_model=analysis.ocr.model, regions=regions)
     # the text layer's text (also where OCR text was planned but OCR failed); OCR, if any, is evidence
-    blocks = merge_page(list(layer_blocks), text_source=Source.TEXT_LAYER, text_model=TEXT_LAYER_MODEL, regions=regions)
+    blocks = merge_page(
+        list(layer_blocks),
+        text_source=Source.TEXT_LAYER,
+        text_model=TEXT_LAYER_MODEL,
+        regions=regions,
+        turns=plan.turns,
+    )
     if analysis.ocr is not None:
         attach_ocr_evidence(blocks, ocr_lines, analysis.ocr.model)
     return blocks

@@ -10,12 +10,13 @@ The plan is decided once, here; the converter follows it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.graph import PageKind, Source
 from pipeline.options import ConvertOptions, Limits, OcrMode
 from pipeline.page import PageGeometry, TextLayer
 from pipeline.pictures import large_pictures
+from pipeline.vertical import unspaced
 
 MIN_TEXT_CHARS = 10  # fewer visible characters than this: the page has no usable text layer
 SCAN_IMAGE_COVERAGE = 0.5  # images cover at least half of the page: a scan
@@ -79,6 +80,10 @@ class PagePlan:
     text_layer_usable: bool
     pictures: bool = False  # a digital page's picture regions without text get OCR (pipeline/pictures.py)
     orient: bool = False  # a scan read by OCR is turned upright first (the orientation classifier)
+    # quarter turns (counter-clockwise) that make the text of a page read from its text layer run along the page,
+    # where it runs sideways in content space (a landscape page stored with /Rotate, a page printed sideways): its
+    # reading order is cut on the page so turned, and the layout model reads it so turned (a layout-sized render)
+    turns: int = 0
 
     @property
     def needs_image(self) -> bool:
@@ -133,7 +138,7 @@ def plan_for(
     it asks for a render to read the picture."""
     area = geometry.width * geometry.height
     large = not options.layout and large_pictures(layer, area, limits.pictures)
-    return plan_page(
+    plan = plan_page(
         kind,
         options,
         has_layout=has_layout,
@@ -141,3 +146,22 @@ def plan_for(
         has_orientation=has_orientation,
         large_pictures=large,
     )
+    return replace(plan, turns=sideways_turns(layer)) if plan.text_source is Source.TEXT_LAYER else plan
+
+
+def sideways_turns(layer: TextLayer) -> int:
+    """Quarter turns (counter-clockwise) that make most of the page's text (by characters) run along the page: 1
+    where it runs down the page, 3 where it runs up, 0 where it runs along it already (Chinese and Japanese set in
+    columns are upright as they are)."""
+    along = down = up = 0
+    for line in layer.lines:
+        chars = len(line.text)
+        if line.vertical == 0 or unspaced(line.text):
+            along += chars
+        elif line.vertical > 0:
+            down += chars
+        else:
+            up += chars
+    if max(down, up) <= along:
+        return 0
+    return 1 if down > up else 3

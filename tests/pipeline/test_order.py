@@ -47,3 +47,15 @@ def test_overlapping_boxes_fall_back_to_top_left_order() -> None:
 def test_empty_and_single() -> None:
     assert reading_order([]) == []
     assert reading_order([B(0, 0, 1, 1)]) == [0]
+
+
+def test_a_sideways_page_is_cut_as_it_reads() -> None:
+    """A landscape page stored turned (its text running down the page): title, text, table, text as shown; the same
+    boxes read unturned come out in another order."""
+    # as shown (landscape): four bands top to bottom; stored turned clockwise, a shown (x, y) is at (H - y, x)
+    shown = [BBox(l=72, t=56, r=720, b=96), BBox(l=72, t=100, r=720, b=170), BBox(l=72, t=190, r=720, b=322)]
+    shown.append(BBox(l=72, t=342, r=720, b=412))
+    stored = [BBox(l=612 - b.b, t=b.l, r=612 - b.t, b=b.r) for b in shown]
+    assert reading_order(stored, turns=1) == [0, 1, 2, 3]
+    assert reading_order(stored) != [0, 1, 2, 3]
+    assert reading_order(shown, turns=0) == [0, 1, 2, 3]

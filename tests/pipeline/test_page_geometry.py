@@ -45,3 +45,21 @@ def test_a_box_on_the_upright_image_maps_to_the_same_place_on_the_page(rotation:
     got, want = upright.bbox_to_display(found), geo.bbox_to_display(box)
     assert max(abs(got.l - want.l), abs(got.t - want.t), abs(got.r - want.r), abs(got.b - want.b)) < 0.5, (got, want)
     assert geo.upright(0) is geo and image.rotated(4 - turns).pixels.shape == pixels.shape
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_a_turned_view_maps_its_boxes_back_to_content_space(turns: int) -> None:
+    """The layout model's view of a sideways page (``PageImage.turned``): what it finds in the turned pixels comes
+    back where it is in content space."""
+    pixels = np.zeros((400, 200, 3), dtype=np.uint8)  # a 100 x 200 pt page at 2 px/pt
+    pixels[40:60, 20:100] = 255  # content box 10, 20, 50, 30
+    view = PageImage(page_no=1, pixels=pixels, scale_x=2.0, scale_y=2.0).turned(turns)
+    assert view.pixels.shape[:2] == ((200, 400) if turns % 2 else (400, 200)) and view.turns == turns
+    ys, xs = np.nonzero(view.pixels[..., 0])
+    found = BBox(l=float(xs.min()), t=float(ys.min()), r=float(xs.max() + 1), b=float(ys.max() + 1))
+    assert view.box_to_points(found).as_tuple() == pytest.approx((10.0, 20.0, 50.0, 30.0))
+    assert view.fitted(100).box_to_points(found.scale(100 / 400, 100 / 400)).as_tuple() == pytest.approx(
+        (10.0, 20.0, 50.0, 30.0)
+    )
+    with pytest.raises(ValueError, match="turned"):
+        view.crop(BBox(l=0, t=0, r=10, b=10))

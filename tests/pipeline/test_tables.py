@@ -1,18 +1,20 @@
 """Table structure end to end on pages the tests make, with known cells: ruled, unruled, a spanning header
-cell, the ruled page as a scan (the OCR path), and a table continued on the next page."""
+cell, the ruled page as a scan (the OCR path), a table continued on the next page, and landscape pages whose text
+runs sideways as stored (/Rotate 90 and 270, and the same pages printed sideways without /Rotate)."""
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
 from typing import Any
 
+import pymupdf
 import pytest
 from markdown_it import MarkdownIt
 
-from docgraph.samples import make_table_pdf
+from docgraph.samples import make_landscape_table_pdf, make_table_pdf
 from pipeline.export.html import HtmlSerializer
 from pipeline.export.markdown import MarkdownSerializer
-from pipeline.graph import DocumentGraph, EdgeKind, Table
+from pipeline.graph import BlockType, DocumentGraph, EdgeKind, Table
 from pipeline.options import ConvertOptions
 from tests.invariants import assert_graph_invariants
 
@@ -113,6 +115,34 @@ def test_table_cells_are_read(local_converter: Any, kind: str, structure: str | 
     html = HtmlSerializer().serialize(graph)
     assert _html_tables(html) == [expected]
     assert ('colspan="2"' in html) is (kind == "spanning")
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+@pytest.mark.parametrize("stored", ["rotated", "sideways"])
+def test_a_landscape_page_whose_text_runs_sideways_reads_as_shown(
+    local_converter: Any, rotation: int, stored: str
+) -> None:
+    """Issue 25: a landscape report page stored turned (``/Rotate``, or printed sideways on a portrait page without
+    it). The layout model reads it with its text upright and the reading order is cut on it so turned; before,
+    the model saw it sideways (its title and text taken for page headers, the table's order lost)."""
+    data, expected = make_landscape_table_pdf(ruled=True, rotation=rotation)
+    if stored == "sideways":
+        doc = pymupdf.open(stream=data)
+        doc[0].set_rotation(0)
+        data = doc.tobytes()
+    graph = local_converter.convert_sync(data, ConvertOptions(), filename="landscape.pdf")
+    assert_graph_invariants(graph)
+    assert [b.type for b in graph.blocks] == [
+        graph.blocks[0].type,
+        BlockType.TEXT,
+        BlockType.TABLE,
+        BlockType.TEXT,
+    ] and graph.blocks[0].type in (BlockType.TITLE, BlockType.SECTION_HEADER)
+    assert graph.blocks[0].text == "Quarterly Figures by Region"
+    (table,) = _tables(graph)
+    assert table.grid() == expected
+    assert _markdown_tables(MarkdownSerializer().serialize(graph)) == [expected]
+    assert _html_tables(HtmlSerializer().serialize(graph)) == [expected]
 
 
 def test_a_table_continued_on_the_next_page_is_linked_and_joined(local_converter: Any) -> None:
