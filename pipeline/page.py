@@ -24,6 +24,20 @@ def quarter_turn(k: int, w: float, h: float) -> tuple[float, float, float, float
     return {1: (0, 1, -1, 0, w, 0), 2: (-1, 0, 0, -1, w, h), 3: (0, -1, 1, 0, 0, h)}[k]
 
 
+def turned_box(box: BBox, k: int, w: float, h: float) -> BBox:
+    """``box`` of a ``w`` × ``h`` space, in that space turned counter-clockwise by ``k`` quarter turns (as
+    ``np.rot90`` turns an image); ``turned_box(b, 4 - k, ...)`` of the turned space's size turns it back."""
+    k %= 4
+    if k == 0:
+        return box
+    # quarter_turn maps a turned space back to the one it was turned from: the inverse turn of the turned space
+    w2, h2 = (h, w) if k % 2 else (w, h)  # the turned space's size
+    p, q, r, t, s, u = quarter_turn(4 - k, w2, h2)
+    xs = [p * x + r * y + s for x in (box.l, box.r) for y in (box.t, box.b)]
+    ys = [q * x + t * y + u for x in (box.l, box.r) for y in (box.t, box.b)]
+    return BBox(l=min(xs), t=min(ys), r=max(xs), b=max(ys))
+
+
 @dataclass(frozen=True, slots=True)
 class PageGeometry:
     page_no: int  # 1-based
@@ -134,12 +148,7 @@ class PageImage:
         k = self.turns % 4
         if k == 0:
             return points
-        width, height = self.width / self.scale_x, self.height / self.scale_y  # of the turned render
-        w, h = (height, width) if k % 2 else (width, height)  # of the page in content space
-        p, q, r, t, s, u = quarter_turn(k, w, h)
-        xs = [p * x + r * y + s for x in (points.l, points.r) for y in (points.t, points.b)]
-        ys = [q * x + t * y + u for x in (points.l, points.r) for y in (points.t, points.b)]
-        return BBox(l=min(xs), t=min(ys), r=max(xs), b=max(ys))
+        return turned_box(points, 4 - k, self.width / self.scale_x, self.height / self.scale_y)
 
     def turned(self, quarter_turns: int) -> PageImage:
         """This image turned counter-clockwise by ``quarter_turns`` × 90°, its boxes still mapped to the same content

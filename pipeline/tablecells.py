@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
+from pipeline.geometry import BBox
 from pipeline.graph import Source
 from pipeline.merge import DraftBlock
-from pipeline.page import TextLayer, TextLine
+from pipeline.page import PageGeometry, TextLayer, TextLine, turned_box
 from pipeline.pagerun import PageRun
 from pipeline.route import PagePlan
 from pipeline.steps import Step
@@ -42,9 +44,27 @@ async def read_tables(
             grid = grid_from_html(block.text, block.bbox)
         if grid is None:
             inside = [ln for ln in lines if block.bbox.intersection(ln.bbox) >= 0.5 * max(ln.bbox.area, 1e-6)]
-            grid = grid_from_lines(inside)
+            grid = grid_along(inside, plan.turns, out.geometry)
         if grid is not None:
             block.table = grid
             block.text = grid.text()
             block.bbox = block.bbox.union(grid.bbox)  # the table is where its cells are
     return time.perf_counter() - t0
+
+
+def grid_along(lines: list[TextLine], turns: int, geometry: PageGeometry | None) -> TableGrid | None:
+    """``grid_from_lines``, on the page turned by ``turns`` quarter turns (its text running along it: rows are
+    rows as the page is read), the cells' boxes mapped back to content space."""
+    if not turns or geometry is None:
+        return grid_from_lines(lines)
+    w, h = geometry.width, geometry.height
+    w2, h2 = (h, w) if turns % 2 else (w, h)
+    grid = grid_from_lines([replace(ln, bbox=turned_box(ln.bbox, turns, w, h)) for ln in lines])
+    if grid is None:
+        return None
+
+    def back(box: BBox) -> BBox:
+        return turned_box(box, 4 - turns, w2, h2)
+
+    cells = tuple(replace(c, bbox=None if c.bbox is None else back(c.bbox)) for c in grid.cells)
+    return replace(grid, bbox=back(grid.bbox), cells=cells)

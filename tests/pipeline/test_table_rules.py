@@ -10,8 +10,9 @@ import pytest
 from docgraph.samples import make_landscape_table_pdf
 from pipeline.geometry import BBox
 from pipeline.options import Limits
-from pipeline.page import TextLine
+from pipeline.page import PageGeometry, TextLine, turned_box
 from pipeline.pdf import open_document
+from pipeline.tablecells import grid_along
 from pipeline.tables import MAX_TABLE_CELLS, grid_from_html, grid_from_lines, rows_of
 
 REGION = BBox.of((0, 0, 500, 200))
@@ -122,3 +123,23 @@ def test_a_table_printed_sideways_on_a_portrait_page_is_read_along_its_text(rule
     assert grid.method == ("pymupdf-lines" if ruled else "pymupdf-bounds")
     boxes = [c.bbox for c in sorted((c for c in grid.cells if c.row == 1), key=lambda c: c.col) if c.bbox]
     assert len(boxes) == 4 and all(clip.l - 1 <= b.l < b.r <= clip.r + 1 for b in boxes)  # content space
+
+
+@pytest.mark.parametrize("turns", [1, 3])
+def test_lines_of_a_sideways_table_are_clustered_as_the_page_reads(turns: int) -> None:
+    """Where PyMuPDF finds no table in a region of a page whose text runs sideways, its lines are clustered on the
+    page turned to read (``plan.turns``), not as stored, where rows and columns trade places."""
+    rows = [["Region", "Revenue", "Growth"], ["North", "1200", "4.5"], ["South", "980", "3.1"]]
+    upright = [
+        line(text, 72 + 150 * c, 200 + 20 * r, 72 + 150 * c + 60, 212 + 20 * r)
+        for r, cells in enumerate(rows)
+        for c, text in enumerate(cells)
+    ]
+    # stored: the landscape page (792 x 612) turned back by the page's turn, a portrait page's content space
+    stored = [TextLine(bbox=turned_box(ln.bbox, 4 - turns, 792, 612), text=ln.text) for ln in upright]
+    geometry = PageGeometry(1, 612, 792, 0, 612, 792, (1, 0, 0, 1, 0, 0))
+    grid = grid_along(stored, turns, geometry)
+    assert grid is not None and grid.rows() == rows
+    as_stored = grid_along(stored, 0, geometry)
+    assert as_stored is None or as_stored.rows() != rows
+    assert all(0 <= c.bbox.l < c.bbox.r <= 612 and 0 <= c.bbox.t < c.bbox.b <= 792 for c in grid.cells if c.bbox)
