@@ -55,7 +55,8 @@ def with_convert_options(command: Callable[..., None]) -> Callable[..., None]:
         )
         for name, field in fields.items()
     ]
-    # typer reads options from the signature: ConvertOptions' fields, declared once
+    # typer reads options from the signature: ConvertOptions' fields, declared once (the ignore: functions take
+    # __signature__, which mypy does not know)
     run.__signature__ = inspect.Signature([p for p in own if p.name != "options"] + derived)  # type: ignore[attr-defined]
     return run
 

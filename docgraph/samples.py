@@ -365,6 +365,6 @@ def make_page_tree_cycle_pdf() -> bytes:
     pages = int(doc.xref_get_key(doc.pdf_catalog(), "Pages")[1].split()[0])
     doc.xref_set_key(pages, "Kids", f"[{page.xref} 0 R {pages} 0 R]")
     doc.xref_set_key(pages, "Count", "2")
-    data = doc.tobytes()
+    data: bytes = doc.tobytes()
     doc.close()
     return data

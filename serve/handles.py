@@ -32,8 +32,8 @@ RETRY_BACKOFF_S = 0.5
 class HandleModels:
     def __init__(
         self,
-        layout: DeploymentHandle | None,
-        ocr: DeploymentHandle | None,
+        layout: DeploymentHandle[Any] | None,
+        ocr: DeploymentHandle[Any] | None,
         *,
         retries: int = 2,
         layout_max_side: int = Limits().layout_max_side,
@@ -115,7 +115,7 @@ class HandleModels:
                 await asyncio.sleep(RETRY_BACKOFF_S)
 
 
-async def _cancel_on_exit(response: DeploymentResponse) -> Any:
+async def _cancel_on_exit(response: DeploymentResponse[Any]) -> Any:
     """Await a model call; if the caller gives up (timeout, client gone), the call is cancelled too."""
     try:
         return await response

@@ -15,7 +15,7 @@ DeploymentHandles.
 import asyncio
 import logging
 import time
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, File, Form, Query, UploadFile
 from fastapi.responses import Response
@@ -80,7 +80,7 @@ def _mount_v1(cls: type[T]) -> type[T]:
 @_mount_v1
 class DocumentIngress(ReadinessRoutes, JobRoutes, DoclingRoutes):
     async def __init__(  # type: ignore[misc]  # Serve awaits async constructors
-        self, layout: DeploymentHandle | None, ocr: DeploymentHandle | None, args: AppArgs
+        self, layout: DeploymentHandle[Any] | None, ocr: DeploymentHandle[Any] | None, args: AppArgs
     ) -> None:
         logging.getLogger("docgraph").setLevel(settings().log_level)
         self._args = args

@@ -13,6 +13,7 @@ HEALTHY (issue 26): readiness never competes with the work it vouches for.
 import asyncio
 from dataclasses import dataclass
 from importlib import import_module
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -20,7 +21,8 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 # DeploymentStatus: the enum of DeploymentStatusOverview.status, re-exported (not declared) by Serve's public schema
-from ray.serve.schema import ApplicationStatusOverview, DeploymentStatus  # type: ignore[attr-defined]
+# (pyproject.toml's mypy overrides read ray.serve.schema's imports as its exports)
+from ray.serve.schema import ApplicationStatusOverview, DeploymentStatus
 
 from pipeline.pdfpool import PdfPool
 from pipeline.protocols import ModelHealth
@@ -69,7 +71,7 @@ def deployment_report(name: str) -> DeploymentReport:
 class ReadinessRoutes:
     """The probes' route methods and the health checks behind them (``/v1/models`` uses ``_model_health`` too)."""
 
-    _handles: dict[str, DeploymentHandle | None]
+    _handles: dict[str, DeploymentHandle[Any] | None]
     _answered: dict[str, ModelHealth]  # each model's last health answer (readiness while busy)
     _pool: PdfPool
     _store: JobStore
@@ -105,7 +107,7 @@ class ReadinessRoutes:
         pool = self._pool.status()  # workers pass a PyMuPDF self-test when they start; a busy pool is ready
         return ModelHealth(name="ingress", ready=pool.ready, detail=pool.describe())
 
-    async def _model_health(self, role: str, handle: DeploymentHandle) -> ModelHealth:
+    async def _model_health(self, role: str, handle: DeploymentHandle[Any]) -> ModelHealth:
         """The deployment's own health answer. That call waits behind the work a busy replica has taken (its
         ``max_ongoing_requests``): past the deadline, a deployment whose model answered before and which Serve
         reports HEALTHY (its replicas constructed, their model loaded and run once, and passing Serve's health
