@@ -32,7 +32,8 @@ from pipeline.graph import BlockType, Provenance, Source
 from pipeline.order import reading_order
 from pipeline.page import TextBlock, TextLine
 from pipeline.rtl import mostly_rtl
-from pipeline.tables import TableGrid, rows_of
+from pipeline.tablegrid import TableGrid
+from pipeline.tables import rows_of
 
 LINE_IN_REGION = 0.5
 DUPLICATE_IOU = 0.7

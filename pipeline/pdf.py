@@ -30,7 +30,8 @@ from pipeline.geometry import BBox
 from pipeline.options import Limits
 from pipeline.page import PageGeometry, PageImage, TextLayer, TextLine
 from pipeline.rtl import normalise_forms
-from pipeline.tables import TableGrid, find_tables
+from pipeline.tablegrid import TableGrid
+from pipeline.tables import find_tables
 from pipeline.textlayer import TEXT_FLAGS, extract_text_layer
 
 # what MuPDF raises on a bad page (its FzError* classes derive from Exception, not RuntimeError)

@@ -40,7 +40,7 @@ from pipeline.pdf import DocumentMeta, render_bytes
 from pipeline.pdfprocess import START_TIMEOUT_S, WorkerProcess
 from pipeline.renderbudget import ByteBudget, Reservation
 from pipeline.steps import Step
-from pipeline.tables import TableGrid
+from pipeline.tablegrid import TableGrid
 
 log = logging.getLogger("docgraph.pdfpool")
 

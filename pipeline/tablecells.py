@@ -14,7 +14,8 @@ from pipeline.page import PageGeometry, TextLayer, TextLine, turned_box
 from pipeline.pagerun import PageRun
 from pipeline.route import PagePlan
 from pipeline.steps import Step
-from pipeline.tables import TableGrid, grid_from_html, grid_from_lines
+from pipeline.tablegrid import TableGrid
+from pipeline.tables import grid_from_html, grid_from_lines
 
 log = logging.getLogger("docgraph.pipeline")
 

@@ -9,14 +9,15 @@ Two sources, one result type (``TableGrid``, content-space points):
   run along its text.
 - OCR'd pages and digital regions ``find_tables`` finds nothing in: text lines clustered into
   rows by their vertical centres and into columns by the gaps that run through every row (``grid_from_lines``).
-The first row is taken as the column header (docling's and GFM's convention) unless the table has one row.
+The header rows (the first, and rows that subdivide a spanning header above them) are marked in
+``pipeline.tablegrid``, which also gives unruled group headers their spans.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any, Final
 
@@ -24,9 +25,9 @@ import pymupdf
 from pymupdf import table as pymupdf_table
 
 from pipeline.geometry import BBox, union_all
-from pipeline.graph import span_grid
 from pipeline.page import TextLine
 from pipeline.rtl import normalise_forms
+from pipeline.tablegrid import GridCell, TableGrid, with_headers
 from pipeline.vertical import join_pieces
 
 log = logging.getLogger("docgraph.pipeline")
@@ -35,34 +36,6 @@ EDGE_TOLERANCE: Final = 2.0  # points: cell edges closer than this are the same 
 CLIP_MARGIN: Final = 12.0  # points around a table region that find_tables also sees
 MATCH_IOU: Final = 0.6  # a ruled table found is the region's table at this IoU (PyMuPDF's own threshold)
 MAX_TABLE_CELLS: Final = 5000  # a "table" with more cells is not read as one (a hostile page's grid)
-
-
-@dataclass(frozen=True, slots=True)
-class GridCell:
-    row: int
-    col: int
-    row_span: int
-    col_span: int
-    bbox: BBox | None  # None where the source gives no cell geometry (DeepSeek-OCR's HTML)
-    text: str
-    column_header: bool = False
-    row_header: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TableGrid:
-    bbox: BBox
-    num_rows: int
-    num_cols: int
-    cells: tuple[GridCell, ...]
-    method: str  # "pymupdf-lines" (ruled), "pymupdf-bounds" (MuPDF within the region), "clustered", "html"
-
-    def rows(self) -> list[list[str]]:
-        """The grid as text, a spanning cell's text repeated over every slot it covers (docling's grid)."""
-        return span_grid(self.num_rows, self.num_cols, self.cells)
-
-    def text(self) -> str:
-        return "\n".join(" | ".join(row) for row in self.rows())
 
 
 def rows_of(lines: list[TextLine]) -> list[list[TextLine]]:
@@ -77,14 +50,6 @@ def rows_of(lines: list[TextLine]) -> list[list[TextLine]]:
                 continue
         rows.append([line])
     return [sorted(row, key=lambda ln: ln.bbox.l) for row in rows]
-
-
-def _with_headers(cells: list[GridCell], num_rows: int) -> tuple[GridCell, ...]:
-    if num_rows < 2:
-        return tuple(cells)
-    return tuple(
-        GridCell(c.row, c.col, c.row_span, c.col_span, c.bbox, c.text, column_header=c.row == 0) for c in cells
-    )
 
 
 def find_tables(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | None]:
@@ -224,7 +189,8 @@ def _pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> Tabl
             cells.append(GridCell(i, j, row_span, col_span, BBox.of(tuple(box)), _words_in(words, box)))
     if len(cells) < 2:
         return None
-    return TableGrid(BBox.of(tuple(table.bbox)), num_rows, num_cols, _with_headers(cells, num_rows), method)
+    headed = with_headers(cells, num_rows, num_cols, infer_spans=method != "pymupdf-lines")  # ruled: its own spans
+    return TableGrid(BBox.of(tuple(table.bbox)), num_rows, num_cols, headed, method)
 
 
 def _words_in(words: list[tuple[Any, ...]], cell: tuple[float, float, float, float]) -> str:
@@ -269,7 +235,8 @@ def grid_from_lines(lines: list[TextLine]) -> TableGrid | None:
             cells.append(GridCell(r, start, 1, span, union_all([m.bbox for m in inside]), text))
             placed_until = start + span - 1
     bbox = union_all([ln.bbox for ln in items])
-    return TableGrid(bbox, len(rows), len(bands), _with_headers(cells, len(rows)), "clustered")
+    headed = with_headers(cells, len(rows), len(bands), infer_spans=True)
+    return TableGrid(bbox, len(rows), len(bands), headed, "clustered")
 
 
 def _bands(boxes: list[BBox]) -> list[tuple[float, float]]:
@@ -368,5 +335,5 @@ def grid_from_html(text: str, bbox: BBox) -> TableGrid | None:
     num_rows = len(parser.rows)
     num_cols = max(c.col + c.col_span for c in cells)
     if not any(c.column_header for c in cells):
-        cells = list(_with_headers(cells, num_rows))
+        cells = list(with_headers(cells, num_rows, num_cols, infer_spans=False))
     return TableGrid(bbox, num_rows, num_cols, tuple(cells), "html")

@@ -13,6 +13,7 @@ from pipeline.options import Limits
 from pipeline.page import PageGeometry, TextLine, turned_box
 from pipeline.pdf import open_document
 from pipeline.tablecells import grid_along
+from pipeline.tablegrid import GridCell, with_headers
 from pipeline.tables import MAX_TABLE_CELLS, grid_from_html, grid_from_lines, rows_of
 
 REGION = BBox.of((0, 0, 500, 200))
@@ -143,3 +144,33 @@ def test_lines_of_a_sideways_table_are_clustered_as_the_page_reads(turns: int) -
     as_stored = grid_along(stored, 0, geometry)
     assert as_stored is None or as_stored.rows() != rows
     assert all(0 <= c.bbox.l < c.bbox.r <= 612 and 0 <= c.bbox.t < c.bbox.b <= 792 for c in grid.cells if c.bbox)
+
+
+def _cells(rows: list[list[str]]) -> list[GridCell]:
+    return [GridCell(r, c, 1, 1, None, text) for r, row in enumerate(rows) for c, text in enumerate(row)]
+
+
+def test_a_two_level_header_spans_its_groups_and_both_rows_are_headers() -> None:
+    """Issue 25: years under group headings, the stub empty under its heading; unruled, so no source gave spans."""
+    rows = [["Country", "Revenue", "", "", "Costs", "", ""], ["", "2021", "2022", "2023", "2021", "2022", "2023"]]
+    rows += [["France", "1", "2", "3", "4", "5", "6"], ["Spain", "7", "8", "9", "10", "11", "12"]]
+    cells = with_headers(_cells(rows), 4, 7, infer_spans=True)
+    assert {(c.text, c.col, c.col_span) for c in cells if c.col_span > 1} == {("Revenue", 1, 3), ("Costs", 4, 3)}
+    assert {c.row for c in cells if c.column_header} == {0, 1}
+    assert not any(c.row == 0 and c.col in (2, 3, 5, 6) for c in cells)  # the empty slots are the spans now
+    # a ruled table's own spans are kept as they are: nothing inferred, the subdividing row still a header
+    ruled = [c for c in _cells(rows) if not (c.row == 0 and c.col in (2, 3, 5, 6))]
+    ruled = [GridCell(c.row, c.col, 1, 3 if c.row == 0 and c.col in (1, 4) else 1, None, c.text) for c in ruled]
+    assert {c.row for c in with_headers(ruled, 4, 7, infer_spans=False) if c.column_header} == {0, 1}
+
+
+def test_one_header_row_when_the_row_below_is_data() -> None:
+    """A spanning header over a row of data (its label in the stub column), and empty header slots over data:
+    one header row, nothing made to span."""
+    spanning = [GridCell(0, 0, 1, 1, None, "Region"), GridCell(0, 1, 1, 2, None, "Sales")]
+    spanning.append(GridCell(0, 3, 1, 1, None, "Growth"))
+    spanning += _cells([[], ["North", "Q1", "1200", "4.5"], ["South", "Q1", "980", "3.1"]])
+    assert {c.row for c in with_headers(spanning, 3, 4, infer_spans=True) if c.column_header} == {0}
+    gaps = _cells([["Name", "Score", ""], ["Ann", "1", "2"], ["Bob", "3", "4"]])
+    assert all(c.col_span == 1 for c in with_headers(gaps, 3, 3, infer_spans=True))
+    assert with_headers(_cells([["a", "b"]]), 1, 2, infer_spans=True) == tuple(_cells([["a", "b"]]))
