@@ -19,15 +19,21 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-try:
+if TYPE_CHECKING:  # typed against packaging; pip's copy below has the same API
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
     from packaging.version import Version
-except ImportError:  # a bare interpreter (scripts/lock.sh before any install): pip's own copy
-    from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]  # same API
-    from pip._vendor.packaging.utils import canonicalize_name  # type: ignore[no-redef]  # same API
-    from pip._vendor.packaging.version import Version  # type: ignore[no-redef]  # same API
+else:
+    try:
+        from packaging.requirements import Requirement
+        from packaging.utils import canonicalize_name
+        from packaging.version import Version
+    except ImportError:  # a bare interpreter (scripts/lock.sh before any install): pip's own copy
+        from pip._vendor.packaging.requirements import Requirement
+        from pip._vendor.packaging.utils import canonicalize_name
+        from pip._vendor.packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 REQS = ROOT / "requirements"

@@ -153,10 +153,8 @@ def ingress_only_app(
     if env:
         actor["runtime_env"] = {"env_vars": env}
     options = {**INGRESS_OPTIONS, "ray_actor_options": actor}
-    app = (
-        serve.deployment(DocumentIngress)
-        .options(**options)
-        .bind(None, None, AppArgs(layout=None, ocr=None, jobs=jobs, docling=docling or DoclingApiConfig()))
+    app = serve.deployment(**options)(DocumentIngress).bind(
+        None, None, AppArgs(layout=None, ocr=None, jobs=jobs, docling=docling or DoclingApiConfig())
     )
     serve.run(app, name=name, route_prefix=f"/{name}", blocking=False)
     try:

@@ -3,7 +3,8 @@ tree, tables with their cells, and its own Markdown close to docgraph's."""
 
 from __future__ import annotations
 
-from docling_core.types.doc import ContentLayer, DoclingDocument
+from docling_core.types.doc.common.content_layer import ContentLayer
+from docling_core.types.doc.document import DoclingDocument
 
 from pipeline.export.docling import DoclingSerializer
 from pipeline.export.markdown import MarkdownSerializer
@@ -20,8 +21,8 @@ def docling_readback(graph: DocumentGraph) -> float:
     }
     items = {item.self_ref for item in (*doc.texts, *doc.tables, *doc.pictures)}
     assert items <= reached, f"not reachable from the document's trees: {sorted(items - reached)[:5]}"
-    ours = sorted(len(b.cells) for b in graph.blocks if isinstance(b, Table))
-    assert sorted(len(t.data.table_cells) for t in doc.tables) == ours, "every table keeps its cells"
+    cells = sorted(len(b.cells) for b in graph.blocks if isinstance(b, Table))
+    assert sorted(len(t.data.table_cells) for t in doc.tables) == cells, "every table keeps its cells"
     if not graph.blocks:
         return 1.0
     # docling's Markdown leaves out the text inside pictures (its convention; the JSON keeps it as the

@@ -50,13 +50,14 @@ def test_config(http_port: int) -> dict[str, Any]:
 def snapshot() -> dict[str, Any]:
     import ray
     from ray import serve
+    from ray.serve.schema import ReplicaState
 
     replicas: dict[str, int] = {}
     try:
         app = serve.status().applications.get(APP)
         if app is not None:
             for name, dep in app.deployments.items():
-                replicas[name] = int(dep.replica_states.get("RUNNING", 0))
+                replicas[name] = int(dep.replica_states.get(ReplicaState.RUNNING, 0))
     except Exception:  # noqa: BLE001 - the controller may be busy; a missing sample is fine
         pass
     gpu_nodes = sum(1 for n in ray.nodes() if n["Alive"] and n["Resources"].get("GPU", 0) > 0)

@@ -185,7 +185,7 @@ def test_a_failed_page_and_hostile_uploads_show_the_services_errors(
     page.screenshot(path=str(artifacts / "hostile.png"))
 
     encrypted = pymupdf.open(stream=make_text_pdf(2)).tobytes(
-        encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="s3cret", owner_pw="owner"
+        encryption=pymupdf.mupdf.PDF_ENCRYPT_AES_256, user_pw="s3cret", owner_pw="owner"
     )
     upload(page, encrypted, "locked.pdf")
     page.wait_for_selector("#error:not([hidden])")

@@ -100,7 +100,7 @@ def test_two_column_pages_read_column_by_column(client: httpx.Client, corpus: Pa
 
 
 # Ground truth: (file, query params, truth file, threshold). Measured values are in the comments.
-GROUND_TRUTH = [
+GROUND_TRUTH: list[tuple[str, dict[str, str], str, float]] = [
     ("multi_page.pdf", {}, "multi_page.gt.md", 0.97),  # measured 0.996
     (
         "right_to_left_02.pdf",

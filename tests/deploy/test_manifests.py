@@ -9,18 +9,20 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
+from models.config import DeepSeekVllmConfig
 from serve.args import AppArgs
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
 
 
-def _load(path: Path) -> dict:  # type: ignore[type-arg]
-    data: dict = yaml.safe_load(path.read_text())  # type: ignore[type-arg]
+def _load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
     return data
 
 
@@ -173,7 +175,7 @@ def test_gpu_image_puts_the_weights_where_the_gpu_profile_reads_them() -> None:
     containerfile = (DEPLOY / "image" / "Containerfile").read_text()
     script = (ROOT / "scripts" / "build-image.sh").read_text()
     profile = AppArgs.model_validate(_load(ROOT / "serve_config.gpu.yaml")["applications"][0]["args"])
-    assert profile.ocr.model == "/models/deepseek-ocr"  # type: ignore[union-attr]
+    assert isinstance(profile.ocr, DeepSeekVllmConfig) and profile.ocr.model == "/models/deepseek-ocr"
     assert profile.layout is not None and profile.layout.weights == "/models/yolo/doclayout.pt"
     assert "cp -r /context/deepseek-ocr /models/deepseek-ocr" in containerfile
     assert "LAYOUT_PT=/models/yolo/doclayout.pt" in script and "docgraph models layout-pt" in containerfile

@@ -266,7 +266,8 @@ def _scans(pages: int) -> bytes:
     """``pages`` letter pages of text, rasterised at 150 dpi and embedded as images (no text layer)."""
     src = pymupdf.open(stream=make_text_pdf(pages))
     out = pymupdf.open()
-    for page in src:
+    for page in src.pages():
         pix = page.get_pixmap(dpi=150)
         out.new_page(width=page.rect.width, height=page.rect.height).insert_image(page.rect, pixmap=pix)
-    return out.tobytes(deflate=True)
+    data: bytes = out.tobytes(deflate=True)
+    return data

@@ -26,6 +26,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -144,8 +145,8 @@ def run_in(name: str, script: str, timeout: float = 900) -> str:
     return out.stdout
 
 
-def image_config(image: str) -> dict:  # type: ignore[type-arg]
-    inspected: dict = json.loads(buildah("inspect", "--type", "image", image))  # type: ignore[type-arg]
+def image_config(image: str) -> dict[str, Any]:
+    inspected: dict[str, Any] = json.loads(buildah("inspect", "--type", "image", image))
     return inspected
 
 

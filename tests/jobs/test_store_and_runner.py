@@ -90,13 +90,14 @@ class PipelineConvert:
 
 async def wait_final(store: JobStore, job_id: str, timeout_s: float = 30) -> JobRecord:
     deadline = time.monotonic() + timeout_s
+    rec: JobRecord | None = None
     while time.monotonic() < deadline:
         rec = await store.get(job_id)
         assert rec is not None
         if rec.status.state.final:
             return rec
         await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish: {rec.status.state}")
+    raise AssertionError(f"job {job_id} did not finish: {rec.status.state if rec else 'never read'}")
 
 
 @with_store

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 import pytest
 
 from models import YoloLayoutConfig, build_layout_model, build_ocr_model, resolve_weights
 from models.config import RapidOcrConfig
+from models.layout_yolo import YoloLayoutModel
 from pipeline.errors import ModelUnavailableError
 from pipeline.graph import BlockType
 from pipeline.options import Limits
+from pipeline.page import PageImage
 from pipeline.pdf import open_document
-from pipeline.protocols import OcrRequest
+from pipeline.protocols import LayoutModel, LayoutResult, OcrRequest
 from tests.textsim import similarity
 
 pytestmark = pytest.mark.models
 
 
 @pytest.fixture(scope="module")
-def layout_model():  # type: ignore[no-untyped-def]
-    return build_layout_model(YoloLayoutConfig())
+def layout_model() -> YoloLayoutModel:
+    model = build_layout_model(YoloLayoutConfig())
+    assert isinstance(model, YoloLayoutModel)  # the default config: ultralytics' YOLO on the ONNX weights
+    return model
 
 
 def test_weights_are_local_only() -> None:
@@ -33,31 +38,39 @@ def test_weights_are_local_only() -> None:
         resolve_weights("pkg:no_such_package_xyz/model.onnx")
 
 
-def test_layout_labels_are_doclaynet(layout_model) -> None:  # type: ignore[no-untyped-def]
+def test_layout_labels_are_doclaynet(layout_model: YoloLayoutModel) -> None:
     assert set(layout_model.labels.values()) >= {"Table", "Picture", "Text", "Section-header", "Title"}
+
+
+def _session_options(model: LayoutModel) -> Any:
+    """The options of the ONNX Runtime session that ultralytics' predictor runs."""
+    assert isinstance(model, YoloLayoutModel)
+    predictor = model._model.predictor
+    assert predictor is not None and predictor.model is not None  # both built by the first predict
+    return predictor.model.backend.session.get_session_options()
 
 
 def test_onnx_session_takes_the_configured_threading(sample_pdf: bytes) -> None:
     """ultralytics builds its ONNX session without options; ours replaces it and still detects the same."""
     default = build_layout_model(YoloLayoutConfig())
     tuned = build_layout_model(YoloLayoutConfig(threads=1, spinning=True))
-    options = tuned._model.predictor.model.backend.session.get_session_options()  # type: ignore[union-attr]
+    options = _session_options(tuned)
     assert options.intra_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
-    off = default._model.predictor.model.backend.session.get_session_options()  # type: ignore[union-attr]
+    off = _session_options(default)
     assert off.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     image, _ = open_document(sample_pdf, limits=Limits()).render(1, dpi=144)
     a, b = default.predict([image])[0].regions, tuned.predict([image])[0].regions
     assert [r.type for r in a] == [r.type for r in b] and len(a) > 0
 
 
-def test_yolo_finds_the_sample_table(layout_model, sample_pdf: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_yolo_finds_the_sample_table(layout_model: YoloLayoutModel, sample_pdf: bytes) -> None:
     image, _ = open_document(sample_pdf, limits=Limits()).render(1, dpi=144)
     regions = layout_model.predict([image])[0].regions
     assert {BlockType.TABLE, BlockType.TEXT} <= {r.type for r in regions}
 
 
-def test_layout_gets_a_600_dpi_page_at_the_size_it_needs(layout_model, sample_pdf: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_layout_gets_a_600_dpi_page_at_the_size_it_needs(layout_model: YoloLayoutModel, sample_pdf: bytes) -> None:
     """A 600-dpi render (5100 × 6600 px, 100 MB) goes to the layout model scaled to ``layout_max_side``; the boxes
     come back in the big image's pixels and land where the 144-dpi render's boxes land, in points."""
     from pipeline.analysis import detect_fitted
@@ -67,7 +80,7 @@ def test_layout_gets_a_600_dpi_page_at_the_size_it_needs(layout_model, sample_pd
     small, _ = doc.render(1, dpi=144)
     seen: list[tuple[int, int]] = []
 
-    async def detect(image):  # type: ignore[no-untyped-def]
+    async def detect(image: PageImage) -> LayoutResult:
         seen.append((image.width, image.height))
         return layout_model.predict([image])[0]
 
@@ -83,7 +96,7 @@ def test_layout_gets_a_600_dpi_page_at_the_size_it_needs(layout_model, sample_pd
     assert asyncio.run(detect_fitted(small, 1600, detect)) == reference  # an image that fits is sent as it is
 
 
-def test_yolo_finds_tables_and_text_in_sci_tables(layout_model, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+def test_yolo_finds_tables_and_text_in_sci_tables(layout_model: YoloLayoutModel, corpus: Path) -> None:
     doc = open_document((corpus / "lots_of_sci_tables.pdf").read_bytes(), limits=Limits())
     image, _ = doc.render(1, dpi=144)
     types = [r.type for r in layout_model.predict([image])[0].regions]

@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from docgraph.cli import cli
+from docgraph.embedded import EmbeddedService
 from models.config import HUB_CHECKPOINTS, ManifestCheck
 from models.download import DownloadError, download
 from models.factory import build_ocr_model
@@ -172,7 +173,7 @@ def test_cli_names_a_revision_the_hub_does_not_have(hub: tuple[HubRepo, str], tm
 
 
 @pytest.mark.serve
-def test_readyz_names_the_corrupted_file(service, downloaded: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_names_the_corrupted_file(service: EmbeddedService, downloaded: Path, tmp_path: Path) -> None:
     """The deployment as configured in production (deepseek-vllm) on a checkpoint with one changed byte: the OCR
     replica never starts, and /readyz says which file and why (Serve's word on the failed constructor)."""
     from ray import serve

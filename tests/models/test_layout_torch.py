@@ -96,11 +96,13 @@ def test_letterbox_is_ultralytics(pages: list[PageImage]) -> None:
         ours = np.zeros((1024, 1024, 3), np.uint8)
         Letterbox.fit(page.height, page.width, (1024, 1024)).fill(page.pixels, ours)
         theirs = LetterBox(new_shape=(1024, 1024), auto=False)(image=np.ascontiguousarray(page.pixels))
+        assert isinstance(theirs, np.ndarray)  # an image alone (no labels): an array
         assert np.array_equal(ours, theirs)
     wide = np.full((300, 1000, 3), 7, np.uint8)  # landscape: padded above and below, no resize needed at width
     out = np.zeros((1024, 1024, 3), np.uint8)
     Letterbox.fit(300, 1000, (1024, 1024)).fill(wide, out)
-    assert np.array_equal(out, LetterBox(new_shape=(1024, 1024), auto=False)(image=wide))
+    padded = LetterBox(new_shape=(1024, 1024), auto=False)(image=wide)
+    assert isinstance(padded, np.ndarray) and np.array_equal(out, padded)
 
 
 def test_one_nms_for_the_batch_is_ultralytics_per_image(batched: TorchLayoutModel, pages: list[PageImage]) -> None:
@@ -123,6 +125,7 @@ def test_one_nms_for_the_batch_is_ultralytics_per_image(batched: TorchLayoutMode
 def test_layout_pt_checkpoint_loads_in_ultralytics_with_the_onnx_boxes(
     tmp_path: Path, pages: list[PageImage], onnx_results: list[LayoutResult]
 ) -> None:
+    from ultralytics.engine.results import Results
     from ultralytics.models.yolo import YOLO
 
     out = tmp_path / "doclayout.pt"
@@ -134,6 +137,7 @@ def test_layout_pt_checkpoint_loads_in_ultralytics_with_the_onnx_boxes(
     found = []
     for page in pages:  # ultralytics' own predict on the checkpoint, fp32, the ONNX's square letterbox
         r = next(iter(yolo.predict(page.pixels[:, :, ::-1], imgsz=1024, rect=False, iou=0.45, verbose=False)))
+        assert isinstance(r, Results) and r.boxes is not None  # a detect model's Results have boxes
         found.append((r.boxes.xyxy.tolist(), [yolo.names[int(c)] for c in r.boxes.cls.tolist()]))
     hits = total = 0
     for (boxes, labels), ref in zip(found, onnx_results, strict=True):

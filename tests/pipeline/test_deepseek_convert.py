@@ -8,13 +8,14 @@ The model's output is scripted from those positions (tests/scripted.py).
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from docgraph.local import LocalConverter, LocalModels
 from models.ocr_deepseek import Generation
 from pipeline import ConvertOptions
-from pipeline.graph import BlockType, PageStatus, Source
+from pipeline.graph import BlockType, DocumentGraph, PageStatus, Source
 from pipeline.options import DeepSeekMode
 from pipeline.page import TextBlock
 from pipeline.pdf import open_document
@@ -23,13 +24,15 @@ from tests.conftest import TEST_LIMITS
 from tests.invariants import assert_graph_invariants
 from tests.scripted import ScriptedDeepSeek
 
+Blocks = tuple[list[TextBlock], float, float]  # page 1's text blocks, its width and height
+
 
 def _grid(v: float, extent: float) -> int:
     return round(v / extent * 999)
 
 
 @pytest.fixture(scope="module")
-def page1_blocks(sample_pdf: bytes) -> tuple[list[TextBlock], float, float]:
+def page1_blocks(sample_pdf: bytes) -> Blocks:
     doc = open_document(sample_pdf, limits=TEST_LIMITS)
     try:
         geometry = doc.geometry(1)
@@ -53,17 +56,17 @@ def grounded_output(blocks: list[TextBlock], width: float, height: float, *, rev
     return "".join(parts) + "<｜end▁of▁sentence｜>"
 
 
-def convert(model: ScriptedDeepSeek, sample_pdf: bytes, **options: object):  # type: ignore[no-untyped-def]
+def convert(model: ScriptedDeepSeek, sample_pdf: bytes, **options: Any) -> DocumentGraph:
     converter = LocalConverter(layout=None, ocr=None, limits=TEST_LIMITS)
     converter.models = LocalModels(layout=None, ocr=model)
     try:
-        opts = ConvertOptions(pages="3", **options)  # type: ignore[arg-type]
+        opts = ConvertOptions(pages="3", **options)
         return asyncio.run(converter.convert(sample_pdf, opts)).graph
     finally:
         converter.close()
 
 
-def test_grounded_blocks_land_where_the_text_is_on_the_page(sample_pdf: bytes, page1_blocks) -> None:  # type: ignore[no-untyped-def]
+def test_grounded_blocks_land_where_the_text_is_on_the_page(sample_pdf: bytes, page1_blocks: Blocks) -> None:
     blocks, width, height = page1_blocks
     model = ScriptedDeepSeek([generation(grounded_output(blocks, width, height))])
     graph = convert(model, sample_pdf, deepseek_mode=DeepSeekMode.BASE)
@@ -82,14 +85,14 @@ def test_grounded_blocks_land_where_the_text_is_on_the_page(sample_pdf: bytes, p
     assert out[0].type is BlockType.TITLE and {b.type for b in out[1:]} == {BlockType.TEXT}
 
 
-def test_reading_order_is_the_models_emission_order(sample_pdf: bytes, page1_blocks) -> None:  # type: ignore[no-untyped-def]
+def test_reading_order_is_the_models_emission_order(sample_pdf: bytes, page1_blocks: Blocks) -> None:
     blocks, width, height = page1_blocks
     graph = convert(ScriptedDeepSeek([generation(grounded_output(blocks, width, height, reverse=True))]), sample_pdf)
     texts = [b.text for b in graph.page_blocks(3)]
     assert texts[0].replace("\n", " ") == blocks[-1].text.strip().replace("\n", " ")  # bottom block read first
 
 
-def test_a_page_that_keeps_looping_is_partial_with_the_reason(sample_pdf: bytes, page1_blocks) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_that_keeps_looping_is_partial_with_the_reason(sample_pdf: bytes, page1_blocks: Blocks) -> None:
     blocks, width, height = page1_blocks
     cut = grounded_output(blocks[:2], width, height).replace("<｜end▁of▁sentence｜>", "")
     model = ScriptedDeepSeek([generation(cut, finish="length")])

@@ -58,7 +58,7 @@ def test_tables_keep_their_cells_and_figures_their_captions(sample: tuple[Any, D
     figure = next(b for b in graph.blocks if isinstance(b, Figure) and b.caption)
     picture = doc.pictures[[b.id for b in graph.blocks if isinstance(b, Figure)].index(figure.id)]
     (ref,) = picture.captions
-    assert ref.resolve(doc).text == graph.block(figure.caption).text  # type: ignore[arg-type, attr-defined]
+    assert ref.resolve(doc).text == graph.block(figure.caption).text
     assert "| Route" in doc.export_to_markdown()  # docling's own Markdown renders the cells
 
 

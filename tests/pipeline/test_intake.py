@@ -23,7 +23,7 @@ LIMITS = Limits()
 
 def _encrypted(user_pw: str) -> bytes:
     doc = pymupdf.open(stream=make_text_pdf(1), filetype="pdf")
-    data: bytes = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=user_pw, owner_pw="owner")
+    data: bytes = doc.tobytes(encryption=pymupdf.mupdf.PDF_ENCRYPT_AES_256, user_pw=user_pw, owner_pw="owner")
     return data
 
 

@@ -225,7 +225,12 @@ def test_the_wire_carries_a_rendered_page_out_of_band_and_writable() -> None:
     sender, receiver = Connection(left.detach()), Connection(right.detach())
     pixels = np.random.default_rng(0).integers(0, 255, (1024, 724, 3), dtype=np.uint8)
     message = (True, (PageImage(page_no=3, pixels=pixels, scale_x=1.2, scale_y=1.2), None), np.zeros(0, np.uint8))
-    thread = threading.Thread(target=lambda: [pdfwire.send(sender, message) for _ in range(2)])
+
+    def send_twice() -> None:
+        for _ in range(2):
+            pdfwire.send(sender, message)
+
+    thread = threading.Thread(target=send_twice)
     thread.start()  # a 2.2 MB message is larger than the socket's buffer: sent while it is read
     for _ in range(2):
         ok, (image, warning), empty = pdfwire.recv(receiver)

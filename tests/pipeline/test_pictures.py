@@ -69,7 +69,7 @@ def test_a_banner_headline_is_read_into_its_figure_before_the_body(local_convert
     graph: DocumentGraph = local_converter.convert_sync(make_banner_pdf(), ConvertOptions(detail=Detail.LINES))
     assert_graph_invariants(graph)
     page = graph.pages[0]
-    assert page.kind.value == "digital" and "ocr" in page.route and page.timings.ocr_s > 0
+    assert page.kind is not None and page.kind.value == "digital" and "ocr" in page.route and page.timings.ocr_s > 0
     body = graph.page_blocks(1)
     figure = body[0]
     assert figure.type is BlockType.FIGURE and figure.source is Source.OCR, [(b.type, b.text[:20]) for b in body]

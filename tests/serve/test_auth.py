@@ -22,7 +22,12 @@ from tests.jobclient import submit, wait_final
 
 pytestmark = pytest.mark.serve
 KEY = "test-key-0123456789abcdef"
-WRONG = ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY})
+WRONG: tuple[dict[str, str], ...] = (
+    {},
+    {"X-API-Key": "wrong"},
+    {"Authorization": "Bearer wrong"},
+    {"Authorization": KEY},
+)
 
 
 def v1_routes() -> list[tuple[str, str]]:

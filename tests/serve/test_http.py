@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -90,7 +91,7 @@ def test_an_oversized_body_is_refused_while_it_streams(client: httpx.Client) -> 
     ).encode()
     sent = 0
 
-    def body():  # type: ignore[no-untyped-def]
+    def body() -> Iterator[bytes]:
         nonlocal sent
         yield head
         chunk = b"x" * (1 << 20)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -65,7 +66,7 @@ def test_sync_convert_over_the_page_limit_points_to_jobs(client: httpx.Client) -
 
 def test_events_stream_pages_then_done(client: httpx.Client) -> None:
     job_id = submit(client, make_text_pdf(4)).json()["id"]
-    events: list[tuple[str, dict[str, object]]] = []
+    events: list[tuple[str, dict[str, Any]]] = []  # (event name, its JSON data)
     with client.stream("GET", f"/v1/jobs/{job_id}/events") as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
         name = ""
@@ -77,13 +78,13 @@ def test_events_stream_pages_then_done(client: httpx.Client) -> None:
     names = [n for n, _ in events]
     assert names[-1] == "done" and events[-1][1]["state"] == "succeeded"
     pages = [d for n, d in events if n == "page"]
-    assert sorted(p["page"]["page_no"] for p in pages) == [1, 2, 3, 4]  # type: ignore[index]
+    assert sorted(p["page"]["page_no"] for p in pages) == [1, 2, 3, 4]
     assert all(p["blocks"] for p in pages)
     assert "progress" in names
     # the page events name, place and read every block as the final graph does
     result = client.get(f"/v1/jobs/{job_id}/result").json()
     final = {b["id"]: (b["page_no"], b["bbox"], b["text"]) for b in result["blocks"]}
-    streamed = {b["id"]: (b["page_no"], b["bbox"], b["text"]) for p in pages for b in p["blocks"]}  # type: ignore[union-attr, index]
+    streamed = {b["id"]: (b["page_no"], b["bbox"], b["text"]) for p in pages for b in p["blocks"]}
     assert streamed == final
 
 

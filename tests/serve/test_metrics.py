@@ -29,6 +29,13 @@ def _metrics_text() -> str:
     return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
 
 
+def _route(tags: str) -> str:
+    """The ``route`` label among a series' labels."""
+    found = re.search(r'route="([^"]+)"', tags)
+    assert found is not None, tags
+    return found.group(1)
+
+
 def test_page_route_status_and_stage_metrics_are_exported(
     client: httpx.Client, service: EmbeddedService, sample_pdf: bytes
 ) -> None:
@@ -43,6 +50,6 @@ def test_page_route_status_and_stage_metrics_are_exported(
     missing = [series for series in EXPECTED if series not in text]
     assert not missing, missing
     pages = re.findall(r"^ray_docgraph_pages_total\{([^}]*)\} (\S+)", text, re.MULTILINE)
-    routes = {re.search(r'route="([^"]+)"', tags).group(1) for tags, _ in pages}  # type: ignore[union-attr]
+    routes = {_route(tags) for tags, _ in pages}
     assert {"layout", "ocr"} <= routes  # the sample has digital pages (layout) and a scanned one (OCR)
     assert all(float(value) >= 1 for _, value in pages)

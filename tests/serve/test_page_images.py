@@ -17,7 +17,7 @@ from tests.jobclient import submit, wait_final
 pytestmark = pytest.mark.serve
 
 
-def render(client: httpx.Client, data: bytes, **params: object) -> httpx.Response:
+def render(client: httpx.Client, data: bytes, **params: int) -> httpx.Response:
     return client.post("/v1/render", params=params, files={"file": ("doc.pdf", data, "application/pdf")})
 
 

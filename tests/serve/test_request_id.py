@@ -18,7 +18,9 @@ pytestmark = pytest.mark.serve
 def _serve_logs() -> list[Path]:
     import ray
 
-    session = Path(ray._private.worker.global_worker.node.get_session_dir_path())
+    node = ray._private.worker.global_worker.node
+    assert node is not None  # this process is connected to the session's Ray (the service fixture)
+    session = Path(node.get_session_dir_path())
     return list((session / "logs" / "serve").glob("replica_*.log"))
 
 

@@ -19,11 +19,12 @@ import pytest
 from docgraph.embedded import free_port
 from models.config import DeepSeekRemoteConfig
 from models.factory import build_ocr_model
+from models.ocr_deepseek_remote import DeepSeekRemoteOcr
 from models.tiny_deepseek import CPU_ENV
 from pipeline.errors import ModelUnavailableError
 from pipeline.options import DeepSeekMode
 from pipeline.page import PageImage
-from pipeline.protocols import OcrRequest
+from pipeline.protocols import OcrRequest, OcrResult
 from tests.vllm.conftest import MAX_TOKENS
 
 pytestmark = pytest.mark.vllm
@@ -75,20 +76,21 @@ PAGE = PageImage(page_no=1, pixels=np.full((1100, 850, 3), 255, dtype=np.uint8),
 def test_remote_backend_reads_a_page_with_the_recipe_settings(server: str) -> None:
     config = DeepSeekRemoteConfig(base_url=server, model="deepseek-ocr", max_tokens=MAX_TOKENS, mode=DeepSeekMode.TINY)
     model = build_ocr_model(config)
+    assert isinstance(model, DeepSeekRemoteOcr)
 
-    async def run() -> object:
+    async def run() -> OcrResult:
         try:
-            await model.check_health()  # type: ignore[attr-defined]
+            await model.check_health()
             return await model.recognize(PAGE, OcrRequest())
         finally:
-            await model.aclose()  # type: ignore[attr-defined]
+            await model.aclose()
 
     result = asyncio.run(run())
     # noise weights: the server generated to max_tokens twice (tiny, then small: modes reach the server's
     # engine process through the plugin entry point) and the backend says so
-    assert result.model == f"deepseek-ocr@{server}"  # type: ignore[attr-defined]
-    assert result.truncated and result.attempts == 2 and result.mode == "small"  # type: ignore[attr-defined]
-    assert result.tokens == 2 * MAX_TOKENS  # type: ignore[attr-defined]
+    assert result.model == f"deepseek-ocr@{server}"
+    assert result.truncated and result.attempts == 2 and result.mode == "small"
+    assert result.tokens == 2 * MAX_TOKENS
 
 
 def test_server_errors_are_reported_not_swallowed(server: str) -> None:
