@@ -16,7 +16,9 @@ import asyncio
 import os
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from common import report
@@ -33,7 +35,7 @@ def pages(n: int) -> list[PageImage]:
     return [PageImage(i + 1, rng.integers(0, 255, (1100, 850, 3), dtype=np.uint8), 1.0, 1.0) for i in range(n)]
 
 
-async def drive(call, images: list[PageImage], concurrency: int) -> float:  # type: ignore[no-untyped-def]
+async def drive(call: Callable[[PageImage], Awaitable[Any]], images: list[PageImage], concurrency: int) -> float:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(image: PageImage) -> None:
@@ -75,7 +77,7 @@ def through_serve(config: DeepSeekVllmConfig, images: list[PageImage], concurren
         options = OcrDeployment.get_deployment_options(config)
         if gpu:
             options["ray_actor_options"] = {**options["ray_actor_options"], "num_gpus": 1}
-        app = serve.deployment(OcrDeployment).options(**options).bind(config)
+        app = serve.deployment(**options)(OcrDeployment).bind(config)
         handle = serve.run(app, name="ocr-bench", route_prefix=None)
 
         async def run() -> float:

@@ -50,7 +50,7 @@ def raw_pymupdf(docs: list[tuple[str, bytes]], dpi: int) -> dict[str, float]:
     text = render = 0.0
     for _, data in docs:
         doc = pymupdf.open(stream=data, filetype="pdf")
-        for page in doc:
+        for page in doc.pages():
             t0 = time.perf_counter()
             page.get_text("dict")
             t1 = time.perf_counter()

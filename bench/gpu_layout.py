@@ -77,7 +77,9 @@ def load_pages(directory: Path) -> list[PageImage]:
     pages = []
     for i, png in enumerate(sorted(directory.glob("*.png")), start=1):
         bgr = cv2.imread(str(png), cv2.IMREAD_COLOR)
-        pages.append(PageImage(page_no=i, pixels=np.ascontiguousarray(bgr[:, :, ::-1]), scale_x=2.0, scale_y=2.0))
+        assert bgr is not None, f"not a readable image: {png}"
+        rgb = np.ascontiguousarray(bgr[:, :, ::-1], dtype=np.uint8)  # 8-bit already: the dtype only types it
+        pages.append(PageImage(page_no=i, pixels=rgb, scale_x=2.0, scale_y=2.0))
     return pages
 
 
@@ -87,7 +89,8 @@ def fitted(pages: list[PageImage], side: int) -> list[PageImage]:
     for page in pages:
         r = side / max(page.width, page.height)
         size = (max(round(page.width * r), 1), max(round(page.height * r), 1))
-        pixels = cv2.resize(page.pixels, size, interpolation=cv2.INTER_AREA)
+        resized = cv2.resize(page.pixels, size, interpolation=cv2.INTER_AREA)
+        pixels = np.asarray(resized, dtype=np.uint8)  # 8-bit in, 8-bit out: the dtype only types it
         out.append(PageImage(page_no=page.page_no, pixels=pixels, scale_x=page.scale_x * r, scale_y=page.scale_y * r))
     return out
 

@@ -16,8 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psutil
-from common import report
-from service_overhead import _role
+from common import _role, report
 
 from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_many_draws_pdf, make_sample_pdf, make_text_pdf
@@ -75,7 +74,8 @@ def main() -> None:
         light_latencies(client, light, 3)  # warm
         before = rss_by_role()
         alone, _ = light_latencies(client, light, a.light)
-        stop, sent, statuses = threading.Event(), [0], {}
+        stop, sent = threading.Event(), [0]
+        statuses: dict[int, int] = {}
         peak = dict(before)
 
         def heavy_stream(k: int) -> None:

@@ -48,7 +48,7 @@ def cpu_by_role(fn: Callable[[], float]) -> tuple[float, dict[str, float]]:
 def run_local(docs: list[bytes], concurrency: int, limits: Limits) -> float:
     converter = LocalConverter(limits=limits)
 
-    async def main() -> int:
+    async def main() -> tuple[int, float]:
         gate = asyncio.Semaphore(concurrency)
 
         async def one(data: bytes) -> int:
@@ -58,9 +58,9 @@ def run_local(docs: list[bytes], concurrency: int, limits: Limits) -> float:
         await one(docs[0])  # warm
         t0 = time.perf_counter()
         pages = sum(await asyncio.gather(*(one(d) for d in docs)))
-        return pages, time.perf_counter() - t0  # type: ignore[return-value]
+        return pages, time.perf_counter() - t0
 
-    pages, elapsed = asyncio.run(main())  # type: ignore[misc]
+    pages, elapsed = asyncio.run(main())
     converter.close()
     return pages / elapsed
 
