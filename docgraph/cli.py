@@ -208,12 +208,16 @@ def loadtest(
         raise typer.Exit(code=1)
 
 
+DOCUMENT_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"})  # what a folder gives
+
+
 def _load_inputs(inputs: list[Path]) -> list[Path]:
-    """PDF files; folders give their *.pdf; a MANIFEST.json gives its files expected to convert ('ok')."""
+    """PDF files (or images); folders give their PDFs and images; a MANIFEST.json gives its files expected to convert
+    ('ok')."""
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            files.extend(sorted(item.glob("*.pdf")))
+            files.extend(sorted(p for p in item.iterdir() if p.suffix.lower() in DOCUMENT_SUFFIXES))
         elif item.name == "MANIFEST.json":
             manifest = json.loads(item.read_text())
             files.extend(

@@ -27,6 +27,7 @@ from pipeline.errors import (
     UnusableDocumentError,
 )
 from pipeline.geometry import BBox
+from pipeline.images import image_format, image_pdf
 from pipeline.options import Limits
 from pipeline.page import PageGeometry, PageImage, TextLayer, TextLine
 from pipeline.rtl import normalise_forms
@@ -67,7 +68,7 @@ def render_bytes(geo: PageGeometry, dpi: int, limits: Limits, max_side: int | No
 
 
 def check_upload(data: bytes, limits: Limits) -> None:
-    """Cheap checks on raw bytes: empty, too large, not a PDF."""
+    """Cheap checks on raw bytes: empty, too large, neither a PDF nor an image docgraph reads."""
     if len(data) == 0:
         raise EmptyDocumentError("the upload is empty (0 bytes)")
     if len(data) > limits.max_bytes:
@@ -76,8 +77,11 @@ def check_upload(data: bytes, limits: Limits) -> None:
             size=len(data),
             limit=limits.max_bytes,
         )
-    if PDF_MAGIC not in data[:MAGIC_WINDOW]:
-        raise NotAPdfError("the upload is not a PDF (no '%PDF-' header in its first 1024 bytes)")
+    if PDF_MAGIC not in data[:MAGIC_WINDOW] and image_format(data) is None:
+        raise NotAPdfError(
+            "the upload is neither a PDF (no '%PDF-' header in its first 1024 bytes) nor a PNG, JPEG, TIFF or WebP "
+            "image"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,15 +216,17 @@ class PdfDocument:
 
 
 def open_document(data: bytes, *, limits: Limits, password: str | None = None) -> PdfDocument:
-    """Validate and open a PDF from bytes.
+    """Validate and open a PDF from bytes, or an image as a PDF of one page per frame (``pipeline.images``).
 
     Raises:
         EmptyDocumentError, NotAPdfError, DocumentTooLargeError, CorruptDocumentError,
         PasswordRequiredError, UnusableDocumentError.
     """
     check_upload(data, limits)
+    kind = image_format(data)
+    pdf = data if kind is None else image_pdf(data, kind, limits)  # an image: one page per frame
     try:
-        doc = pymupdf.open(stream=data, filetype="pdf")
+        doc = pymupdf.open(stream=pdf, filetype="pdf")
     except (RuntimeError, ValueError) as exc:
         raise CorruptDocumentError(f"the PDF cannot be opened: {exc}") from exc
     try:

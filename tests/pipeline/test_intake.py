@@ -17,6 +17,7 @@ from pipeline.errors import (
 )
 from pipeline.options import InvalidOptionsError, Limits, parse_page_range
 from pipeline.pdf import open_document
+from tests.images import image_upload, png_bomb
 
 LIMITS = Limits()
 
@@ -32,10 +33,41 @@ def test_empty_upload_is_rejected() -> None:
         open_document(b"", limits=LIMITS)
 
 
-def test_png_named_pdf_is_not_a_pdf() -> None:
+def test_a_png_named_pdf_opens_as_an_image_and_a_gif_is_not_a_pdf() -> None:
     pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 4, 4), False)
-    with pytest.raises(NotAPdfError):
-        open_document(pix.tobytes("png"), limits=LIMITS)
+    doc = open_document(pix.tobytes("png"), limits=LIMITS)
+    assert doc.page_count == 1 and doc.geometry(1).width == pytest.approx(3.0, abs=0.01)  # 4 px at its 96 dpi
+    with pytest.raises(NotAPdfError, match="PNG, JPEG, TIFF or WebP"):
+        open_document(b"GIF89a" + b"\0" * 64, limits=LIMITS)
+
+
+IMAGES = [("PNG", 1, None), ("JPEG", 1, 300), ("TIFF", 3, 200), ("WEBP", 1, None)]  # Pillow writes no WebP dpi
+
+
+@pytest.mark.parametrize(("fmt", "frames", "dpi"), IMAGES)
+def test_an_image_opens_as_one_page_per_frame_sized_from_its_resolution(fmt: str, frames: int, dpi: int | None) -> None:
+    doc = open_document(image_upload(fmt, frames, dpi=dpi), limits=LIMITS)
+    assert doc.page_count == frames
+    scale = 72 / (dpi or 144)  # 1200 x 800 px
+    assert (doc.geometry(frames).width, doc.geometry(frames).height) == pytest.approx((1200 * scale, 800 * scale))
+    assert doc.text_layer(1).chars == 0 and doc.text_layer(1).image_coverage > 0.99  # a scan: OCR reads it
+
+
+def test_a_broken_image_and_a_bomb_are_refused_before_decoding() -> None:
+    png = image_upload("PNG")
+    with pytest.raises(CorruptDocumentError) as broken:
+        open_document(png[: len(png) // 2], limits=LIMITS)
+    assert broken.value.code == "corrupt_image"
+    with pytest.raises(UnusableDocumentError) as bomb:
+        open_document(png_bomb(), limits=LIMITS)
+    assert bomb.value.code == "image_too_large"
+    small = LIMITS.model_copy(update={"max_image_pixels": 1000, "max_pages": 2})
+    with pytest.raises(UnusableDocumentError) as large:
+        open_document(png, limits=small)
+    assert large.value.code == "image_too_large"
+    with pytest.raises(DocumentTooLargeError) as frames:
+        open_document(image_upload("TIFF", 3), limits=small.model_copy(update={"max_image_pixels": 10**7}))
+    assert frames.value.code == "too_many_pages"
 
 
 def test_too_many_bytes() -> None:

@@ -68,7 +68,8 @@ def test_markdown_html_and_zip_formats(client: httpx.Client, sample_pdf: bytes) 
 def test_bad_requests_get_problem_bodies(client: httpx.Client, sample_pdf: bytes) -> None:
     cases = [
         (b"", {}, 400, "empty_file"),
-        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, {}, 415, "not_a_pdf"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, {}, 400, "corrupt_image"),  # an image, but a broken one
+        (b"GIF89a" + b"\x00" * 100, {}, 415, "not_a_pdf"),
         (sample_pdf, {"pages": "9"}, 400, "invalid_options"),
         (sample_pdf, {"pages": "x"}, 400, "invalid_options"),
         (sample_pdf, {"ocr": "sometimes"}, 400, "invalid_request"),
