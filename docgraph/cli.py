@@ -345,15 +345,11 @@ def _convert_as_job(
         error = status.get("error") or {}
         console.print(f"[red]{path.name}: job {status['state']}[/] {error.get('message', '')}")
         return False
-    (out / f"{path.stem}.json").write_bytes(client.get(job["result_url"]).content)
-    for name, extension in (
-        ("markdown", "md"),
-        ("html", "html"),
-        ("docling", "docling.json"),
-        ("chunks", "chunks.json"),
-    ):
-        exported = client.get(job["result_url"], params={"format": name})
-        (out / f"{path.stem}.{extension}").write_bytes(exported.content)
+    from pipeline.export.registry import EXPORTERS
+
+    for exporter in EXPORTERS.values():  # every format the service writes (the registry), the graph first
+        exported = client.get(job["result_url"], params={"format": exporter.name})
+        (out / f"{path.stem}.{exporter.extension}").write_bytes(exported.content)
     console.print(f"[green]{path.name}[/] (job {job['id'][:8]}…, {status['state']}) → {out / (path.stem + '.json')}")
     return True
 
@@ -361,11 +357,10 @@ def _convert_as_job(
 def _write_bundle(out: Path, source: Path, bundle: bytes) -> None:
     stem = source.stem
     with zipfile.ZipFile(io.BytesIO(bundle)) as zf:
-        (out / f"{stem}.json").write_bytes(zf.read("document.json"))
-        (out / f"{stem}.md").write_bytes(zf.read("document.md"))
-        (out / f"{stem}.html").write_bytes(zf.read("document.html"))
-        (out / f"{stem}.docling.json").write_bytes(zf.read("document.docling.json"))
-        (out / f"{stem}.chunks.json").write_bytes(zf.read("document.chunks.json"))
+        from pipeline.export.registry import EXPORTERS
+
+        for exporter in EXPORTERS.values():  # the bundle holds every registered format (pipeline.export.bundle)
+            (out / f"{stem}.{exporter.extension}").write_bytes(zf.read(f"document.{exporter.extension}"))
         images = [n for n in zf.namelist() if n.startswith("pages/") and n.endswith(".png")]
         figures = [n for n in zf.namelist() if n.startswith("figures/") and n.endswith(".png")]
         if images or figures:

@@ -10,12 +10,25 @@ from pipeline.protocols import ModelHealth
 
 
 class OutputFormat(StrEnum):
+    """The ``format`` parameter's values: the export registry's formats (``pipeline.export.registry``; a test keeps
+    them equal) and the zip bundle."""
+
     JSON = "json"
     MARKDOWN = "markdown"
     HTML = "html"
     DOCLING = "docling"  # a DoclingDocument (docling-core's JSON)
     CHUNKS = "chunks"  # RAG chunks: docling-core's HierarchicalChunker over that DoclingDocument
     ZIP = "zip"  # document.json + document.md + annotated page PNGs
+
+
+ZIP_MEDIA_TYPE = "application/zip"
+
+
+class FormatInfo(BaseModel):
+    name: str = Field(description="The value of the ``format`` parameter.")
+    label: str = Field(description="What a person is shown.")
+    media_type: str
+    extension: str = Field(description="The file extension a download of it takes.")
 
 
 class ErrorBody(BaseModel):

@@ -24,14 +24,14 @@ from ray.serve.handle import DeploymentHandle
 
 from pipeline import ConvertOptions, DocumentGraph, PdfPool
 from pipeline.convert import Conversion, convert_bytes
-from pipeline.export import ExportOptions, ZipBundleSerializer, exporter
+from pipeline.export import EXPORTERS, ExportOptions, ZipBundleSerializer, exporter
 from pipeline.graph import schema_json
 from pipeline.memory import release_freed_memory
 from pipeline.options import Limits
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import ModelHealth
 from pipeline.version import VERSION
-from serve.api import ERRORS, PNG, AppStatus, DeploymentInfo, ModelInfo, OutputFormat
+from serve.api import ERRORS, PNG, ZIP_MEDIA_TYPE, AppStatus, DeploymentInfo, FormatInfo, ModelInfo, OutputFormat
 from serve.args import AppArgs
 from serve.auth import settings, v1_router
 from serve.bodylimit import BodyLimitMiddleware
@@ -133,6 +133,17 @@ class DocumentIngress(ReadinessRoutes, JobRoutes, DoclingRoutes):
                 infos.append(DeploymentInfo(name=name, status=str(dep.status.value), replicas=running))
         return AppStatus(app=app_name, deployments=infos)
 
+    @v1.get("/formats", tags=["meta"])
+    async def formats(self) -> list[FormatInfo]:
+        """The formats a graph is exported in (the ``format`` parameter of /v1/convert and of a job's result), from
+        the export registry; the viewer makes its downloads from this list."""
+        out = [
+            FormatInfo(name=e.name, label=e.label, media_type=e.media_type, extension=e.extension)
+            for e in EXPORTERS.values()
+        ]
+        out.append(FormatInfo(name=OutputFormat.ZIP, label="Zip bundle", media_type=ZIP_MEDIA_TYPE, extension="zip"))
+        return out
+
     @v1.get("/schema", tags=["meta"])
     async def graph_schema(self) -> Response:
         """The JSON Schema of the DocumentGraph that /v1/convert returns."""
@@ -184,7 +195,7 @@ class DocumentIngress(ReadinessRoutes, JobRoutes, DoclingRoutes):
         headers = {"X-Docgraph-Status": graph.status.value}
         if format is OutputFormat.ZIP:
             body = ZipBundleSerializer().serialize(graph, result.annotated, result.figures)
-            return Response(body, media_type="application/zip", headers=headers)
+            return Response(body, media_type=ZIP_MEDIA_TYPE, headers=headers)
         export = exporter(format.value)
         body = export.export(graph, ExportOptions(furniture=furniture))
         return Response(body, media_type=export.media_type, headers=headers)

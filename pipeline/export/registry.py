@@ -1,7 +1,8 @@
-"""One registry from a format name to the exporter that writes it, with its media type and file extension.
+"""One registry from a format name to the exporter that writes it, with its label, media type and file extension.
 
-``/v1/convert``, the jobs result route, the zip bundle and the CLI all look formats up here, so a new format
-is one exporter module plus one line below.
+``/v1/convert``, the jobs result route, ``GET /v1/formats`` (which the viewer's downloads are made from), the zip
+bundle and the CLI all look formats up here, so a new format is one exporter module, one line below, and its
+member of ``serve.api.OutputFormat`` (the HTTP parameter's documented values; a test keeps the two equal).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ExportOptions(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Exporter:
     name: str
+    label: str  # what a person is shown (the viewer's download button)
     media_type: str
     extension: str
     render: Callable[[DocumentGraph, ExportOptions], str]
@@ -44,18 +46,29 @@ class Exporter:
 EXPORTERS: Final[dict[str, Exporter]] = {
     e.name: e
     for e in (
-        Exporter("json", "application/json", "json", lambda g, _: JsonSerializer().serialize(g)),
+        Exporter("json", "JSON", "application/json", "json", lambda g, _: JsonSerializer().serialize(g)),
         Exporter(
             "markdown",
+            "Markdown",
             "text/markdown; charset=utf-8",
             "md",
             lambda g, o: MarkdownSerializer(furniture=o.furniture).serialize(g),
         ),
         Exporter(
-            "html", "text/html; charset=utf-8", "html", lambda g, o: HtmlSerializer(furniture=o.furniture).serialize(g)
+            "html",
+            "HTML",
+            "text/html; charset=utf-8",
+            "html",
+            lambda g, o: HtmlSerializer(furniture=o.furniture).serialize(g),
         ),
-        Exporter("docling", "application/json", "docling.json", lambda g, _: DoclingSerializer().serialize(g)),
-        Exporter("chunks", "application/json", "chunks.json", lambda g, _: ChunkSerializer().serialize(g)),
+        Exporter(
+            "docling",
+            "DoclingDocument",
+            "application/json",
+            "docling.json",
+            lambda g, _: DoclingSerializer().serialize(g),
+        ),
+        Exporter("chunks", "Chunks", "application/json", "chunks.json", lambda g, _: ChunkSerializer().serialize(g)),
     )
 }
 

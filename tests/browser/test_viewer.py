@@ -112,6 +112,14 @@ def test_every_block_is_a_box_and_a_table_shows_its_cells(
     page.keyboard.press("Escape")
     assert page.locator("#panel").is_hidden()
 
+    # the downloads are the service's formats (GET /v1/formats, from the export registry), and one downloads
+    formats = [f for f in client.get("/v1/formats").json() if f["name"] != "zip"]
+    buttons = page.locator("#formats button")
+    assert buttons.all_text_contents() == [f["label"] for f in formats]
+    with page.expect_download() as download:
+        page.click('#formats button[data-format="markdown"]')
+    assert download.value.suggested_filename == "sample.md"
+
 
 def test_a_corpus_document_with_a_table(
     browser_page: Page, service: EmbeddedService, client: httpx.Client, corpus: Path, artifacts: Path

@@ -15,7 +15,6 @@ const TYPES = [
   "title", "section_header", "text", "list_item", "table", "figure", "caption", "formula", "footnote", "code",
   "page_header", "page_footer",
 ];
-const EXTENSIONS = { json: "json", markdown: "md", html: "html", docling: "docling.json", chunks: "chunks.json" };
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -31,6 +30,7 @@ class Viewer {
     this.options = new Options($("options"));
     this.doc = null; // the conversion on screen: {graph, pages: Map, blocks: Map, source}
     this.abort = null;
+    this.extensions = {}; // format name -> file extension, from GET /v1/formats (the export registry)
     this.observer = new IntersectionObserver((entries) => this.onVisible(entries), { rootMargin: "800px 0px" });
   }
 
@@ -41,6 +41,7 @@ class Viewer {
       this.api.key = $("api-key").value.trim();
       sessionStorage.setItem("docgraph.key", this.api.key);
       this.loadModels();
+      this.loadFormats();
     });
     $("file").addEventListener("change", () => this.chosen());
     const drop = $("drop");
@@ -68,7 +69,24 @@ class Viewer {
     } catch (exc) {
       this.showError(`the API description (openapi.json) could not be read: ${exc.message}`);
     }
-    await this.loadModels();
+    await Promise.all([this.loadModels(), this.loadFormats()]);
+  }
+
+  async loadFormats() {
+    // one download button per format the service exports (the zip bundle is the CLI's), as GET /v1/formats lists them
+    try {
+      const formats = await this.api.json("GET", "v1/formats");
+      const box = $("formats");
+      box.replaceChildren();
+      for (const f of formats.filter((f) => f.name !== "zip")) {
+        this.extensions[f.name] = f.extension;
+        const button = el("button", { type: "button", textContent: f.label });
+        button.dataset.format = f.name;
+        box.append(button, " ");
+      }
+    } catch (exc) {
+      if (!(exc instanceof ApiError && exc.status === 401)) this.showError(`formats: ${exc.message}`);
+    }
   }
 
   async loadModels() {
@@ -523,7 +541,7 @@ class Viewer {
       }
       if (this.doc !== doc) return;
       const stem = (doc.graph.document.filename || "document").replace(/\.pdf$/i, "");
-      const link = el("a", { href: URL.createObjectURL(blob), download: `${stem}.${EXTENSIONS[format]}` });
+      const link = el("a", { href: URL.createObjectURL(blob), download: `${stem}.${this.extensions[format] || format}` });
       document.body.append(link);
       link.click();
       link.remove();
