@@ -63,9 +63,18 @@ def stop_session_services() -> None:
         _RUNNING.pop().stop()
 
 
+# what makes a test slow: the real Serve app, the corpus, a real model, vLLM, faults, hostile fuzzing, a browser, a
+# simulated cluster, image builds. The fast tier (the inner loop, README) is every other test: -m "not slow".
+SLOW_MARKERS = ("serve", "corpus", "models", "vllm", "faults", "fuzz", "browser", "autoscaling", "image")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``autoscaling`` run last: they stop the session's Ray to start a cluster of their own."""
+    """Tests marked ``autoscaling`` run last: they stop the session's Ray to start a cluster of their own. A test
+    with any of ``SLOW_MARKERS`` is also marked ``slow``."""
     items.sort(key=lambda item: item.get_closest_marker("autoscaling") is not None)
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import zipfile
 from typing import Any
 
 import pymupdf
+import pytest
 from PIL import Image
 
 from docgraph.samples import TITLE, make_text_pdf
@@ -29,6 +30,8 @@ from pipeline.steps import Step
 from tests.conftest import ROOT
 from tests.invariants import assert_graph_invariants
 from tests.textsim import similarity
+
+pytestmark = pytest.mark.models  # the layout model and RapidOCR, on CPU
 
 
 def test_sample_routes_each_page_by_its_kind(local_converter: Any, sample_pdf: bytes) -> None:

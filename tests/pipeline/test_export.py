@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pymupdf
+import pytest
 
 from pipeline.export import EXPORTERS, HtmlSerializer, MarkdownSerializer
 from pipeline.graph import BlockType
@@ -97,6 +98,7 @@ def test_page_numbers_and_running_heads_are_furniture_unless_asked_for(local_con
     assert "<header>Journal of Examples, Vol. 3</header>" in html and "<footer>3</footer>" in html
 
 
+@pytest.mark.models  # the layout model on the sample's first page
 def test_detail_adds_lines_and_words_with_boxes(local_converter: Any) -> None:
     from docgraph.samples import make_sample_pdf
     from pipeline.options import Detail

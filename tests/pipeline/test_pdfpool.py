@@ -169,6 +169,7 @@ def test_the_render_budget_admits_in_order_and_bounds_the_wait() -> None:
     asyncio.run(run())
 
 
+@pytest.mark.models  # the layout model reads every page
 def test_pages_wait_for_room_in_a_small_render_budget() -> None:
     """A budget smaller than one page (YOLO needs every page rendered): every page still renders, one at a
     time, and all of the budget is returned."""
