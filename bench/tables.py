@@ -33,13 +33,32 @@ from common import CORPUS, ROOT, report
 from rapidfuzz import fuzz
 
 from docgraph.embedded import EmbeddedService
-from docgraph.samples import make_table_pdf
+from docgraph.samples import make_landscape_table_pdf, make_table_pdf, make_wide_table_pdf
 from pipeline.export import MarkdownSerializer
 from pipeline.graph import DocumentGraph
 from tests.textsim import normalise, similarity
 
 SCORER = Path(ROOT.parent / "shared" / "tools" / "table_score.py")
 GENERATED = ("ruled", "unruled", "spanning", "scanned", "two_pages")
+# issue 25's kinds: landscape pages stored turned (/Rotate 90/270, and printed sideways without it), a 13-column
+# table under a two-level header
+
+
+def _issue25_cases() -> dict[str, tuple[bytes, list[list[str]]]]:
+    cases = {
+        f"landscape /Rotate {rotation} {'ruled' if ruled else 'unruled'}": make_landscape_table_pdf(
+            ruled=ruled, rotation=rotation
+        )
+        for rotation in (90, 270)
+        for ruled in (True, False)
+    }
+    cases |= {
+        f"printed sideways ({r})": make_landscape_table_pdf(ruled=True, rotation=r, sideways=True) for r in (90, 270)
+    }
+    cases |= {
+        f"13 columns, two-level header, {k}": make_wide_table_pdf(ruled=k == "ruled") for k in ("ruled", "unruled")
+    }
+    return cases
 
 
 def _scorer() -> Any:
@@ -112,7 +131,8 @@ def _total_rows(rows: dict[str, object], totals: dict[str, dict[str, float]], n_
             rows[f"TOTAL {tool}: docling test documents' table score ({n_extra} docs)"] = (
                 f"{tot.get('docling_tables', 0):.2f} / {tot.get('docling_tables_n', 0):.0f}"
             )
-        rows[f"TOTAL {tool}: generated tables score"] = f"{tot.get('generated', 0):.2f} / {len(GENERATED)}"
+        generated = f"{tot.get('generated', 0):.2f} / {tot.get('generated_n', 0):.0f}"
+        rows[f"TOTAL {tool}: generated tables score"] = generated
         rows[f"TOTAL {tool}: olmOCR-bench unit tests"] = f"{tot.get('unit', 0):.0f} / {tot.get('unit_n', 0):.0f}"
 
 
@@ -166,11 +186,12 @@ def main() -> None:
                 tot["sim"] = tot.get("sim", 0) + sim
                 rows[f"{name}: {tool} similarity / tables"] = f"{sim:.3f} / {got:.2f} of {n} ({seconds:.1f} s)"
         _score_docling_tests(scorer, tools, extra, rows, totals)
-        for kind in GENERATED:
-            data, grid = make_table_pdf(kind)
+        generated = {kind: make_table_pdf(kind) for kind in GENERATED} | _issue25_cases()
+        for kind, (data, grid) in generated.items():
             for tool, convert in tools.items():
                 score = _grid_score(scorer, convert(data), grid)
                 totals[tool]["generated"] = totals[tool].get("generated", 0) + score
+                totals[tool]["generated_n"] = totals[tool].get("generated_n", 0) + 1
                 rows[f"generated {kind}: {tool} table score"] = round(score, 2)
         for name in unit_docs:
             data = (CORPUS / f"{name}.pdf").read_bytes()

@@ -207,10 +207,11 @@ def make_table_pdf(kind: str) -> tuple[bytes, list[list[str]]]:
     return data, grid
 
 
-def make_landscape_table_pdf(*, ruled: bool, rotation: int) -> tuple[bytes, list[list[str]]]:
+def make_landscape_table_pdf(*, ruled: bool, rotation: int, sideways: bool = False) -> tuple[bytes, list[list[str]]]:
     """A landscape report page stored as a portrait page with ``/Rotate`` ``rotation`` (90 or 270), as scanners
     and report generators write them: upright when displayed, its text running sideways in the page's own
-    (unrotated) coordinates. Holds a title, text and one table of known cells; returns the PDF and the grid."""
+    (unrotated) coordinates. Holds a title, text and one table of known cells; returns the PDF and the grid.
+    ``sideways``: the same page without its ``/Rotate`` (printed sideways on a portrait page)."""
     if rotation not in (90, 270):
         raise ValueError("rotation must be 90 or 270")
     rows = [*TABLE_ROWS, ["Central", "Q3", "1010", "3.9"]]
@@ -226,9 +227,33 @@ def make_landscape_table_pdf(*, ruled: bool, rotation: int) -> tuple[bytes, list
     # drawn turned against the page's rotation, so that it shows upright (tests/pipeline/test_table_rules.py)
     page.show_pdf_page(page.rect * page.derotation_matrix, landscape, 0, rotate=90 if rotation == 90 else -90)
     landscape.close()
+    if sideways:
+        page.set_rotation(0)
     data: bytes = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     return data, [list(r) for r in rows]
+
+
+WIDE_YEARS = [str(year) for year in range(2018, 2024)]
+
+
+def make_wide_table_pdf(*, ruled: bool) -> tuple[bytes, list[list[str]]]:
+    """A landscape page with a 13-column table under a two-level header: Revenue and Costs, each spanning six
+    years, the stub column's heading above an empty cell; returns the PDF and the grid (a spanning cell's text in
+    every slot it covers)."""
+    head = ["Country", "Revenue", *[""] * 5, "Costs", *[""] * 5]
+    years = ["", *WIDE_YEARS, *WIDE_YEARS]
+    body = [[name, *(str(100 * i + j) for j in range(12))] for i, name in enumerate(("France", "Spain", "Italy"), 1)]
+    doc = pymupdf.open()
+    page = doc.new_page(width=842, height=595)
+    _text(page, pymupdf.Rect(40, 40, 800, 70), "Revenue and Costs by Country", fontsize=14, fontname="hebo")
+    _text(page, pymupdf.Rect(40, 72, 800, 130), LOREM, fontsize=10)
+    bottom = _table(page, 140, [head, years, *body], ruled=ruled, spans={(0, 1): 6, (0, 7): 6}, left=40, width=760)
+    _text(page, pymupdf.Rect(40, bottom + 20, 800, bottom + 120), LOREM * 2, fontsize=10)
+    data: bytes = doc.tobytes(garbage=3, deflate=True)
+    doc.close()
+    grid = [["Country", *["Revenue"] * 6, *["Costs"] * 6], years, *body]
+    return data, grid
 
 
 def make_flate_bomb_pdf(side: int = 20_000, *, pages: int = 2) -> bytes:

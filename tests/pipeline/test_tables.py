@@ -11,7 +11,7 @@ import pymupdf
 import pytest
 from markdown_it import MarkdownIt
 
-from docgraph.samples import make_landscape_table_pdf, make_table_pdf
+from docgraph.samples import make_landscape_table_pdf, make_table_pdf, make_wide_table_pdf
 from pipeline.export.html import HtmlSerializer
 from pipeline.export.markdown import MarkdownSerializer
 from pipeline.graph import BlockType, DocumentGraph, EdgeKind, Table
@@ -143,6 +143,25 @@ def test_a_landscape_page_whose_text_runs_sideways_reads_as_shown(
     assert table.grid() == expected
     assert _markdown_tables(MarkdownSerializer().serialize(graph)) == [expected]
     assert _html_tables(HtmlSerializer().serialize(graph)) == [expected]
+
+
+@pytest.mark.parametrize("ruled", [True, False], ids=["ruled", "unruled"])
+def test_a_wide_table_under_a_two_level_header_keeps_values_under_their_year(local_converter: Any, ruled: bool) -> None:
+    """Issue 25: 13 columns, Revenue and Costs each over six years. Both header rows are column headers, each
+    group spans its six years (unruled too, where MuPDF gives no spans), and every value sits under its year."""
+    data, expected = make_wide_table_pdf(ruled=ruled)
+    graph = local_converter.convert_sync(data, ConvertOptions(), filename="wide.pdf")
+    assert_graph_invariants(graph)
+    (table,) = _tables(graph)
+    assert table.grid() == expected
+    assert {c.row for c in table.cells if c.column_header} == {0, 1}
+    assert sorted((c.text, c.col, c.col_span) for c in table.cells if c.col_span > 1) == [
+        ("Costs", 7, 6),
+        ("Revenue", 1, 6),
+    ]
+    assert _markdown_tables(MarkdownSerializer().serialize(graph)) == [expected]
+    html = HtmlSerializer().serialize(graph)
+    assert _html_tables(html) == [expected] and html.count('colspan="6"') == 2
 
 
 def test_a_table_continued_on_the_next_page_is_linked_and_joined(local_converter: Any) -> None:
