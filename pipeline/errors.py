@@ -67,6 +67,13 @@ class CorruptDocumentError(InvalidDocumentError):
 class DocumentTooLargeError(InvalidDocumentError):
     code = "too_large"
 
+    @classmethod
+    def pages(cls, count: int, limit: int, what: str = "the PDF has", unit: str = "pages") -> DocumentTooLargeError:
+        """More pages (an image's frames) than ``limits.max_pages``."""
+        return cls(
+            f"{what} {count} {unit}; the limit is {limit} pages", code="too_many_pages", page_count=count, limit=limit
+        )
+
 
 class TooManyPagesError(DocumentTooLargeError):
     """More pages than a synchronous conversion takes: the message points to the async jobs API."""

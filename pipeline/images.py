@@ -66,12 +66,7 @@ def image_pdf(data: bytes, kind: ImageFormat, limits: Limits) -> bytes:
             with Image.open(io.BytesIO(data)) as image:
                 frames = int(getattr(image, "n_frames", 1))
                 if frames > limits.max_pages:
-                    raise DocumentTooLargeError(
-                        f"the image has {frames} frames; the limit is {limits.max_pages} pages",
-                        code="too_many_pages",
-                        page_count=frames,
-                        limit=limits.max_pages,
-                    )
+                    raise DocumentTooLargeError.pages(frames, limits.max_pages, "the image has", "frames")
                 for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
                     _add_page(pdf, frame, number, data if kind in EMBEDDED and frames == 1 else None, limits)
         out: bytes = pdf.tobytes(garbage=1)

@@ -153,21 +153,14 @@ class PageImage:
     def turned(self, quarter_turns: int) -> PageImage:
         """This image turned counter-clockwise by ``quarter_turns`` × 90°, its boxes still mapped to the same content
         space (``box_to_points``); only for a model's view of the page (``crop`` reads unturned images)."""
-        k = quarter_turns % 4
-        if k == 0:
-            return self
-        odd = k % 2 == 1
-        return PageImage(
-            page_no=self.page_no,
-            pixels=np.ascontiguousarray(np.rot90(self.pixels, k)),
-            scale_x=self.scale_y if odd else self.scale_x,
-            scale_y=self.scale_x if odd else self.scale_y,
-            turns=(self.turns + k) % 4,
-        )
+        return self._rot90(quarter_turns, same_space=True)
 
     def rotated(self, quarter_turns: int) -> PageImage:
         """This image turned counter-clockwise by ``quarter_turns`` × 90° (``np.rot90``) as a new content space (a
         scan turned upright: ``PageGeometry.upright``)."""
+        return self._rot90(quarter_turns, same_space=False)
+
+    def _rot90(self, quarter_turns: int, *, same_space: bool) -> PageImage:
         k = quarter_turns % 4
         if k == 0:
             return self
@@ -177,6 +170,7 @@ class PageImage:
             pixels=np.ascontiguousarray(np.rot90(self.pixels, k)),
             scale_x=self.scale_y if odd else self.scale_x,
             scale_y=self.scale_x if odd else self.scale_y,
+            turns=(self.turns + k) % 4 if same_space else self.turns,
         )
 
     def crop(self, box: BBox, margin: float = 0.0) -> tuple[PageImage, float, float]:

@@ -252,12 +252,7 @@ def _read_meta(doc: pymupdf.Document, data: bytes, limits: Limits, password: str
     if page_count == 0:
         raise UnusableDocumentError("the PDF has no pages", code="no_pages")
     if page_count > limits.max_pages:
-        raise DocumentTooLargeError(
-            f"the PDF has {page_count} pages; the limit is {limits.max_pages}",
-            code="too_many_pages",
-            page_count=page_count,
-            limit=limits.max_pages,
-        )
+        raise DocumentTooLargeError.pages(page_count, limits.max_pages)
     repaired = bool(doc.is_repaired)
     if repaired:
         warnings.append("the PDF was damaged and repaired by PyMuPDF; check the result")
