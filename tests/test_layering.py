@@ -96,3 +96,50 @@ def test_no_module_is_over_the_size_guide() -> None:
     sizes = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines()) for p in _modules()}
     long = {name: n for name, n in sizes.items() if n > MAX_LINES and name not in ALLOWED_LONG}
     assert not long, f"modules over {MAX_LINES} lines (split them along their seams): {long}"
+
+
+def _top_level_imports(path: Path, known: set[str]) -> set[str]:
+    """Project modules a module imports when it is loaded: its body's imports (also inside ``try``), not those in
+    functions (loaded on first use) or under ``if TYPE_CHECKING`` (never at run time)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    nodes = [n for top in tree.body for n in ([top] if not isinstance(top, ast.Try) else top.body)]
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name in known}
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(package, node.module, node.level)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                if sub in known:
+                    found.add(sub)
+                elif base in known:
+                    found.add(base)
+    return found - {name}
+
+
+def test_no_import_cycle() -> None:
+    modules = {_module_name(p): p for p in _modules()}
+    known = set(modules)
+    graph = {name: _top_level_imports(path, known) for name, path in modules.items()}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
