@@ -13,6 +13,10 @@ The deadline (``DOCGRAPH_HEAD_TIMEOUT_S``, default 15 s) runs from the connectio
 request (or from connecting, for a connection that sends nothing) to the end of its head; past it, the
 client gets 408 ``slow_request_head`` (JSON, ``Connection: close``) and the connection is closed. The body
 has its own bounds in ``serve/bodylimit.py``.
+
+The same hook bounds what a client sends on a websocket (serve/wsbounds.py: uvicorn's websocket protocol
+given a small message limit through its own ``ws_max_size`` setting, and an ASGI middleware with a rate
+budget), since Serve's proxy queues every inbound message without limit whatever the handler behind it reads.
 """
 
 from __future__ import annotations
@@ -132,8 +136,12 @@ class HeadDeadlineH11(_HeadDeadline, H11Protocol):
 
 def install() -> list[Any]:
     """Serve's proxy callback: make uvicorn's ``auto`` protocol the deadline-keeping one (httptools when it
-    is installed, as uvicorn's own ``auto`` chooses). Returns no extra middlewares."""
+    is installed, as uvicorn's own ``auto`` chooses) and its ``auto`` websocket protocol the bounded one (the
+    websockets library's, as uvicorn's ``auto`` chooses); returns the websocket budget's middleware."""
+    from starlette.middleware import Middleware
     from uvicorn import config
+
+    from serve.wsbounds import WebSocketBounds, ws_settings
 
     try:
         import httptools  # noqa: F401
@@ -141,5 +149,12 @@ def install() -> list[Any]:
         config.HTTP_PROTOCOLS["auto"] = f"{__name__}:HeadDeadlineH11"
     else:
         config.HTTP_PROTOCOLS["auto"] = f"{__name__}:HeadDeadlineHttpTools"
-    log.info("HTTP proxy: request heads must arrive within %s s", head_timeout_s())
-    return []
+    config.WS_PROTOCOLS["auto"] = "serve.wsbounds:BoundedWebSockets"
+    ws = ws_settings()
+    log.info(
+        "HTTP proxy: request heads must arrive within %s s; websocket messages of at most %d bytes, %g bytes/s",
+        head_timeout_s(),
+        ws.ws_max_message_bytes,
+        ws.ws_inbound_bytes_per_s,
+    )
+    return [Middleware(WebSocketBounds)]

@@ -1,5 +1,6 @@
 """A docling task's life as a docgraph job: submitted (a file that cannot be opened is refused at once), its status
-(polled, waited for, streamed over the status websocket), and its result in docling's response models.
+(polled, waited for, streamed over the status websocket: serve/doclingapi/statusws.py), and its result in
+docling's response models.
 
 ``DoclingTasks`` is mixed into ``DoclingRoutes`` (serve/doclingapi/routes.py) and through it into the ingress,
 whose pool, job runner and store it uses.
@@ -8,14 +9,12 @@ whose pool, job runner and store it uses.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 
 from docling.datamodel.service.responses import MessageKind, TaskStatusResponse, WebsocketMessage
 from fastapi import HTTPException, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
-from starlette.websockets import WebSocketDisconnect
 
 from pipeline.graph import DocumentGraph
 from pipeline.options import parse_page_range
@@ -25,6 +24,7 @@ from serve.doclingapi.errors import DoclingHttpError
 from serve.doclingapi.models import DoclingTask, TaskKind
 from serve.doclingapi.options import ParsedOptions
 from serve.doclingapi.responses import chunk_response, convert_response, failure_result, is_timeout, task_status
+from serve.doclingapi.statusws import StatusStream
 from serve.intake import safe_name
 from serve.jobs.models import JOB_ID_PATTERN, JobRecord, JobRequest, JobState
 from serve.jobs.runner import JobRunner
@@ -32,7 +32,6 @@ from serve.jobs.store import JobStore
 
 TASK_ID = re.compile(JOB_ID_PATTERN)
 RESULT_NOT_FOUND = "Task result not found. Please wait for a completion status."  # docling-client reads this
-STATUS_UPDATE_EVERY_S = 5.0  # the websocket sends an update when the progress changed, or after this long
 
 
 def task_not_found() -> HTTPException:
@@ -46,11 +45,6 @@ def still_running(task_id: str, waited_s: float) -> HTTPException:
         f"GET /v1/status/poll/{task_id}, then GET /v1/result/{task_id}",
         "sync_wait_exceeded",
     )
-
-
-def progress_key(record: JobRecord) -> tuple[str, int, int]:
-    """What a status update reports: an update is sent when it changed (or every few seconds)."""
-    return record.status.state.value, record.status.pages_done, record.status.pages_failed
 
 
 class DoclingTasks:
@@ -102,15 +96,6 @@ class DoclingTasks:
             await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 0.5)
 
-    async def _wait_change(self, task_id: str, last: tuple[str, int, int], timeout_s: float) -> JobRecord | None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.25)
-            record = await self._record(task_id)
-            if record.status.state.final or progress_key(record) != last:
-                return record
-        return None
-
     async def _task_status(self, record: JobRecord) -> TaskStatusResponse:
         position = None
         if record.status.state is JobState.QUEUED:
@@ -147,8 +132,7 @@ class DoclingTasks:
         return Response(body.model_dump_json(), media_type="application/json")
 
     async def _stream_status(self, websocket: WebSocket, task_id: str) -> None:
-        """docling-serve's status stream on an authorised websocket: a ``connection`` message, then an ``update``
-        per client message until the task ended (an update waits for a change, ``STATUS_UPDATE_EVERY_S`` at most)."""
+        """docling-serve's status stream on an authorised websocket (serve/doclingapi/statusws.py)."""
         await websocket.accept()
         record = await self._store.get(task_id) if TASK_ID.fullmatch(task_id) else None
         if record is None:
@@ -157,23 +141,4 @@ class DoclingTasks:
             )
             await websocket.close()
             return
-        try:
-            status = await self._task_status(record)
-            await websocket.send_text(WebsocketMessage(message=MessageKind.CONNECTION, task=status).model_dump_json())
-            last: tuple[str, int, int] | None = None
-            while True:
-                record = await self._record(task_id)
-                if last is not None and not record.status.state.final:
-                    record = await self._wait_change(task_id, last, STATUS_UPDATE_EVERY_S) or record
-                last = progress_key(record)
-                status = await self._task_status(record)
-                await websocket.send_text(WebsocketMessage(message=MessageKind.UPDATE, task=status).model_dump_json())
-                if record.status.state.final:
-                    await websocket.close()
-                    return
-                await websocket.receive_text()  # the client asks for the next update
-        except (WebSocketDisconnect, RuntimeError, KeyError):  # gone, closed, or a binary frame
-            return
-        except HTTPException:  # the task expired while streaming
-            with contextlib.suppress(RuntimeError):
-                await websocket.close()
+        await StatusStream(websocket, task_id, self._record, self._task_status).run(record)
