@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from ray.exceptions import TaskCancelledError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from pipeline.errors import (
     CorruptDocumentError,
@@ -32,6 +34,7 @@ from serve.api import ErrorBody
 from serve.jobs.errors import JobNotFinishedError, JobNotFoundError, QueueFullError
 
 log = logging.getLogger("docgraph.serve")
+CLIENT_LEFT_STATUS = 499  # nginx's "client closed request": never delivered, it is what the logs and metrics read
 
 STATUS: list[tuple[type[DocgraphError], int]] = [  # first match wins: subclasses before bases
     (EmptyDocumentError, 400),
@@ -53,6 +56,13 @@ STATUS: list[tuple[type[DocgraphError], int]] = [  # first match wins: subclasse
     (JobNotFinishedError, 409),
     (QueueFullError, 503),
 ]
+
+
+def client_left(exc: BaseException) -> bool:
+    """A request whose client went away, not an error: Starlette's ``ClientDisconnect`` (the body stopped
+    coming), or Ray's ``TaskCancelledError``, raised by the replica's pending ``receive`` (and any call in flight)
+    when Serve cancels a request whose client disconnected, e.g. a server-sent events stream it stopped reading."""
+    return isinstance(exc, ClientDisconnect | TaskCancelledError)
 
 
 def status_for(exc: DocgraphError) -> int:
@@ -86,7 +96,10 @@ def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
         return problem(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if client_left(exc):
+            log.info("%s %s ended: the client left (%s)", request.method, request.url.path, type(exc).__name__)
+            return problem(CLIENT_LEFT_STATUS, "client_left", "the client went away")
         log.error("unexpected error", exc_info=exc)
         message = f"{type(exc).__name__}: {exc}" if debug else "internal error; see the service logs"
         return problem(500, "internal_error", message)

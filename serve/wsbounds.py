@@ -12,7 +12,9 @@ with the docling status socket: +606 MiB of the proxy's RSS, kept, for 300 MiB s
   to an ``InboundBudget`` (``ws_inbound_bytes_per_s``, ``ws_inbound_burst_bytes``; 1008 past it, 1009 for a
   message over the size where uvicorn's limit did not apply), closes the socket itself and tells the app
   behind it (Serve's proxy, hence the replica) that the client left. What the app still sends on a socket
-  closed here is dropped.
+  closed here is dropped, as is what it sends after the client left: uvicorn raises ``ClientDisconnected``
+  there, which Serve's proxy logs as an ERROR with a traceback ("Request failed due to unexpected error",
+  then "async generator ignored GeneratorExit"), while a client going away is a normal event.
 
 The docling status socket's handler (serve/doclingapi/statusws.py) charges what reaches it to the same budget.
 """
@@ -116,6 +118,7 @@ class _BoundedSocket:
     def __init__(self, receive: Receive, send: Send, budget: InboundBudget, path: str) -> None:
         self._receive, self._send, self._budget, self._path = receive, send, budget, path
         self.refused: Refusal | None = None
+        self.gone = False
 
     async def receive(self) -> Message:
         if self.refused is not None:
@@ -133,10 +136,13 @@ class _BoundedSocket:
         return _disconnect(refused)
 
     async def send(self, message: Message) -> None:
-        if self.refused is not None:
-            return  # closed here: the app has not heard yet
+        if self.refused is not None or self.gone:
+            return  # closed here, or the client left: the app has not heard yet
         try:
             await self._send(message)
+        except OSError:  # uvicorn's ClientDisconnected: the client left while the app was sending
+            self.gone = True
+            log.debug("websocket %s: the client left; %s dropped", self._path, message.get("type"))
         except RuntimeError:
             if self.refused is None:
                 raise  # a send racing the close above is dropped; anything else is the app's error

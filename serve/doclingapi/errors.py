@@ -18,7 +18,7 @@ from pipeline.errors import DocgraphError
 from pipeline.options import InvalidOptionsError
 from serve.auth import settings
 from serve.doclingapi.models import DoclingErrorBody
-from serve.errors import status_for
+from serve.errors import CLIENT_LEFT_STATUS, client_left, status_for
 
 log = logging.getLogger("docgraph.serve")
 
@@ -55,6 +55,15 @@ def error_response(exc: Exception, request: Request) -> JSONResponse:
     if isinstance(exc, StarletteHTTPException):
         code = getattr(exc, "code", None) or {401: "unauthorized", 404: "not_found"}.get(exc.status_code)
         return detail_response(exc.status_code, exc.detail, code or "invalid_request")
+    return unexpected_error(exc, request)
+
+
+def unexpected_error(exc: Exception, request: Request) -> JSONResponse:
+    """What no rule answers: a client that went away (INFO, no traceback: not an error), else a 500 whose
+    traceback is logged."""
+    if client_left(exc):
+        log.info("%s %s ended: the client left (%s)", request.method, request.url.path, type(exc).__name__)
+        return detail_response(CLIENT_LEFT_STATUS, "the client went away", "client_left")
     log.error("unexpected error in %s", request.url.path, exc_info=exc)
     debug = f"{type(exc).__name__}: {exc}" if settings().debug else "internal error; see the service logs"
     return detail_response(500, debug, "internal_error")

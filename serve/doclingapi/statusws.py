@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,6 +24,7 @@ from starlette.websockets import WebSocketDisconnect
 from serve.jobs.models import JobRecord
 from serve.wsbounds import InboundBudget, Refusal, message_size, ws_settings
 
+log = logging.getLogger("docgraph.serve")
 STATUS_UPDATE_EVERY_S = 5.0  # an update answers a client's message once the progress changed, or after this long
 POLL_S = 0.25  # how often the store is read while waiting
 
@@ -93,11 +95,15 @@ class StatusStream:
                     return
                 record = await self._next(inbox, progress_key(record))
             if inbox.refused is not None:
+                log.info("status websocket of task %s closed (%d): %s", self._task_id, *inbox.refused)
                 await self._ws.close(code=inbox.refused.code, reason=inbox.refused.reason)
-            elif inbox.left is None:
+            elif inbox.left is not None:
+                log.info("status websocket of task %s: the client left (%d)", self._task_id, inbox.left)
+            else:
+                log.info("status websocket of task %s closed: idle %g s", self._task_id, self.idle_timeout_s)
                 await self._ws.close(code=1000, reason=f"idle for {self.idle_timeout_s:g} s")
-        except (WebSocketDisconnect, RuntimeError):  # gone, or closed
-            return
+        except (WebSocketDisconnect, RuntimeError):  # gone, or closed: not an error
+            log.info("status websocket of task %s: the client left", self._task_id)
         except HTTPException:  # the task expired while streaming
             with contextlib.suppress(RuntimeError):
                 await self._ws.close()

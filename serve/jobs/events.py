@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from serve.jobs.store import JobStore
 
+log = logging.getLogger("docgraph.serve")
 POLL_S = 0.25
 
 
@@ -15,9 +18,24 @@ def sse(event: str, data: str) -> bytes:
     return f"event: {event}\ndata: {data}\n\n".encode()
 
 
-async def job_events(store: JobStore, job_id: str, client_gone: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:
+async def job_events(
+    store: JobStore, job_id: str, client_gone: Callable[[], Awaitable[bool]]
+) -> AsyncGenerator[bytes, None]:
     """``page`` for each finished page (replayed from the start), ``progress`` when the counts change, ``done``
-    with the final status; ``error`` if the job disappears (expired). Ends when the client goes."""
+    with the final status; ``error`` if the job disappears (expired). Ends when the client goes: a normal event,
+    logged at INFO (as is the stream being cancelled or closed under it, which is how Serve ends it)."""
+    try:
+        async with contextlib.aclosing(_events(store, job_id, client_gone)) as events:
+            async for event in events:
+                yield event
+    except (asyncio.CancelledError, GeneratorExit):
+        log.info("events of job %s: the stream was closed before the job ended (the client left)", job_id)
+        raise
+
+
+async def _events(
+    store: JobStore, job_id: str, client_gone: Callable[[], Awaitable[bool]]
+) -> AsyncGenerator[bytes, None]:
     seq, last = 0, ""
     while True:
         record = await store.get(job_id)
@@ -44,5 +62,6 @@ async def job_events(store: JobStore, job_id: str, client_gone: Callable[[], Awa
             yield sse("done", s.model_dump_json())
             return
         if await client_gone():
+            log.info("events of job %s: the client left", job_id)
             return
         await asyncio.sleep(POLL_S)
