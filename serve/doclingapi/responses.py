@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from docling.datamodel.base_models import ConversionStatus, DoclingComponentType, ErrorItem, FailureCategory
 from docling.datamodel.service.responses import (
     ChunkDocumentResponse,
@@ -18,11 +20,13 @@ from docling.datamodel.service.tasks import TaskProcessingMeta, TaskType
 from docling.utils.profiling import ProfilingItem, ProfilingScope
 from docling_core.types.doc.base import ImageRefMode
 from docling_core.types.doc.document import DoclingDocument
+from packaging.version import Version
 
 from pipeline.export.chunks import ChunkSerializer
 from pipeline.export.docling import DoclingSerializer
 from pipeline.graph import DocumentGraph, DocumentStatus, ErrorInfo, PageStatus
 from pipeline.steps import MODEL_STEPS, Step
+from serve.doclingapi.docversion import document_json
 from serve.doclingapi.models import DoclingTask, ExportFormat, TaskKind
 from serve.jobs.models import JobState, JobStatus
 
@@ -161,6 +165,24 @@ def chunk_response(graph: DocumentGraph, task: DoclingTask, processing_time: flo
         timings=timings(graph, processing_time),
     )
     return ChunkDocumentResponse(chunks=chunks, documents=[document], processing_time=processing_time)
+
+
+def response_body(response: ConvertDocumentResponse | ChunkDocumentResponse, version: Version | None) -> bytes:
+    """The response's JSON, its DoclingDocument (``json_content``) written at ``version``'s schema (docversion.py):
+    the model's own dump would give back every key of the locked docling-core's schema."""
+    if isinstance(response, ConvertDocumentResponse):
+        data = response.model_dump(mode="json", exclude={"document": {"json_content"}})
+        written = [(response.document, data["document"])]
+    else:
+        data = response.model_dump(mode="json", exclude={"documents": {"__all__": {"document": {"json_content"}}}})
+        # ExportResult writes its `document` as `content`
+        written = [
+            (r.document, d.get("content", d.get("document")))
+            for r, d in zip(response.documents, data["documents"], strict=True)
+        ]
+    for export, out in written:
+        out["json_content"] = None if export.json_content is None else document_json(export.json_content, version)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def failure_info(status: JobStatus) -> PublicFailureInfo:

@@ -7,6 +7,10 @@
 - ``PUT /process``: Open WebUI's "External" document loader (raw body, ``X-Filename``) → ``{page_content, metadata}``.
 - ``GET /health``, ``/livez``, ``/version``: docling-serve's probes (open, like ``/healthz``).
 
+``Accept-Docling-Document-Version`` (docling-client sends its docling-core's on every request): a DoclingDocument
+answered is written at the newest schema docgraph writes that is not newer (1.5.0 without the header); older than
+1.5.0 or not a version: 422 ``unsupported_document_version`` (serve/doclingapi/docversion.py).
+
 A task is a docgraph job (``JobRequest.docling`` says how to answer), so it lives in the job store: it survives an
 ingress restart and any replica answers for it. Errors are docling-shaped: ``{"detail": ..., "code": ...}``.
 """
@@ -25,12 +29,13 @@ from docling.datamodel.service.responses import (
     TaskFailureResult,
     TaskStatusResponse,
 )
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, WebSocket
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile, WebSocket
 from fastapi.responses import Response
 
 from pipeline.export import MarkdownSerializer
 from pipeline.version import VERSION
 from serve.auth import given_key, key_matches, require_api_key
+from serve.doclingapi.docversion import HEADER, accepted_version
 from serve.doclingapi.errors import ERRORS, DoclingHttpError, DoclingRoute
 from serve.doclingapi.models import TaskKind
 from serve.doclingapi.options import parse_form_options, parse_json_options
@@ -40,6 +45,15 @@ from serve.intake import read_upload, safe_name
 from serve.jobs.models import JobRecord
 
 CHUNKERS = ("hierarchical",)
+DocumentVersion = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        description="The newest DoclingDocument schema the client reads (docling-client sends its docling-core's): "
+        "the document is written at the newest schema docgraph writes that is not newer; without it, 1.5.0. "
+        "Older than 1.5.0: 422.",
+    ),
+]
 Files = Annotated[list[UploadFile], File(description="The PDF (one per request).")]
 TargetType = Annotated[
     str, Form(description="inbody (presigned_url: refused, no artifact storage).")
@@ -84,10 +98,12 @@ class DoclingRoutes(DoclingTasks):
         request: Request,
         files: Files,
         target_type: TargetType = "inbody",
+        document_version: DocumentVersion = None,
     ) -> Response:
         """Convert an uploaded PDF; options as form fields (docling-serve's names; lists repeated or JSON)."""
+        version = accepted_version(document_version)
         record = await self._submit_form(request, files, target_type, TaskKind.CONVERT, prefix="")
-        return await self._answer_when_done(record.status.id, request)
+        return await self._answer_when_done(record.status.id, request, version)
 
     @docling_v1.post("/v1/convert/file/async", response_model=TaskStatusResponse)
     async def docling_convert_file_async(
@@ -95,19 +111,25 @@ class DoclingRoutes(DoclingTasks):
         request: Request,
         files: Files,
         target_type: TargetType = "inbody",
+        document_version: DocumentVersion = None,
     ) -> TaskStatusResponse:
+        accepted_version(document_version)  # refused now rather than when the result is asked for
         record = await self._submit_form(request, files, target_type, TaskKind.CONVERT, prefix="")
         return await self._task_status(record)
 
     @docling_v1.post("/v1/convert/source", response_model=ConvertDocumentResponse)
-    async def docling_convert_source(self, request: Request) -> Response:
+    async def docling_convert_source(self, request: Request, document_version: DocumentVersion = None) -> Response:
         """Convert one source: ``{"sources": [{"kind": "file", "base64_string", "filename"}], "options": {...}}``;
         ``kind: http`` only from hosts on ``docling.http_source_hosts`` (none by default)."""
+        version = accepted_version(document_version)
         record = await self._submit_json(request, TaskKind.CONVERT)
-        return await self._answer_when_done(record.status.id, request)
+        return await self._answer_when_done(record.status.id, request, version)
 
     @docling_v1.post("/v1/convert/source/async", response_model=TaskStatusResponse)
-    async def docling_convert_source_async(self, request: Request) -> TaskStatusResponse:
+    async def docling_convert_source_async(
+        self, request: Request, document_version: DocumentVersion = None
+    ) -> TaskStatusResponse:
+        accepted_version(document_version)
         return await self._task_status(await self._submit_json(request, TaskKind.CONVERT))
 
     # --- chunk -----------------------------------------------------------------------------------------------
@@ -118,11 +140,13 @@ class DoclingRoutes(DoclingTasks):
         request: Request,
         files: Files,
         target_type: TargetType = "inbody",
+        document_version: DocumentVersion = None,
     ) -> Response:
         """Chunks for RAG with docling-core's HierarchicalChunker; conversion options as ``convert_<name>``."""
         _check_chunker(chunker)
+        version = accepted_version(document_version)
         record = await self._submit_form(request, files, target_type, TaskKind.CHUNK, prefix="convert_")
-        return await self._answer_when_done(record.status.id, request)
+        return await self._answer_when_done(record.status.id, request, version)
 
     @docling_v1.post("/v1/chunk/{chunker}/file/async", response_model=TaskStatusResponse)
     async def docling_chunk_file_async(
@@ -131,20 +155,28 @@ class DoclingRoutes(DoclingTasks):
         request: Request,
         files: Files,
         target_type: TargetType = "inbody",
+        document_version: DocumentVersion = None,
     ) -> TaskStatusResponse:
         _check_chunker(chunker)
+        accepted_version(document_version)
         record = await self._submit_form(request, files, target_type, TaskKind.CHUNK, prefix="convert_")
         return await self._task_status(record)
 
     @docling_v1.post("/v1/chunk/{chunker}/source", response_model=ChunkDocumentResponse)
-    async def docling_chunk_source(self, chunker: str, request: Request) -> Response:
+    async def docling_chunk_source(
+        self, chunker: str, request: Request, document_version: DocumentVersion = None
+    ) -> Response:
         _check_chunker(chunker)
+        version = accepted_version(document_version)
         record = await self._submit_json(request, TaskKind.CHUNK)
-        return await self._answer_when_done(record.status.id, request)
+        return await self._answer_when_done(record.status.id, request, version)
 
     @docling_v1.post("/v1/chunk/{chunker}/source/async", response_model=TaskStatusResponse)
-    async def docling_chunk_source_async(self, chunker: str, request: Request) -> TaskStatusResponse:
+    async def docling_chunk_source_async(
+        self, chunker: str, request: Request, document_version: DocumentVersion = None
+    ) -> TaskStatusResponse:
         _check_chunker(chunker)
+        accepted_version(document_version)
         return await self._task_status(await self._submit_json(request, TaskKind.CHUNK))
 
     # --- tasks -----------------------------------------------------------------------------------------------
@@ -162,13 +194,15 @@ class DoclingRoutes(DoclingTasks):
     @docling_v1.get(
         "/v1/result/{task_id}", response_model=ConvertDocumentResponse | ChunkDocumentResponse | TaskFailureResult
     )
-    async def docling_result(self, task_id: str) -> Response:
+    async def docling_result(self, task_id: str, document_version: DocumentVersion = None) -> Response:
         """The ended task's result (ConvertDocumentResponse or ChunkDocumentResponse), TaskFailureResult when it
-        failed, 404 before it ended (a result is never given before it is whole)."""
+        failed, 404 before it ended (a result is never given before it is whole). Its DoclingDocument is written
+        for this request's Accept-Docling-Document-Version (1.5.0 without it, which fits any accepted one)."""
+        version = accepted_version(document_version)
         record = await self._record(task_id)
         if not record.status.state.final:
             raise DoclingHttpError(404, RESULT_NOT_FOUND, "task_not_finished")
-        return await self._result(record, sync=False)
+        return await self._result(record, sync=False, version=version)
 
     @docling_ws.websocket("/v1/status/ws/{task_id}")
     async def docling_ws_status(self, websocket: WebSocket, task_id: str) -> None:

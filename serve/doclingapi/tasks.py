@@ -15,6 +15,7 @@ import time
 from docling.datamodel.service.responses import MessageKind, TaskStatusResponse, WebsocketMessage
 from fastapi import HTTPException, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
+from packaging.version import Version
 
 from pipeline.graph import DocumentGraph
 from pipeline.options import parse_page_range
@@ -23,7 +24,14 @@ from serve.args import AppArgs
 from serve.doclingapi.errors import DoclingHttpError
 from serve.doclingapi.models import DoclingTask, TaskKind
 from serve.doclingapi.options import ParsedOptions
-from serve.doclingapi.responses import chunk_response, convert_response, failure_result, is_timeout, task_status
+from serve.doclingapi.responses import (
+    chunk_response,
+    convert_response,
+    failure_result,
+    is_timeout,
+    response_body,
+    task_status,
+)
 from serve.doclingapi.statusws import StatusStream
 from serve.intake import safe_name
 from serve.jobs.models import JOB_ID_PATTERN, JobRecord, JobRequest, JobState
@@ -103,11 +111,11 @@ class DoclingTasks:
             position = queued.index(record.status.id) + 1 if record.status.id in queued else None
         return task_status(record.status, record.request.docling, position=position)
 
-    async def _answer_when_done(self, task_id: str, request: Request) -> Response:
+    async def _answer_when_done(self, task_id: str, request: Request, version: Version | None) -> Response:
         record = await self._wait_final(task_id, self._args.docling.sync_wait_s, request)
         if record is None:
             raise still_running(task_id, self._args.docling.sync_wait_s)
-        return await self._result(record, sync=True)
+        return await self._result(record, sync=True, version=version)
 
     async def _graph(self, record: JobRecord) -> DocumentGraph:
         body = await self._store.result(record.status.id)
@@ -120,7 +128,8 @@ class DoclingTasks:
             raise DoclingHttpError(504 if is_timeout(code) else 422, f"Conversion failed: {message}", code)
         return await asyncio.to_thread(DocumentGraph.model_validate_json, body)
 
-    async def _result(self, record: JobRecord, *, sync: bool) -> Response:
+    async def _result(self, record: JobRecord, *, sync: bool, version: Version | None) -> Response:
+        """The ended task's answer; its DoclingDocument (if any) at ``version``'s schema (docversion.py)."""
         if not sync and record.status.state in (JobState.FAILED, JobState.CANCELLED):
             return JSONResponse(failure_result(record.status).model_dump(mode="json"))
         graph = await self._graph(record)
@@ -128,8 +137,12 @@ class DoclingTasks:
         status = record.status
         elapsed = (status.finished_at or time.time()) - (status.started_at or status.created_at)
         build = chunk_response if task.kind is TaskKind.CHUNK else convert_response
-        body = await asyncio.to_thread(build, graph, task, elapsed)  # docling-core's exports: off the event loop
-        return Response(body.model_dump_json(), media_type="application/json")
+
+        def answer() -> bytes:
+            return response_body(build(graph, task, elapsed), version)
+
+        body = await asyncio.to_thread(answer)  # docling-core's exports: off the event loop
+        return Response(body, media_type="application/json")
 
     async def _stream_status(self, websocket: WebSocket, task_id: str) -> None:
         """docling-serve's status stream on an authorised websocket (serve/doclingapi/statusws.py)."""

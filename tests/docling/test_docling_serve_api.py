@@ -19,11 +19,13 @@ import requests
 from docling.datamodel.service.responses import ChunkDocumentResponse, ConvertDocumentResponse, TaskStatusResponse
 from docling.service_client import DoclingServiceClient
 from docling.service_client.client import ChunkerKind, StatusWatcherKind
+from docling_core.types.doc.common.constants import CURRENT_VERSION
 
 from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_sample_pdf, make_table_pdf, make_text_pdf
 from pipeline.images import image_format
 from serve.args import DoclingApiConfig, JobsConfig, SqliteStoreConfig
+from serve.doclingapi.docversion import HEADER
 from tests.conftest import corpus_manifest, ingress_only_app
 from tests.textsim import similarity
 
@@ -115,6 +117,50 @@ def test_docling_client_converts_through_the_async_routes(
         timeout=300,
     ).json()
     assert len(doc.texts) == len(own["texts"]) and doc.tables[0].data.num_cols == own["tables"][0]["data"]["num_cols"]
+
+
+def test_accept_docling_document_version_as_docling_client_sends_it(
+    service: EmbeddedService, client: httpx.Client, uploads: Path
+) -> None:
+    """docling-client sends its docling-core's CURRENT_VERSION on every request: the document comes back written at
+    that schema; an older version gets its own schema (keys added later left out), no header 1.5.0; a version docgraph
+    cannot write (older than 1.5.0, or not a version) is a 422 in docling's shape, at submission already."""
+    results: list[str] = []
+
+    def keep(response: httpx.Response) -> None:
+        if response.url.path.startswith("/v1/result/"):
+            response.read()
+            results.append(response.json()["document"]["json_content"]["version"])
+
+    with DoclingServiceClient(url=service.url, ws_fallback_to_poll=False, job_timeout=300) as docling:
+        http = docling._http_client  # docling-client's own httpx client: the headers it sends
+        assert http.headers[HEADER] == CURRENT_VERSION
+        http.event_hooks["response"].append(keep)
+        assert docling.convert(uploads / "table.pdf").document.tables
+    assert results == [CURRENT_VERSION]
+
+    files = {"files": ("table.pdf", (uploads / "table.pdf").read_bytes(), "application/pdf")}
+    for header, written in ((None, "1.5.0"), ("1.7.2", "1.7.0"), (CURRENT_VERSION, CURRENT_VERSION)):
+        r = client.post(
+            "/v1/convert/file", files=files, data={"to_formats": "json"}, headers={HEADER: header} if header else {}
+        )
+        assert r.status_code == 200, r.text
+        doc = r.json()["document"]["json_content"]
+        assert doc["version"] == written and doc["tables"][0]["data"]["num_cols"] >= 3
+        if written == "1.5.0":  # what docling-core 2.39 reads: none of the keys later schemas added, even empty
+            assert not [
+                key for key in ("fillable", "meta", "comments", "field_regions") if f'"{key}"' in json.dumps(doc)
+            ]
+    for bad in ("1.4.0", "latest"):
+        for path in ("/v1/convert/file", "/v1/convert/file/async", "/v1/chunk/hierarchical/file/async"):
+            refused = client.post(path, files=files, headers={HEADER: bad})
+            assert refused.status_code == 422, (path, refused.text)
+            assert refused.json()["code"] == "unsupported_document_version" and bad in refused.json()["detail"]
+    task_id = client.post("/v1/convert/file/async", files=files, data={"to_formats": "json"}).json()["task_id"]
+    assert client.get(f"/v1/status/poll/{task_id}", params={"wait": 60}).json()["task_status"] == "success"
+    later = client.get(f"/v1/result/{task_id}", headers={HEADER: "1.8.0"})  # the reader's header decides
+    assert later.json()["document"]["json_content"]["version"] == "1.8.0"
+    assert client.get(f"/v1/result/{task_id}", headers={HEADER: "1.2.0"}).status_code == 422
 
 
 def test_corpus_pdfs_through_docling_client(service: EmbeddedService, corpus: Path) -> None:
