@@ -6,6 +6,11 @@ counts the bytes of bodies without one (chunked): at the cap it stops reading an
 comes from the app's ``limits.max_bytes`` (set by the ingress when it starts) plus room for the multipart
 framing. A body that trickles is cut off too (408 ``slow_upload``): no bytes for ``idle_timeout_s``, or, once
 ``grace_s`` passed, less than ``min_rate`` bytes/s on average, so a slow client cannot hold a request slot.
+
+The ``receive`` the app gets here also reads Ray's ``TaskCancelledError`` as what it means, ``http.disconnect``:
+Serve cancels a request whose client went away, and with it the replica's pending receive, which then raises
+that error (e.g. under a server-sent events stream, in Starlette's disconnect listener). Raised, it was logged as
+an unexpected error, then re-raised by Starlette into a cancelled task ("Task exception was never retrieved").
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import asyncio
 import json
 import time
 from typing import Any, ClassVar
+
+from ray.exceptions import TaskCancelledError
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -47,10 +54,9 @@ class BodyLimitMiddleware:
             if cut is not None:
                 return {"type": "http.disconnect"}
             if body_done:  # the app listens for a disconnect while it answers: no deadline on that
-                done: Message = await receive()
-                return done
+                return await _received(receive)
             try:
-                message: Message = await asyncio.wait_for(receive(), cls.idle_timeout_s)
+                message: Message = await asyncio.wait_for(_received(receive), cls.idle_timeout_s)
             except TimeoutError:  # stop reading here: the parser sees the client gone
                 cut = (408, "slow_upload", f"no bytes of the request body arrived for {cls.idle_timeout_s:g} s")
                 return {"type": "http.disconnect"}
@@ -75,6 +81,14 @@ class BodyLimitMiddleware:
                 await _refuse(send, *cut, limit=limit)
 
         await self.app(scope, counted, answer)
+
+
+async def _received(receive: Any) -> Message:
+    try:
+        message: Message = await receive()
+    except TaskCancelledError:  # Serve cancelled the request: its client went away
+        return {"type": "http.disconnect"}
+    return message
 
 
 async def _refuse(send: Any, status: int, code: str, message: str, *, limit: int) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from docling.datamodel.service.responses import MessageKind, TaskStatusResponse, WebsocketMessage
 from fastapi import HTTPException, WebSocket
+from ray.exceptions import TaskCancelledError
 from starlette.websockets import WebSocketDisconnect
 
 from serve.jobs.models import JobRecord
@@ -62,7 +63,7 @@ class ClientInbox:
                     return
                 self.asked, self.heard_at = True, time.monotonic()
                 self.changed.set()
-        except (WebSocketDisconnect, RuntimeError):  # closed under the reader
+        except (WebSocketDisconnect, RuntimeError, TaskCancelledError):  # closed under the reader; Serve cancelled
             self.left = self.left or 1006
         finally:
             self.changed.set()
@@ -110,6 +111,9 @@ class StatusStream:
         finally:
             if reader is not None:
                 reader.cancel()
+                (ended,) = await asyncio.gather(reader, return_exceptions=True)  # retrieved here, not left to GC
+                if isinstance(ended, Exception):
+                    log.error("status websocket of task %s: reading the client failed", self._task_id, exc_info=ended)
 
     async def _next(self, inbox: ClientInbox, last: tuple[str, int, int]) -> JobRecord | None:
         """The record to send next; None once the socket is to close (the client left or broke the budget, or

@@ -36,13 +36,14 @@ from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_text_pdf
 from pipeline.options import ConvertOptions
 from serve.args import JobsConfig, SqliteStoreConfig
+from serve.bodylimit import BodyLimitMiddleware
 from serve.doclingapi.errors import DoclingRoute
 from serve.doclingapi.responses import task_status
-from serve.doclingapi.statusws import StatusStream
+from serve.doclingapi.statusws import ClientInbox, StatusStream
 from serve.errors import install_error_handlers
 from serve.jobs.events import job_events
 from serve.jobs.models import JobRecord, JobRequest, JobState, JobStatus
-from serve.wsbounds import Message, WebSocketBounds
+from serve.wsbounds import InboundBudget, Message, WebSocketBounds
 from tests.conftest import ingress_only_app
 
 
@@ -197,6 +198,47 @@ def test_a_request_whose_client_left_is_info_and_a_bug_stays_an_error(
             assert client.get(path).status_code == 500
     bugs = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
     assert len(bugs) == 2
+
+
+def test_rays_cancelled_receive_is_the_clients_disconnect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serve cancels a request whose client left, and the replica's pending receive raises TaskCancelledError:
+    the app (Starlette's disconnect listener under a StreamingResponse) reads http.disconnect instead, so nothing
+    is raised to be logged, or re-raised into a cancelled task ("Task exception was never retrieved")."""
+    monkeypatch.setattr(BodyLimitMiddleware, "max_bytes", 1000)
+    incoming: list[Message | Exception] = [
+        {"type": "http.request", "body": b"", "more_body": False},
+        TaskCancelledError(),
+    ]
+    seen: list[str] = []
+
+    async def receive() -> Message:
+        item = incoming.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        seen.append((await receive())["type"])
+        seen.append((await receive())["type"])  # listening for a disconnect while it streams
+
+    async def send(message: Message) -> None:
+        pass
+
+    asyncio.run(BodyLimitMiddleware(app)({"type": "http", "headers": []}, receive, send))
+    assert seen == ["http.request", "http.disconnect"]
+
+
+def test_the_status_sockets_reader_ends_quietly_when_serve_cancels_it(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="docgraph")
+
+    class Cancelled:
+        async def receive(self) -> Message:
+            raise TaskCancelledError()
+
+    inbox = ClientInbox(Cancelled(), InboundBudget(4096, 4096, 65536))  # type: ignore[arg-type]
+    asyncio.run(inbox.read())
+    assert inbox.left == 1006 and inbox.ended
+    no_errors(caplog.records)
 
 
 # --- through Serve's proxy ---------------------------------------------------------------------------------
