@@ -172,6 +172,3 @@ async def _detail(doc: DocumentHandle, out: PageOutcome, detail: Detail, *, digi
         owner = next((b for b in out.blocks if b.bbox.holds_centre_of(word.bbox)), None)
         if owner is not None:
             owner.words.append(word)
-
-
-ORIENT_MAX_SIDE = 1024

@@ -48,46 +48,56 @@ def with_headers(cells: list[GridCell], num_rows: int, num_cols: int, *, infer_s
     if num_rows < 2:
         return tuple(cells)
     header_rows, row = 1, 0
+    texts = _texts(cells)
     while row + 2 < num_rows:  # at least one row of data stays under the header
-        if infer_spans:
-            cells = _spanned(cells, row, num_cols)
-        if not _subdivides(cells, row):
+        if infer_spans and (spanned := _spanned(cells, texts, row, num_cols)) is not cells:
+            cells, texts = spanned, _texts(spanned)
+        if not _subdivides(cells, texts, row):
             break
         header_rows, row = row + 2, row + 1
     return tuple(replace(c, column_header=c.row < header_rows) for c in cells)
 
 
-def _text_at(cells: list[GridCell], row: int, col: int) -> str:
+Slots = dict[tuple[int, int], str]  # (row, col) → the stripped text of the cell covering that slot
+
+
+def _texts(cells: list[GridCell]) -> Slots:
+    """Every slot's text, the first cell (in order) covering it winning; one pass over the grid's area, so that
+    checking a slot is a look-up, not a scan of every cell."""
+    slots: Slots = {}
     for c in cells:
-        if c.row <= row < c.row + c.row_span and c.col <= col < c.col + c.col_span:
-            return c.text.strip()
-    return ""
+        text = c.text.strip()
+        for row in range(c.row, c.row + c.row_span):
+            for col in range(c.col, c.col + c.col_span):
+                slots.setdefault((row, col), text)
+    return slots
 
 
-def _subdivides(cells: list[GridCell], row: int) -> bool:
+def _subdivides(cells: list[GridCell], texts: Slots, row: int) -> bool:
     """The row under ``row`` subdivides one of its cells spanning columns: text in every column under it, and
     none in the stub column (a row of data has its label there)."""
-    if _text_at(cells, row + 1, 0):
+    if texts.get((row + 1, 0)):
         return False
     return any(
-        c.row == row and c.col_span > 1 and all(_text_at(cells, row + 1, k) for k in range(c.col, c.col + c.col_span))
+        c.row == row and c.col_span > 1 and all(texts.get((row + 1, k)) for k in range(c.col, c.col + c.col_span))
         for c in cells
     )
 
 
-def _spanned(cells: list[GridCell], row: int, num_cols: int) -> list[GridCell]:
+def _spanned(cells: list[GridCell], texts: Slots, row: int, num_cols: int) -> list[GridCell]:
     """Each cell of ``row`` with text followed by empty slots, over a row below that subdivides them (text in
-    every one of those columns, none in the stub column), made to span them (the empty cells dropped)."""
-    if _text_at(cells, row + 1, 0) or any(c.row == row and c.col_span > 1 for c in cells):
+    every one of those columns, none in the stub column), made to span them (the empty cells dropped); ``cells``
+    itself where nothing changes."""
+    if texts.get((row + 1, 0)) or any(c.row == row and c.col_span > 1 for c in cells):
         return cells
-    texts = [_text_at(cells, row, k) for k in range(num_cols)]
-    below = [bool(_text_at(cells, row + 1, k)) for k in range(num_cols)]
+    here = [texts.get((row, k), "") for k in range(num_cols)]
+    below = [bool(texts.get((row + 1, k))) for k in range(num_cols)]
     spans: dict[int, int] = {}
     for col in range(1, num_cols):
-        if not texts[col]:
+        if not here[col]:
             continue
         end = col + 1
-        while end < num_cols and not texts[end]:
+        while end < num_cols and not here[end]:
             end += 1
         if end - col > 1 and all(below[col:end]):
             spans[col] = end - col
