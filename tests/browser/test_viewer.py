@@ -17,6 +17,7 @@ from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_flate_bomb_pdf, make_text_pdf
 from serve.args import JobsConfig, SqliteStoreConfig
 from tests.conftest import ingress_only_app
+from tests.images import WORDS, image_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.serve]
 KEY = "viewer-key-0123456789abcdef"
@@ -235,3 +236,40 @@ def test_the_api_key_is_sent_as_a_header_and_never_in_a_url(browser_page: Page, 
     assert any("/image" in url for url, _ in v1) and any("/v1/render" in url for url, _ in v1)
     assert all(key == KEY for _, key in v1), v1
     assert all(KEY not in url for url, _ in requests)
+
+
+@pytest.mark.parametrize(("fmt", "mime", "frames"), [("PNG", "image/png", 1), ("TIFF", "image/tiff", 3)])
+def test_an_image_upload_shows_its_pages_and_blocks(
+    browser_page: Page,
+    service: EmbeddedService,
+    client: httpx.Client,
+    artifacts: Path,
+    fmt: str,
+    mime: str,
+    frames: int,
+) -> None:
+    """Issue 25: a PNG and a 3-frame TIFF chosen in the viewer convert (the OCR route); every frame is a page whose
+    image the service renders from the upload, each block of the API's graph a box on it, the words read."""
+    data = image_upload(fmt, frames)
+    name = f"scan.{fmt.lower()}"
+    page = browser_page
+    page.goto(f"{service.url}/ui")
+    assert "image" in page.text_content("#file-name")  # the picker says images are taken, not only PDFs
+    page.set_input_files("#file", files=[{"name": name, "mimeType": mime, "buffer": data}])
+    page.click("#run")
+    r = client.post("/v1/convert", params={"format": "json"}, files={"file": (name, data, mime)})
+    assert r.status_code == 200, r.text[:300]
+    graph = r.json()
+    assert wait_shown(page) == len(graph["blocks"]) > 0
+    draw_every_page(page)
+    assert page.eval_on_selector_all("section.page", "s => s.map(p => p.dataset.image)") == ["loaded"] * frames
+    drawn = page.eval_on_selector_all(".box", "boxes => boxes.map(b => [b.dataset.id, b.dataset.type, b.title])")
+    assert sorted((i, t) for i, t, _ in drawn) == sorted((b["id"], b["type"]) for b in graph["blocks"])
+    for k in range(1, frames + 1):  # each frame's words, on its own page
+        assert any(WORDS in b["text"] for b in graph["blocks"] if b["page_no"] == k)
+        assert page.locator(f"#page-{k} .box").count() == sum(b["page_no"] == k for b in graph["blocks"])
+    assert any(WORDS in title for _, _, title in drawn)
+    page.screenshot(path=str(artifacts / f"image-upload-{fmt.lower()}.png"))
+    with page.expect_download() as download:
+        page.click('#formats button[data-format="markdown"]')
+    assert download.value.suggested_filename == "scan.md"

@@ -1,5 +1,6 @@
-// docgraph's viewer: upload a PDF, see each page with the graph's boxes (coloured by type, numbered in reading
-// order), the section tree, a block's details (a table's cells), live job progress and downloads.
+// docgraph's viewer: upload a PDF or an image (PNG, JPEG, TIFF: a page per frame, WebP), see each page with the
+// graph's boxes (coloured by type, numbered in reading order), the section tree, a block's details (a table's
+// cells), live job progress and downloads.
 // Everything the service sends is put in the page as text (textContent), never as HTML.
 
 import { Api, ApiError } from "./api.js";
@@ -102,7 +103,7 @@ class Viewer {
   chosen() {
     const file = $("file").files[0];
     $("password").value = ""; // a password belongs to the file it was typed for
-    $("file-name").textContent = file ? `${file.name} (${(file.size / 1024).toFixed(0)} KiB)` : "Choose or drop a PDF";
+    $("file-name").textContent = file ? `${file.name} (${(file.size / 1024).toFixed(0)} KiB)` : "Choose or drop a PDF or an image";
   }
 
   legend() {
@@ -130,7 +131,7 @@ class Viewer {
 
   async run() {
     const file = $("file").files[0];
-    if (!file) return this.showError("choose a PDF first");
+    if (!file) return this.showError("choose a PDF or an image first");
     this.abort?.abort();
     this.abort = new AbortController();
     this.showError("");
@@ -540,7 +541,7 @@ class Viewer {
         this.setProgress(`exported ${format}`);
       }
       if (this.doc !== doc) return;
-      const stem = (doc.graph.document.filename || "document").replace(/\.pdf$/i, "");
+      const stem = (doc.graph.document.filename || "document").replace(/\.(pdf|png|jpe?g|tiff?|webp)$/i, "");
       const link = el("a", { href: URL.createObjectURL(blob), download: `${stem}.${this.extensions[format] || format}` });
       document.body.append(link);
       link.click();
