@@ -36,6 +36,7 @@ EDGE_TOLERANCE: Final = 2.0  # points: cell edges closer than this are the same 
 CLIP_MARGIN: Final = 12.0  # points around a table region that find_tables also sees
 MATCH_IOU: Final = 0.6  # a ruled table found is the region's table at this IoU (PyMuPDF's own threshold)
 MAX_TABLE_CELLS: Final = 5000  # a "table" with more cells is not read as one (a hostile page's grid)
+WHITE: Final = 0.99  # a fill colour whose every component is at least this is white
 
 
 def rows_of(lines: list[TextLine]) -> list[list[TextLine]]:
@@ -127,13 +128,14 @@ def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | Non
     textpage = page.get_textpage(flags=pymupdf_table.TABLE_DETECTOR_FLAGS)
     words = textpage.extractWORDS()
     word_rects = [pymupdf.Rect(w[:4]) for w in words]
+    drawings = [d for d in page.get_drawings() if not _invisible(d)]
     for clip in clips:
         region = pymupdf.Rect(clip.l, clip.t, clip.r, clip.b)
         grown = pymupdf.Rect(clip.l - CLIP_MARGIN, clip.t - CLIP_MARGIN, clip.r + CLIP_MARGIN, clip.b + CLIP_MARGIN)
         grown &= bounds
         candidates: list[TableGrid] = []
         try:
-            finder = page.find_tables(clip=grown, strategy="lines", use_layout=False)
+            finder = page.find_tables(clip=grown, strategy="lines", use_layout=False, paths=_copies(drawings))
             ruled = [(_iou(pymupdf.Rect(t.bbox), region), t) for t in (finder.tables if finder else [])]
             ruled = [(iou, t) for iou, t in ruled if iou >= MATCH_IOU]
             if ruled:
@@ -155,6 +157,25 @@ def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | Non
         )
         out.append(found)
     return out
+
+
+def _invisible(path: dict[str, Any]) -> bool:
+    """A white fill with no stroke: it paints nothing on a white page, so its edges are no rules (word processors
+    put such boxes behind paragraphs and table rows; taken as rules, they joined a table to the text below it)."""
+    fill = path.get("fill")
+    return path.get("type") == "f" and fill is not None and min(fill) >= WHITE
+
+
+def _copies(drawings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drawings for one ``find_tables`` call: it edits the paths' rects and items in place."""
+    return [
+        dict(
+            d,
+            rect=pymupdf.Rect(d["rect"]),
+            items=[(i[0], pymupdf.Rect(i[1]), *i[2:]) if i[0] == "re" else i for i in d["items"]],
+        )
+        for d in drawings
+    ]
 
 
 def _holds(box: BBox, word: tuple[Any, ...]) -> bool:
