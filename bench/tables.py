@@ -8,6 +8,8 @@ For each tool, on the same PDFs:
 - olmOCR-bench unit tests that come with corpus pages (``*.gt.jsonl``): table relations, running headers and
   footers that must be absent, reading order, text that must be present (``math`` tests are not run: they
   need a LaTeX renderer);
+- issue 25's real documents (``tests/realdocs``: tables on /Rotate 90 pages, printed sideways, under a two-level
+  header; a three-column page's reading-order pairs), their truth read by hand from the pages;
 - docgraph's table-extraction cost per page (ms, ``timings.tables_s``) next to the page's total.
     python bench/tables.py [--docling-tests DIR]
 
@@ -36,12 +38,13 @@ from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_landscape_table_pdf, make_table_pdf, make_wide_table_pdf
 from pipeline.export import MarkdownSerializer
 from pipeline.graph import DocumentGraph
+from tests.realdocs.truth import real_documents
 from tests.textsim import normalise, similarity
 
 SCORER = Path(ROOT.parent / "shared" / "tools" / "table_score.py")
 GENERATED = ("ruled", "unruled", "spanning", "scanned", "two_pages")
 # issue 25's kinds: landscape pages stored turned (/Rotate 90/270, and printed sideways without it), a 13-column
-# table under a two-level header
+# table under a two-level header; the same kinds on real documents: tests/realdocs (truth.json, SOURCES.md)
 
 
 def _issue25_cases() -> dict[str, tuple[bytes, list[list[str]]]]:
@@ -123,6 +126,43 @@ def _score_docling_tests(
             rows[f"docling test {name}: {tool} tables"] = f"{got:.2f} of {n} {[round(x, 2) for x in per]}"
 
 
+def _score_generated(
+    scorer: Any, tools: dict[str, Any], rows: dict[str, object], totals: dict[str, dict[str, float]]
+) -> None:
+    generated = {kind: make_table_pdf(kind) for kind in GENERATED} | _issue25_cases()
+    for kind, (data, grid) in generated.items():
+        for tool, convert in tools.items():
+            score = _grid_score(scorer, convert(data), grid)
+            totals[tool]["generated"] = totals[tool].get("generated", 0) + score
+            totals[tool]["generated_n"] = totals[tool].get("generated_n", 0) + 1
+            rows[f"generated {kind}: {tool} table score"] = round(score, 2)
+
+
+def _score_real_documents(
+    scorer: Any, tools: dict[str, Any], rows: dict[str, object], totals: dict[str, dict[str, float]]
+) -> None:
+    """Issue 25's real documents (tests/realdocs: /Rotate 90 pages, tables printed sideways, a two-level header, a
+    three-column page): each truth table scored against the best table of the tool's Markdown, and the reading-order
+    pairs checked as olmOCR-bench's order tests."""
+    for doc in real_documents():
+        data = doc.data()
+        for tool, convert in tools.items():
+            md = convert(data)
+            tot = totals[tool]
+            if doc.tables:
+                scores = [_grid_score(scorer, md, t.grid) for t in doc.tables]
+                tot["real"] = tot.get("real", 0) + sum(scores)
+                tot["real_n"] = tot.get("real_n", 0) + len(scores)
+                rows[f"real {doc.kind} {doc.file}: {tool} tables"] = f"{sum(scores):.2f} of {len(scores)}"
+            if doc.order:
+                passed = [_unit_test(scorer, md, {"type": "order", "before": a, "after": b}) for a, b in doc.order]
+                tot["real_order"] = tot.get("real_order", 0) + sum(bool(p) for p in passed)
+                tot["real_order_n"] = tot.get("real_order_n", 0) + len(passed)
+                rows[f"real {doc.kind} {doc.file}: {tool} order pairs"] = (
+                    f"{sum(bool(p) for p in passed)}/{len(passed)}"
+                )
+
+
 def _total_rows(rows: dict[str, object], totals: dict[str, dict[str, float]], n_truth: int, n_extra: int) -> None:
     for tool, tot in totals.items():
         rows[f"TOTAL {tool}: corpus table score"] = f"{tot.get('tables', 0):.2f} / {tot.get('tables_n', 0):.0f}"
@@ -133,6 +173,12 @@ def _total_rows(rows: dict[str, object], totals: dict[str, dict[str, float]], n_
             )
         generated = f"{tot.get('generated', 0):.2f} / {tot.get('generated_n', 0):.0f}"
         rows[f"TOTAL {tool}: generated tables score"] = generated
+        rows[f"TOTAL {tool}: real documents' tables score (tests/realdocs)"] = (
+            f"{tot.get('real', 0):.2f} / {tot.get('real_n', 0):.0f}"
+        )
+        rows[f"TOTAL {tool}: real documents' order pairs"] = (
+            f"{tot.get('real_order', 0):.0f} / {tot.get('real_order_n', 0):.0f}"
+        )
         rows[f"TOTAL {tool}: olmOCR-bench unit tests"] = f"{tot.get('unit', 0):.0f} / {tot.get('unit_n', 0):.0f}"
 
 
@@ -186,13 +232,8 @@ def main() -> None:
                 tot["sim"] = tot.get("sim", 0) + sim
                 rows[f"{name}: {tool} similarity / tables"] = f"{sim:.3f} / {got:.2f} of {n} ({seconds:.1f} s)"
         _score_docling_tests(scorer, tools, extra, rows, totals)
-        generated = {kind: make_table_pdf(kind) for kind in GENERATED} | _issue25_cases()
-        for kind, (data, grid) in generated.items():
-            for tool, convert in tools.items():
-                score = _grid_score(scorer, convert(data), grid)
-                totals[tool]["generated"] = totals[tool].get("generated", 0) + score
-                totals[tool]["generated_n"] = totals[tool].get("generated_n", 0) + 1
-                rows[f"generated {kind}: {tool} table score"] = round(score, 2)
+        _score_generated(scorer, tools, rows, totals)
+        _score_real_documents(scorer, tools, rows, totals)
         for name in unit_docs:
             data = (CORPUS / f"{name}.pdf").read_bytes()
             tests = [json.loads(line) for line in (CORPUS / f"{name}.gt.jsonl").read_text().splitlines() if line]
