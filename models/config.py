@@ -105,6 +105,15 @@ class RapidOcrConfig(_Config):
         gt=0,
         description="Larger page images are read downscaled to this many pixels (a letter page at ~350 dpi).",
     )
+    max_concurrent: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Pages this replica reads at once; the others wait their turn in the replica. A page's detector "
+            "activations take ~0.5 GB and one read already runs on every core the replica has (ONNX Runtime's "
+            "intra-op threads): more at once only adds memory (bench/ocr_memory.py)."
+        ),
+    )
     orientation: OrientationConfig | None = Field(
         default_factory=OrientationConfig,
         description="Turn sideways or upside-down scans upright before layout and OCR; null: never.",
@@ -216,6 +225,15 @@ class PluginOcrConfig(_Config):
 
 
 AnyOcrConfig = RapidOcrConfig | DeepSeekVllmConfig | DeepSeekRemoteConfig | PluginOcrConfig
+
+
+def ocr_input_max_pixels(config: AnyOcrConfig | None) -> int | None:
+    """The most pixels the OCR backend reads a page at (it reads larger images downscaled to this), so that the
+    ingress sends a page no larger: a 600-dpi page crosses the object store at the size it is read (27 MB, not
+    72); None: the backend reads the image as sent (DeepSeek-OCR tiles the full image)."""
+    return config.max_pixels if isinstance(config, RapidOcrConfig) else None
+
+
 OcrConfig = Annotated[AnyOcrConfig, Field(discriminator="backend")]
 
 

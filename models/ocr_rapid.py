@@ -40,31 +40,36 @@ class RapidOcrModel:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = config.threads
         self.config = config
         self._engine = RapidOCR(params=params)
+        self._turns = asyncio.Semaphore(config.max_concurrent)  # pages read at once (config.max_concurrent)
         self.name = f"rapidocr-ppocrv6@{version('rapidocr')}"
 
     async def recognize(self, image: PageImage, request: OcrRequest) -> OcrResult:
-        """``request`` has no setting RapidOCR understands; CPU work runs in a thread."""
-        return await asyncio.to_thread(self.read, image)
+        """``request`` has no setting RapidOCR understands; CPU work runs in a thread, at most
+        ``config.max_concurrent`` pages at once."""
+        async with self._turns:
+            work = asyncio.ensure_future(asyncio.to_thread(self.read, image))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                await asyncio.wait([work])  # a thread cannot be stopped: the turn is free when the read has ended
+                raise
 
     def read(self, image: PageImage) -> OcrResult:
-        import cv2
         from rapidocr.utils.output import RapidOCROutput
 
         # PP-OCR reads a 300-dpi page as well as a 600-dpi one: larger images are read downscaled (memory and
-        # time grow with pixels), and the boxes mapped back to the image's pixels
-        factor = min(1.0, (self.config.max_pixels / (image.width * image.height)) ** 0.5)
-        pixels: npt.NDArray[Any] = image.pixels
-        if factor < 1.0:
-            size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-        pixels = _padded(pixels, DET_MIN_SIDE)
+        # time grow with pixels; the ingress sends them so: models.config.ocr_input_max_pixels), and the boxes
+        # mapped back to the image's pixels
+        small = image.within(self.config.max_pixels)
+        fx, fy = small.width / image.width, small.height / image.height
+        pixels = _padded(small.pixels, DET_MIN_SIDE)
         out = self._engine(np.ascontiguousarray(pixels[:, :, ::-1]))  # BGR
         # detection + recognition both on (the engine's defaults): the full pipeline's output type
         assert isinstance(out, RapidOCROutput), type(out)
         blocks: list[OcrBlock] = []
         if out.boxes is not None and out.txts is not None and out.scores is not None:
             for quad, text, score in zip(out.boxes, out.txts, out.scores, strict=True):
-                pts = np.asarray(quad, dtype=float) / factor
+                pts = np.asarray(quad, dtype=float) / (fx, fy)
                 box = BBox.of((pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()))
                 box = box.clip(image.width, image.height)
                 if text and box.area > 0:

@@ -191,15 +191,25 @@ class PageImage:
         )
         return part, x0 / self.scale_x, y0 / self.scale_y
 
+    def within(self, max_pixels: int) -> PageImage:
+        """This image scaled down (area-averaged) to at most ``max_pixels`` pixels in all; itself if it fits."""
+        if self.width * self.height <= max_pixels:
+            return self
+        factor = (max_pixels / (self.width * self.height)) ** 0.5
+        return self._resized(max(1, int(self.width * factor)), max(1, int(self.height * factor)))
+
     def fitted(self, max_side: int) -> PageImage:
         """This image scaled down (area-averaged) so that neither side exceeds ``max_side``; itself if it fits."""
         longest = max(self.width, self.height)
         if longest <= max_side:
             return self
+        factor = max_side / longest
+        return self._resized(max(1, round(self.width * factor)), max(1, round(self.height * factor)))
+
+    def _resized(self, width: int, height: int) -> PageImage:
         import cv2  # OpenCV only where an image is resized
 
-        factor = max_side / longest
-        size = (max(1, round(self.width * factor)), max(1, round(self.height * factor)))
+        size = (width, height)
         pixels = cv2.resize(self.pixels, size, interpolation=cv2.INTER_AREA)
         return PageImage(
             page_no=self.page_no,

@@ -103,6 +103,11 @@ class OcrResult(_Wire):
     tokens: int = Field(default=0, ge=0, description="Tokens generated, all attempts together.")
     issues: list[str] = Field(default_factory=list, description="What the output parser had to skip or repair.")
 
+    def scaled(self, sx: float, sy: float) -> OcrResult:
+        """The same blocks in the pixels of an image ``sx`` × ``sy`` times the size of the one read."""
+        blocks = [b.model_copy(update={"bbox": b.bbox.scale(sx, sy)}) for b in self.blocks]
+        return self.model_copy(update={"blocks": blocks})
+
 
 class Orientation(_Wire):
     angle: int = Field(description="How far the page's content is turned clockwise: 0, 90, 180 or 270 degrees.")

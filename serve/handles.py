@@ -37,6 +37,7 @@ class HandleModels:
         *,
         retries: int = 2,
         layout_max_side: int = Limits().layout_max_side,
+        ocr_max_pixels: int | None = None,
         orientation: bool = False,
     ) -> None:
         self._layout = layout
@@ -44,6 +45,7 @@ class HandleModels:
         self._orientation = orientation and ocr is not None  # the OCR deployment hosts the classifier
         self._retries = retries
         self._layout_max_side = layout_max_side
+        self._ocr_max_pixels = ocr_max_pixels  # the OCR reads larger images downscaled: it is sent them so
 
     @property
     def has_layout(self) -> bool:
@@ -70,9 +72,11 @@ class HandleModels:
     ) -> PageAnalysis:
         want_layout = layout and self._layout is not None
         want_ocr = ocr and self._ocr is not None
-        # the layout model gets the image at the size it needs; when that is the OCR's image too, it is put in
-        # the object store once and both calls get the reference
-        shared = want_layout and want_ocr and max(image.width, image.height) <= self._layout_max_side
+        # each model gets the image at the size it reads (the layout model's input side, the OCR's pixels); when
+        # that is the same image for both, it is put in the object store once and both calls get the reference
+        ocr_max = self._ocr_max_pixels
+        ocr_fits = ocr_max is None or image.width * image.height <= ocr_max
+        shared = want_layout and want_ocr and ocr_fits and max(image.width, image.height) <= self._layout_max_side
         arg: Any = ray.put(image) if shared else image
         layout_handle, ocr_handle = self._layout, self._ocr
         attempts: dict[Step, int] = {}
@@ -88,10 +92,13 @@ class HandleModels:
 
         async def run_ocr() -> OcrResult:
             assert ocr_handle is not None
+            read: Any = arg if ocr_fits or ocr_max is None else await asyncio.to_thread(image.within, ocr_max)
             result: OcrResult = await self._call(
-                Step.OCR, attempts, lambda: ocr_handle.recognize.remote(arg, ocr_request)
+                Step.OCR, attempts, lambda: ocr_handle.recognize.remote(read, ocr_request)
             )
-            return result
+            if read is arg:
+                return result
+            return result.scaled(image.width / read.width, image.height / read.height)
 
         analysis = await analyze_page(
             layout=run_layout if want_layout else None, ocr=run_ocr if want_ocr else None, timeout_s=timeout_s

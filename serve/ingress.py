@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from models.config import ocr_input_max_pixels
 from pipeline import ConvertOptions, DocumentGraph, PdfPool
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.export import EXPORTERS, ExportOptions, ZipBundleSerializer, exporter
@@ -95,6 +96,7 @@ class DocumentIngress(ReadinessRoutes, JobRoutes, DoclingRoutes):
             ocr,
             retries=args.limits.model_retries,
             layout_max_side=args.limits.layout_max_side,
+            ocr_max_pixels=ocr_input_max_pixels(args.ocr),
             orientation=getattr(args.ocr, "orientation", None) is not None,
         )
         self._pool = PdfPool.for_limits(args.limits)

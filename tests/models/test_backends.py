@@ -123,3 +123,29 @@ def test_blank_page_gives_no_text() -> None:
     doc.new_page()
     image, _ = open_document(doc.tobytes(), limits=Limits()).render(1, dpi=72)
     assert asyncio.run(build_ocr_model(RapidOcrConfig()).recognize(image, OcrRequest())).blocks == []
+
+
+def test_ocr_reads_a_large_page_the_same_whichever_side_downscales_it() -> None:
+    """RapidOCR reads an image over ``max_pixels`` downscaled; the ingress sends it so (serve/handles.py: the object
+    store carries the size the OCR reads) and scales the boxes back. Both give the same blocks, in the large
+    image's pixels."""
+    from tests.replica_memory import scans
+
+    config = RapidOcrConfig(max_pixels=2_000_000, orientation=None)
+    model = build_ocr_model(config)
+    image, _ = open_document(scans(1), limits=Limits()).render(1, dpi=200)
+    assert image.width * image.height > 3_000_000
+    small = image.within(config.max_pixels)
+    assert small.width * small.height <= config.max_pixels < (small.width + 1) * (small.height + 1)
+    direct = asyncio.run(model.recognize(image, OcrRequest()))
+    sent = asyncio.run(model.recognize(small, OcrRequest())).scaled(
+        image.width / small.width, image.height / small.height
+    )
+    assert [(b.text, b.confidence) for b in direct.blocks] == [(b.text, b.confidence) for b in sent.blocks]
+    for a, b in zip(direct.blocks, sent.blocks, strict=True):
+        assert max(abs(a.bbox.l - b.bbox.l), abs(a.bbox.t - b.bbox.t), abs(a.bbox.r - b.bbox.r)) < 1e-6
+    assert len(direct.blocks) > 10
+    assert all(
+        0 <= b.bbox.l < b.bbox.r <= image.width and 0 <= b.bbox.t < b.bbox.b <= image.height for b in direct.blocks
+    )
+    assert max(b.bbox.b for b in direct.blocks) > 0.5 * image.height  # boxes in the large image's pixels
