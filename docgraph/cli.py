@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from docgraph.batch.command import batch_command
 from docgraph.models_cli import models_cli
 from pipeline.options import ConvertOptions
 
@@ -116,6 +117,8 @@ def convert(
         raise typer.Exit(code=1)
 
 
+# docgraph batch: bulk conversion on Ray Data (the command and its helpers: docgraph/batch/command.py)
+cli.command("batch")(with_convert_options(batch_command))
 cli.add_typer(models_cli, name="models")  # docgraph models layout-pt | download (docgraph/models_cli.py)
 
 
