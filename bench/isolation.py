@@ -20,6 +20,7 @@ from common import _role, report
 
 from docgraph.embedded import EmbeddedService
 from docgraph.samples import make_many_draws_pdf, make_sample_pdf, make_text_pdf
+from models.config import RapidOcrConfig
 from pipeline import Limits
 from serve.args import AppArgs
 
@@ -59,6 +60,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--light", type=int, default=20, help="One-page requests per phase.")
     parser.add_argument("--heavy-clients", type=int, default=2, help="Clients sending heavy documents meanwhile.")
+    parser.add_argument("--pdf-workers", type=int, default=Limits().pdf_workers, help="PyMuPDF worker processes.")
+    parser.add_argument("--ocr-nice", type=int, default=RapidOcrConfig().nice, help="The OCR replica's CPU priority.")
     a = parser.parse_args()
     light = make_text_pdf(1)
     bomb = make_many_draws_pdf(25_000, pages=4)
@@ -67,8 +70,9 @@ def main() -> None:
         ({"format": "json"}, bomb),
         ({"format": "json", "pages": "3", "dpi": "600", "ocr": "always"}, scan),
     ]
+    args = AppArgs(limits=Limits(pdf_workers=a.pdf_workers), ocr=RapidOcrConfig(nice=a.ocr_nice))
     with (
-        EmbeddedService(AppArgs(limits=Limits()), num_cpus=8) as svc,
+        EmbeddedService(args, num_cpus=8) as svc,
         httpx.Client(base_url=svc.url, timeout=600) as client,
     ):
         light_latencies(client, light, 3)  # warm
@@ -106,6 +110,8 @@ def main() -> None:
         "isolation",
         {
             "light requests per phase": a.light,
+            "OCR replica's nice": a.ocr_nice,
+            "PyMuPDF workers": a.pdf_workers,
             "heavy clients": a.heavy_clients,
             "heavy documents sent (status: count)": f"{sent[0]} {statuses}",
             "light p50 / p95 alone (s)": f"{pct(alone, 0.5)} / {pct(alone, 0.95)}",

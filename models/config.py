@@ -114,6 +114,16 @@ class RapidOcrConfig(_Config):
             "intra-op threads): more at once only adds memory (bench/ocr_memory.py)."
         ),
     )
+    nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description=(
+            "CPU priority of the OCR replica below the other stages (Linux nice; 0: the same). A scan's OCR takes "
+            "seconds of CPU a page, a born-digital page's text and layout a fraction of one: on a busy node they "
+            "go first, and the OCR still gets every core nothing else wants (bench/isolation.py)."
+        ),
+    )
     orientation: OrientationConfig | None = Field(
         default_factory=OrientationConfig,
         description="Turn sideways or upside-down scans upright before layout and OCR; null: never.",

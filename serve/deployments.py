@@ -15,13 +15,21 @@ from ray import serve
 
 from models import build_layout_model, build_ocr_model, build_orientation_model, warm_up, warm_up_ocr
 from models.checkpoint import weights_licence
-from models.config import AnyOcrConfig, DeepSeekRemoteConfig, DeepSeekVllmConfig, YoloLayoutConfig, resolve_weights
+from models.config import (
+    AnyOcrConfig,
+    DeepSeekRemoteConfig,
+    DeepSeekVllmConfig,
+    RapidOcrConfig,
+    YoloLayoutConfig,
+    resolve_weights,
+)
 from pipeline.errors import ModelUnavailableError
 from pipeline.memory import release_freed_memory
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, ModelHealth, OcrRequest, OcrResult, Orientation
 from serve.args import BatchConfig
 from serve.metrics import ModelMetrics
+from serve.priority import lower_cpu_priority
 
 log = logging.getLogger("docgraph.serve")
 
@@ -83,6 +91,8 @@ class OcrDeployment:
     flight on the replica: ``max_ongoing_requests`` follows the engine's ``max_num_seqs`` (app.py)."""
 
     async def __init__(self, config: AnyOcrConfig) -> None:  # type: ignore[misc]  # Serve awaits async constructors
+        if isinstance(config, RapidOcrConfig):  # before the model makes its threads: they take the priority
+            lower_cpu_priority(config.nice)
         self._model = build_ocr_model(config)
         await warm_up_ocr(self._model)  # ready = the model read a page (the engine generated once)
         self._orientation = build_orientation_model(config)  # the CPU default's page-orientation classifier
