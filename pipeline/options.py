@@ -125,6 +125,17 @@ class Limits(BaseModel):
         gt=0,
         description="A PyMuPDF worker process whose resident memory is above this after a call is replaced.",
     )
+    pdf_long_call_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="A document one of whose PyMuPDF calls took longer is heavy (see pdf_heavy_after_s).",
+    )
+    pdf_long_render_pixels: int = Field(
+        default=12_000_000,
+        gt=0,
+        description="A render of more pixels is a long call, held with the heavy documents' calls (see "
+        "pdf_heavy_after_s): a 600-dpi page is.",
+    )
     pdf_heavy_after_s: float = Field(
         default=2.0,
         gt=0,

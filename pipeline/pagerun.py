@@ -63,7 +63,7 @@ async def render(run: PageRun, plan: PagePlan, dpi: int, side: int | None) -> Pa
     try:
         assert out.geometry is not None  # read with the text layer
         run.held.append(await run.doc.reserve_render(out.geometry, dpi, side))
-        image, warning = await run.doc.render(out.page_no, dpi, side)
+        image, warning = await run.doc.render(out.page_no, dpi, side, geometry=out.geometry)
         if warning:
             out.warnings.append(warning)
     except PageError as exc:

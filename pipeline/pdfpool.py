@@ -3,10 +3,9 @@
 PyMuPDF is not thread-safe and its calls block, and a hostile page can hold one for a long time. So every
 PyMuPDF call of a replica runs in one of ``workers`` processes (``pipeline/pdfworker.py``):
 
-- **Fair share.** Calls wait in one queue per document; a free worker takes the next call of the document that
-  has had the least worker time so far (least attained service), so a light document's calls go ahead of a
-  heavy one's backlog: it waits for calls already running, never for the heavy document's queue. Documents
-  past ``heavy_after_s`` of worker time hold at most all workers but one at once: one stays free for the rest.
+- **Fair share, room for light calls** (``pipeline/pdfshare.py``): a free worker takes the next call of the
+  document that has had the least worker time so far; heavy calls (long renders, heavy documents) hold at most all
+  workers but one; a document runs one call at a time until one of its page calls has ended.
 - **Deadlines from the start.** A call's deadline (``timeout_s``) counts from the moment a worker takes it;
   waiting has its own bound (``queue_timeout_s``, then ``PdfWorkersBusyError``, HTTP 503 with Retry-After).
 - **Overruns are killed.** A call past its deadline kills its process (``StepTimeoutError`` for that call
@@ -28,7 +27,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +36,7 @@ from pipeline.options import Limits
 from pipeline.page import PageGeometry, PageImage, TextLayer, TextLine
 from pipeline.pdf import DocumentMeta, render_bytes
 from pipeline.pdfprocess import START_TIMEOUT_S, WorkerProcess
+from pipeline.pdfshare import FairShare
 from pipeline.renderbudget import ByteBudget, Reservation
 from pipeline.steps import Step
 from pipeline.tablegrid import TableGrid
@@ -55,7 +54,8 @@ class _Call:
     timeout_s: float
     request: tuple[object, ...]
     doc: DocumentHandle | None
-    heavy: bool = False  # its document had more than heavy_after_s of worker time when the call started
+    long: bool = False  # known to be long before it runs (a render of over long_render_pixels)
+    heavy: bool = False  # long, or its document was heavy when the call started
     started: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
     done: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
 
@@ -90,17 +90,16 @@ class PdfPool:
         max_worker_rss: int = 1 << 30,
         max_render_bytes: int = 768 << 20,
         heavy_after_s: float = 2.0,
+        long_call_s: float = 0.5,
+        long_render_pixels: int = 12_000_000,
     ) -> None:
         self.queue_timeout_s = queue_timeout_s
-        self.heavy_after_s = heavy_after_s  # past this much worker time a document is heavy
+        self.long_render_pixels = long_render_pixels  # a render of more pixels is a long call
         self.renders = ByteBudget(max_render_bytes)
         self.max_worker_rss = max_worker_rss  # a worker above it after a call is replaced: memory goes back
         self._workers = [WorkerProcess(slot) for slot in range(workers)]
         self._cond = threading.Condition()
-        self._queues: dict[str, deque[_Call]] = {}  # documents with calls waiting, in order of arrival
-        self._served: dict[str, float] = {}  # worker seconds each open document has had
-        self._busy = 0
-        self._heavy_busy = 0  # calls running for heavy documents
+        self._share: FairShare[_Call] = FairShare(workers, heavy_after_s=heavy_after_s, long_call_s=long_call_s)
         self._restarts = 0
         self._error: str | None = None
         self._closed = False
@@ -121,6 +120,8 @@ class PdfPool:
             max_worker_rss=limits.pdf_worker_max_rss,
             max_render_bytes=limits.max_render_bytes,
             heavy_after_s=limits.pdf_heavy_after_s,
+            long_call_s=limits.pdf_long_call_s,
+            long_render_pixels=limits.pdf_long_render_pixels,
         )
 
     # -- the caller's side (any event loop) -------------------------------------------------------------
@@ -132,13 +133,20 @@ class PdfPool:
         return doc
 
     async def _submit(
-        self, key: str, step: Step, timeout_s: float, request: tuple[object, ...], doc: DocumentHandle | None
+        self,
+        key: str,
+        step: Step,
+        timeout_s: float,
+        request: tuple[object, ...],
+        doc: DocumentHandle | None,
+        *,
+        long: bool = False,
     ) -> Any:
-        call = _Call(key, step, timeout_s, request, doc)
+        call = _Call(key, step, timeout_s, request, doc, long)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the PDF worker pool is shut down")
-            self._queues.setdefault(key, deque()).append(call)
+            self._share.add(call)
             self._cond.notify()
         try:
             await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.started)), self.queue_timeout_s)
@@ -155,13 +163,7 @@ class PdfPool:
     def _withdraw(self, call: _Call) -> bool:
         """Take a call that has not started out of its queue; False when a worker took it already."""
         with self._cond:
-            queue = self._queues.get(call.key)
-            if queue is None or call not in queue:
-                return False
-            queue.remove(call)
-            if not queue:
-                del self._queues[call.key]
-            return True
+            return self._share.withdraw(call)
 
     def wait_started(self, timeout_s: float = START_TIMEOUT_S) -> bool:
         """Block until every worker process has started (True), or ``timeout_s`` passed (False)."""
@@ -174,15 +176,15 @@ class PdfPool:
 
     def status(self) -> PoolStatus:
         with self._cond:
-            queued = sum(len(q) for q in self._queues.values())
             alive = sum(w.alive for w in self._workers)
             version = next((w.version for w in self._workers if w.version), None)
-            return PoolStatus(len(self._workers), alive, self._busy, queued, self._restarts, version, self._error)
+            share = self._share
+            return PoolStatus(len(self._workers), alive, share.busy, share.queued, self._restarts, version, self._error)
 
     def close_document(self, key: str) -> None:
         """Forget a document: workers that have it open close it before their next call (never fails)."""
         with self._cond:
-            self._served.pop(key, None)
+            self._share.forget(key)
             if any(key in w.opened for w in self._workers):
                 self._closing.add(key)
 
@@ -197,28 +199,14 @@ class PdfPool:
 
     # -- the workers' side (one thread per slot) --------------------------------------------------------
 
-    def _next_key(self) -> str | None:
-        """The waiting document with the least worker time so far (ties: the earliest to arrive), skipping heavy
-        documents while they hold every worker but one."""
-        heavy_room = self._heavy_busy < max(1, len(self._workers) - 1)
-        keys = [k for k in self._queues if heavy_room or self._served.get(k, 0.0) <= self.heavy_after_s]
-        return min(keys, key=lambda k: self._served.get(k, 0.0)) if keys else None
-
     def _take(self) -> _Call | None:
         with self._cond:
-            while not self._closed and (key := self._next_key()) is None:
+            while not self._closed and (call := self._share.take()) is None:
                 self._cond.wait()
             if self._closed:
                 return None
-            assert key is not None
-            queue = self._queues[key]
-            call = queue.popleft()
-            if not queue:
-                del self._queues[key]
-            call.heavy = self._served.get(key, 0.0) > self.heavy_after_s
-            self._heavy_busy += call.heavy
+            assert call is not None
             call.started.set_result(None)
-            self._busy += 1
             return call
 
     def _serve(self, worker: WorkerProcess) -> None:
@@ -239,12 +227,11 @@ class PdfPool:
                 with contextlib.suppress(concurrent.futures.InvalidStateError):
                     call.done.set_result(result)
             finally:
+                took = time.monotonic() - t0
                 with self._cond:
-                    self._busy -= 1
-                    self._heavy_busy -= call.heavy
-                    self._cond.notify_all()  # a heavy document's turn may have come
-                    if call.doc is not None and not call.doc.closed:
-                        self._served[call.key] = self._served.get(call.key, 0.0) + time.monotonic() - t0
+                    open_still = call.doc is not None and not call.doc.closed
+                    self._share.finish(call, took, page_call=call.request[0] == "call", open_still=open_still)
+                    self._cond.notify_all()  # a heavy document's turn, or a document's next call, may have come
 
     def _ensure(self, worker: WorkerProcess) -> None:
         if worker.alive:
@@ -330,8 +317,8 @@ class DocumentHandle:
     def page_count(self) -> int:
         return self.meta.page_count
 
-    async def _call(self, step: Step, timeout_s: float, method: str, *args: object) -> Any:
-        return await self._pool._submit(self.key, step, timeout_s, ("call", self.key, method, args), self)
+    async def _call(self, step: Step, timeout_s: float, method: str, *args: object, long: bool = False) -> Any:
+        return await self._pool._submit(self.key, step, timeout_s, ("call", self.key, method, args), self, long=long)
 
     async def read_page(self, page_no: int) -> tuple[PageGeometry, TextLayer]:
         """The page's geometry and text layer, in one call."""
@@ -367,10 +354,20 @@ class DocumentHandle:
         nbytes = RENDER_COPIES * render_bytes(geometry, dpi, self.limits, max_side)
         return await self._pool.renders.reserve(nbytes, self.limits.render_wait_s)
 
-    async def render(self, page_no: int, dpi: int, max_side: int | None = None) -> tuple[PageImage, str | None]:
-        """The page rendered at ``dpi`` (at most ``max_side`` pixels on its longer side when given)."""
+    async def render(
+        self, page_no: int, dpi: int, max_side: int | None = None, *, geometry: PageGeometry | None = None
+    ) -> tuple[PageImage, str | None]:
+        """The page rendered at ``dpi`` (at most ``max_side`` pixels on its longer side when given). With the page's
+        ``geometry``, a render of over the pool's ``long_render_pixels`` is known to be long before it runs."""
+        pixels = 0 if geometry is None else render_bytes(geometry, dpi, self.limits, max_side) // 3
         result: tuple[PageImage, str | None] = await self._call(
-            Step.RENDER, self.limits.render_timeout_s, "render", page_no, dpi, max_side
+            Step.RENDER,
+            self.limits.render_timeout_s,
+            "render",
+            page_no,
+            dpi,
+            max_side,
+            long=pixels > self._pool.long_render_pixels,
         )
         return result
 

@@ -37,7 +37,7 @@ async def read_text_in_pictures(run: PageRun, image: PageImage, layer: TextLayer
         try:
             assert out.geometry is not None  # read with the text layer
             run.held.append(await run.doc.reserve_render(out.geometry, options.dpi))
-            image, warning = await run.doc.render(out.page_no, options.dpi)
+            image, warning = await run.doc.render(out.page_no, options.dpi, geometry=out.geometry)
         except PageError as exc:
             log.warning("page %d: render for text in pictures failed: %s", out.page_no, exc)
             out.warnings.append(f"page {out.page_no}: text in pictures not read: {exc}")

@@ -194,10 +194,10 @@ def test_heavy_documents_leave_one_worker_free() -> None:
             heavies = [await pool.open(HEAVY, limits=Limits(), password=None) for _ in range(2)]
             backlog = [asyncio.create_task(doc.text_layer(n)) for n in range(1, 7) for doc in heavies]
             for _ in range(400):  # until both have had their 0.5 s (at most 20 s)
-                if all(pool._served.get(doc.key, 0.0) > 0.5 for doc in heavies):
+                if all(pool._share.served(doc.key) > 0.5 for doc in heavies):
                     break
                 await asyncio.sleep(0.05)
-            assert all(pool._served.get(doc.key, 0.0) > 0.5 for doc in heavies)
+            assert all(pool._share.served(doc.key) > 0.5 for doc in heavies)
             # both heavy now: once the calls taken before they were have finished, one worker between them
             busy: list[int] = []
             for _ in range(300):  # at most 30 s, until one worker has served them alone for 1 s
@@ -210,6 +210,32 @@ def test_heavy_documents_leave_one_worker_free() -> None:
             light = await pool.open(make_text_pdf(1), limits=Limits(), password=None)
             assert (await light.text_layer(1)).blocks
             assert pool.status().queued > 0  # the light document was served while the heavy backlog waited
+            await asyncio.gather(*backlog)
+
+        asyncio.run(run())
+    finally:
+        pool.shutdown()
+
+
+def test_one_long_call_makes_a_document_heavy_at_once() -> None:
+    """Two workers, worker time far from heavy_after_s: a hostile document's first page runs alone (a document runs
+    one call until one of its page calls has ended), takes ~0.5 s (over long_call_s), and from then on its backlog
+    holds one worker while a light document is served on the other."""
+    pool = PdfPool(workers=2, heavy_after_s=1000.0, long_call_s=0.2)
+    assert pool.wait_started()
+    try:
+
+        async def run() -> None:
+            hostile = await pool.open(HEAVY, limits=Limits(), password=None)
+            backlog = [asyncio.create_task(hostile.text_layer(n)) for n in range(1, 7)]
+            busy: list[int] = []
+            for _ in range(40):  # 2 s: the first page, then its backlog on one worker
+                busy.append(pool.status().busy)
+                await asyncio.sleep(0.05)
+            assert max(busy) == 1 and pool.status().queued > 0, busy  # never both workers
+            light = await pool.open(make_text_pdf(1), limits=Limits(), password=None)
+            assert (await light.text_layer(1)).blocks
+            assert pool.status().queued > 0  # served while the hostile backlog waited
             await asyncio.gather(*backlog)
 
         asyncio.run(run())
