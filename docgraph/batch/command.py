@@ -26,6 +26,7 @@ def batch_command(
         str, typer.Option(help="actors: Ray Data actor pools of the models (no service); serve: the running service.")
     ] = "actors",
     concurrency: Annotated[int, typer.Option(min=1, help="Converting actors (Ray Data's actor pool).")] = 2,
+    documents_per_call: Annotated[int, typer.Option(min=1, help="Documents an actor converts at once.")] = 4,
     num_cpus: Annotated[float, typer.Option(min=0, help="CPUs per actor.")] = 1.0,
     num_gpus: Annotated[float, typer.Option(min=0, help="GPUs per actor (actors mode).")] = 0.0,
     fmt: Annotated[
@@ -37,7 +38,7 @@ def batch_command(
     ray_cpus: Annotated[int | None, typer.Option(help="Logical CPUs of the local Ray this run starts.")] = None,
     app: Annotated[str, typer.Option(help="Serve mode: the docgraph application's name.")] = "docgraph",
     serve_pages_in_flight: Annotated[
-        int, typer.Option(min=1, help="Serve mode: the batch's pages at the model replicas at once (HTTP priority).")
+        int, typer.Option(min=1, help="Serve mode: the batch's model calls in flight, all actors (HTTP priority).")
     ] = 8,
     config: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="A serve config whose app args give the models.")
@@ -56,7 +57,8 @@ def batch_command(
 
     cfg = BatchConfig(
         inputs=inputs, dest=out, options=options, formats=["json", "markdown", *(fmt or [])], mode=mode,
-        concurrency=concurrency, num_cpus=num_cpus, num_gpus=num_gpus, address=address, ray_num_cpus=ray_cpus,
+        concurrency=concurrency, documents_per_call=documents_per_call, num_cpus=num_cpus, num_gpus=num_gpus,
+        address=address, ray_num_cpus=ray_cpus,
         app_name=app, serve_pages_in_flight=serve_pages_in_flight, resume=resume, watchdog_s=watchdog_s,
         furniture=furniture, progress_bars=console.is_terminal,
     )  # fmt: skip

@@ -1,17 +1,17 @@
 """The Ray Data pipeline of a batch run: the inputs' listing as a streaming datasource, then the converting actors.
 
     read (SourceListing: one task walks the inputs, one reference per block)
-      → map_batches(ConvertWorker, batch_size=1, ActorPoolStrategy(size=concurrency, max_tasks_in_flight_per_actor=2),
-                    num_cpus, num_gpus)
+      → map_batches(ConvertWorker, batch_size=documents_per_call, num_cpus, num_gpus,
+                    ActorPoolStrategy(size=concurrency, max_tasks_in_flight_per_actor=2))
       → the driver iterates the rows (small JSON strings: the graphs stay in the workers and on disk)
 
 Memory stays bounded: a block holds one reference (a path, a few dozen bytes), the listing is a generator that Ray
 Data's streaming executor pulls only as the actors take work (its output budget is the backpressure), each actor is
-given at most two documents at once, and the bytes of a document are read by the actor that converts it. One
-document per task also means a worker that dies takes only its own document(s) with it: Ray restarts the actor
-and runs those tasks again (Ray Data's actor pools retry without end); a document that killed its worker
-``MAX_ATTEMPTS`` times is not tried again but gets a ``worker_lost`` row (``OutputLayout.begin``'s attempt
-counter, on disk), so a poison document cannot loop a run forever.
+given at most two calls at once (each of ``documents_per_call`` documents, converted concurrently), and the bytes
+of a document are read by the actor that converts it. A worker that dies takes only its calls' documents with it:
+Ray restarts the actor and runs those tasks again (Ray Data's actor pools retry without end); a document that
+killed its worker ``MAX_ATTEMPTS`` times is not tried again but gets a ``worker_lost`` row (``OutputLayout.begin``'s
+attempt counter, on disk), so a poison document cannot loop a run forever.
 """
 
 from __future__ import annotations
@@ -70,7 +70,13 @@ def source_schema() -> Any:
 
 
 def build_dataset(
-    inputs: Sequence[str], spec: WorkerSpec, *, concurrency: int, num_cpus: float, num_gpus: float
+    inputs: Sequence[str],
+    spec: WorkerSpec,
+    *,
+    concurrency: int,
+    num_cpus: float,
+    num_gpus: float,
+    documents_per_call: int = 1,
 ) -> Any:
     import ray.data
     from ray.data import ActorPoolStrategy
@@ -80,7 +86,7 @@ def build_dataset(
     return listing.map_batches(
         ConvertWorker,
         fn_constructor_kwargs={"spec": spec},
-        batch_size=1,
+        batch_size=documents_per_call,  # converted at once by the actor; one reference per block: no waiting to fill
         batch_format="pyarrow",
         compute=ActorPoolStrategy(size=concurrency, max_tasks_in_flight_per_actor=TASKS_PER_ACTOR),
         num_cpus=num_cpus,

@@ -36,7 +36,8 @@ from docgraph.batch.index import (
 from docgraph.batch.inputs import is_uri
 from docgraph.batch.outputs import DEFAULT_FORMATS, check_formats
 from docgraph.batch.progress import Monitor, Tally, start_board
-from docgraph.batch.worker import LAYOUT_DEPLOYMENT, OCR_DEPLOYMENT, WorkerSpec
+from docgraph.batch.servemodels import LAYOUT_DEPLOYMENT, OCR_DEPLOYMENT
+from docgraph.batch.worker import WorkerSpec
 from models.config import AnyOcrConfig, RapidOcrConfig, YoloLayoutConfig
 from pipeline.graph import SCHEMA_VERSION
 from pipeline.options import ConvertOptions, Limits, OcrMode
@@ -59,6 +60,7 @@ class BatchConfig:
     formats: list[str] = field(default_factory=lambda: list(DEFAULT_FORMATS))
     mode: str = "actors"
     concurrency: int = 2  # converting actors (Ray Data's actor pool size)
+    documents_per_call: int = 4  # documents one actor converts at once (one map_batches call)
     num_cpus: float = 1.0  # per actor
     num_gpus: float = 0.0  # per actor (actors mode: the layout model's device comes from its config)
     address: str | None = None  # Ray to join; None: actors mode starts a local Ray, serve mode joins "auto"
@@ -126,14 +128,13 @@ def serve_deployments(app_name: str) -> tuple[str, ...]:
 def worker_spec(config: BatchConfig, run_id: str, board: str) -> WorkerSpec:
     options, limits = config.options, config.limits
     if config.mode == "serve":
-        # HTTP keeps priority at the shared replicas: the batch's pages in flight are bounded, all actors together,
-        # so most of each replica's max_ongoing_requests stays free for the service's own requests (ADR 0011)
-        per_actor = max(1, config.serve_pages_in_flight // max(1, config.concurrency))
-        limits = limits.model_copy(update={"pages_in_flight": min(limits.pages_in_flight, per_actor)})
+        # HTTP keeps priority at the shared replicas: the batch's model calls in flight are bounded, all actors
+        # together, so most of each replica's max_ongoing_requests stays free for the service's requests (ADR 0011)
         return WorkerSpec(
             dest=config.dest, formats=config.formats, options=options, run_id=run_id, mode="serve", limits=limits,
             app_name=config.app_name, deployments=serve_deployments(config.app_name), board=board,
             furniture=config.furniture, resume=config.resume,
+            model_calls=max(1, config.serve_pages_in_flight // max(1, config.concurrency)),
         )  # fmt: skip
     return WorkerSpec(
         dest=config.dest, formats=config.formats, options=options, run_id=run_id, mode="actors", limits=limits,
@@ -232,7 +233,7 @@ class _Driver:
         try:
             ds = build_dataset(
                 config.inputs, spec, concurrency=config.concurrency, num_cpus=config.num_cpus,
-                num_gpus=config.num_gpus,
+                num_gpus=config.num_gpus, documents_per_call=config.documents_per_call,
             )  # fmt: skip
             self.monitor.start()
             for record in ds.iter_rows():
@@ -299,5 +300,6 @@ def _summary(config: BatchConfig, run_id: str, tally: Tally, interrupted: bool) 
         "pages_failed": tally.pages_failed, "pages_per_s": round(tally.pages / elapsed, 2) if elapsed > 0 else 0.0,
         "reasons": dict(sorted(tally.reasons.items(), key=lambda kv: -kv[1])), "stalls": tally.stalls,
         "options": json.loads(options_json(config.options)), "formats": config.formats,
-        "concurrency": config.concurrency, "docgraph_version": VERSION,
+        "concurrency": config.concurrency, "documents_per_call": config.documents_per_call,
+        "docgraph_version": VERSION,
     }  # fmt: skip

@@ -36,13 +36,11 @@ from models.config import AnyOcrConfig, YoloLayoutConfig
 from pipeline.errors import DocgraphError
 from pipeline.export import ExportOptions
 from pipeline.graph import SCHEMA_VERSION, DocumentGraph, DocumentStatus, PageStatus
-from pipeline.options import ConvertOptions, Limits, OcrMode
+from pipeline.options import ConvertOptions, Limits
 from pipeline.version import VERSION
 
 log = logging.getLogger("docgraph.batch")
 T = TypeVar("T")
-LAYOUT_DEPLOYMENT, OCR_DEPLOYMENT = "LayoutDeployment", "OcrDeployment"  # serve/deployments.py's names
-HEALTH_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +60,7 @@ class WorkerSpec:
     board: str | None = None  # the progress board actor's name
     furniture: bool = False
     resume: bool = True  # skip documents whose row and outputs an earlier run left
+    model_calls: int = 4  # serve mode: this actor's model calls in flight at once (its share of the replicas)
 
 
 class WorkerLostError(DocgraphError):
@@ -118,38 +117,29 @@ class ConvertWorker:
         return m, converter.pool, names
 
     def _serve_models(self) -> tuple[Any, Any, ModelNames]:
-        from ray import serve
+        from docgraph.batch.servemodels import serve_models
 
-        from pipeline.pdfpool import PdfPool
-        from serve.handles import HandleModels
-
-        spec, limits = self.spec, self.spec.limits
-        # the deployments this conversion calls: those the application runs and the options ask for
-        use_layout = spec.options.layout and LAYOUT_DEPLOYMENT in spec.deployments
-        use_ocr = spec.options.ocr is not OcrMode.NEVER and OCR_DEPLOYMENT in spec.deployments
-        layout = serve.get_deployment_handle(LAYOUT_DEPLOYMENT, spec.app_name) if use_layout else None
-        ocr = serve.get_deployment_handle(OCR_DEPLOYMENT, spec.app_name) if use_ocr else None
-        layout_name = self._run(_health(layout)) if layout is not None else None
-        ocr_name, orientation = self._run(_ocr_health(ocr)) if ocr is not None else (None, None)
-        models = HandleModels(
-            layout,
-            ocr,
-            retries=limits.model_retries,
-            layout_max_side=limits.layout_max_side,
-            orientation=orientation is not None,
-        )
-        return models, PdfPool.for_limits(limits), ModelNames(layout_name, ocr_name, orientation)
+        models, pool, (layout, ocr, orientation) = serve_models(self.spec, self._run)
+        return models, pool, ModelNames(layout, ocr, orientation)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     # --- Ray Data's call -----------------------------------------------------------------------------------------
     def __call__(self, batch: Any) -> dict[str, list[str]]:
-        """A ``pyarrow`` batch of references (one, by default) in; one index row (JSON) per reference out."""
+        """A ``pyarrow`` batch of references in, converted concurrently (as the ingress converts the requests it has
+        at once); one index row (JSON) per reference out."""
         refs = [SourceRef.from_row(row) for row in batch.to_pylist()]
-        return {"row": [self.convert(ref).model_dump_json() for ref in refs]}
+        rows = self._run(self._convert_all(refs))
+        return {"row": [row.model_dump_json() for row in rows]}
 
-    def convert(self, ref: SourceRef) -> IndexRow:
+    async def _convert_all(self, refs: list[SourceRef]) -> list[IndexRow]:
+        return list(await asyncio.gather(*(self.convert(ref) for ref in refs)))
+
+    def convert_sync(self, ref: SourceRef) -> IndexRow:
+        return self._run(self.convert(ref))
+
+    async def convert(self, ref: SourceRef) -> IndexRow:
         """One document to its row: read, resume check, convert, write; never raises."""
         started = time.time()
         t0 = time.perf_counter()
@@ -157,24 +147,25 @@ class ConvertWorker:
         size: int | None = None
         read_s = 0.0
         try:
-            data = read_source(ref, self.spec.limits.max_bytes)
-            size = len(data)
-            doc_id = hashlib.sha256(data).hexdigest()
+            data, digest = await asyncio.to_thread(_read_and_hash, ref, self.spec.limits.max_bytes)
+            doc_id, size = digest, len(data)
             read_s = time.perf_counter() - t0
-            earlier = self.layout.finished(doc_id, self.key) if self.spec.resume else None
+            earlier = await asyncio.to_thread(self.layout.finished, digest, self.key) if self.spec.resume else None
             if earlier is not None:  # resumed: this document's outputs and row are there already
                 return earlier.model_copy(update={"source": ref.uri, "filename": _name(ref.uri)})
-            if self.layout.begin(doc_id, self.key) >= MAX_ATTEMPTS:  # its worker died under each earlier attempt
-                self.layout.end(doc_id, self.key)
+            if self.layout.begin(digest, self.key) >= MAX_ATTEMPTS:  # its worker died under each earlier attempt
+                self.layout.end(digest, self.key)
                 lost = WorkerLostError(f"its worker died during each of {MAX_ATTEMPTS} conversions; not tried again")
-                return self._failed(ref, lost, doc_id, size, started, t0, read_s=read_s)
-            row = self._convert(ref, data, doc_id, started, t0, read_s)
-            self.layout.end(doc_id, self.key)
+                return self._failed(ref, lost, digest, size, started, t0, read_s=read_s)
+            row = await self._convert(ref, data, digest, started, t0, read_s)
+            self.layout.end(digest, self.key)
             return row
         except Exception as exc:  # noqa: BLE001 - a document never stops the run: its row says what happened
             return self._failed(ref, exc, doc_id, size, started, t0, read_s=read_s or time.perf_counter() - t0)
 
-    def _convert(self, ref: SourceRef, data: bytes, doc_id: str, started: float, t0: float, read_s: float) -> IndexRow:
+    async def _convert(
+        self, ref: SourceRef, data: bytes, doc_id: str, started: float, t0: float, read_s: float
+    ) -> IndexRow:
         from pipeline.convert import convert_bytes
         from pipeline.memory import release_freed_memory
 
@@ -188,16 +179,14 @@ class ConvertWorker:
             if self.metrics is not None:
                 self.metrics.started()
             try:
-                conversion = self._run(
-                    convert_bytes(
-                        data,
-                        pool=self.pool,
-                        models=self.models,
-                        options=options,
-                        limits=self.spec.limits,
-                        filename=_name(ref.uri),
-                        progress=progress,
-                    )
+                conversion = await convert_bytes(
+                    data,
+                    pool=self.pool,
+                    models=self.models,
+                    options=options,
+                    limits=self.spec.limits,
+                    filename=_name(ref.uri),
+                    progress=progress,
                 )
                 graph = conversion.graph
                 status = graph.status.value
@@ -212,7 +201,7 @@ class ConvertWorker:
                 release_freed_memory()  # the document's page images (as the ingress does after each conversion)
             convert_s = time.perf_counter() - c0
             w0 = time.perf_counter()
-            outputs = self.layout.write_document(graph, self.key)
+            outputs = await asyncio.to_thread(self.layout.write_document, graph, self.key)
             row = self._row_from_graph(ref, graph, len(data), started, read_s, convert_s, outputs)
             row.write_s = time.perf_counter() - w0
             row.total_s = time.perf_counter() - t0
@@ -310,6 +299,11 @@ class ConvertWorker:
                 self.pool.shutdown()
 
 
+def _read_and_hash(ref: SourceRef, max_bytes: int) -> tuple[bytes, str]:
+    data = read_source(ref, max_bytes)
+    return data, hashlib.sha256(data).hexdigest()
+
+
 def _name(uri: str) -> str | None:
     from serve.intake import safe_name  # what the service keeps of a client's file name
 
@@ -326,22 +320,3 @@ def _metrics() -> Any:
     except Exception:  # metrics are best effort: no metrics agent is no reason to stop converting
         log.warning("Prometheus metrics unavailable in this worker", exc_info=True)
         return None
-
-
-async def _health(handle: Any) -> str | None:
-    try:
-        health = await asyncio.wait_for(handle.health.remote(), HEALTH_TIMEOUT_S)
-    except Exception:  # noqa: BLE001 - a name for the index only
-        return None
-    return str(health.name)
-
-
-async def _ocr_health(handle: Any) -> tuple[str | None, str | None]:
-    """The OCR model's name and, when the deployment hosts one, the orientation classifier's (its health detail
-    says '...; <name> loaded and warmed up')."""
-    try:
-        health = await asyncio.wait_for(handle.health.remote(), HEALTH_TIMEOUT_S)
-    except Exception:  # noqa: BLE001 - a name for the index only
-        return None, None
-    _, sep, rest = str(health.detail).partition("; ")
-    return str(health.name), rest.removesuffix(" loaded and warmed up") if sep else None
