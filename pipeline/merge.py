@@ -29,14 +29,14 @@ import numpy.typing as npt
 from pipeline import vertical
 from pipeline.geometry import BBox, union_all
 from pipeline.graph import BlockType, Provenance, Source
-from pipeline.order import reading_order
+from pipeline.order import page_order, reading_order
 from pipeline.page import TextBlock, TextLine
+from pipeline.regions import dedupe, rejoin_pieces
 from pipeline.rtl import mostly_rtl
 from pipeline.tablegrid import TableGrid
 from pipeline.tables import rows_of
 
 LINE_IN_REGION = 0.5
-DUPLICATE_IOU = 0.7
 HEADER_SIZE_RATIO = 1.2
 HEADER_MAX_CHARS = 200
 TEXT_LAYER_MODEL = "pymupdf"
@@ -107,9 +107,13 @@ def merge_page(
     if regions is None:
         blocks = _blocks_without_layout(groups, text_source, text_model)
     else:
-        blocks = _blocks_with_layout(groups, _dedupe(regions), text_source, text_model)
-    order = reading_order(
-        [b.bbox for b in blocks], right_to_left=direction is not PageDirection.LEFT_TO_RIGHT, turns=turns
+        blocks = _blocks_with_layout(groups, dedupe(regions), text_source, text_model)
+    order = page_order(
+        [b.bbox for b in blocks],
+        right_to_left=direction is not PageDirection.LEFT_TO_RIGHT,
+        turns=turns,
+        first={i for i, b in enumerate(blocks) if b.type is BlockType.PAGE_HEADER},
+        last={i for i, b in enumerate(blocks) if b.type is BlockType.PAGE_FOOTER},
     )
     return [blocks[i] for i in order]
 
@@ -131,7 +135,7 @@ def _page_direction(lines: list[TextLine]) -> PageDirection:
 
 def merge_labelled_ocr(ocr: list[OcrRegion], regions: list[Region] | None, *, model: str) -> list[DraftBlock]:
     """Blocks of a page whose OCR came as typed, located blocks, in the OCR model's reading order."""
-    kept = _dedupe(regions or [])
+    kept = dedupe(regions or [])
     used: set[int] = set()
     blocks: list[DraftBlock] = []
     emitted: list[int | None] = []  # OCR emission index per block; None for layout-only blocks
@@ -215,7 +219,7 @@ def _blocks_with_layout(
                 rest.append(line)
         if rest:
             leftovers.append(TextBlock(bbox=union_all([ln.bbox for ln in rest]), lines=tuple(rest)))
-
+    regions, assigned = rejoin_pieces(regions, assigned)
     blocks: list[DraftBlock] = []
     for (region, others), lines in zip(regions, assigned, strict=True):
         prov = [_layout_prov(region)] + [_layout_prov(o) for o in others]
@@ -319,17 +323,6 @@ def line_size(lines: list[TextLine]) -> float:
         return 0.0
     sized = [ln.size for ln in lines if ln.size > 0]
     return max(sized) if sized else statistics.median(ln.bbox.height for ln in lines)
-
-
-def _dedupe(regions: list[Region]) -> list[tuple[Region, list[Region]]]:
-    kept: list[tuple[Region, list[Region]]] = []
-    for region in sorted(regions, key=lambda r: -r.score):
-        match = next((k for k, (r, _) in enumerate(kept) if r.bbox.iou(region.bbox) >= DUPLICATE_IOU), None)
-        if match is None:
-            kept.append((region, []))
-        else:
-            kept[match][1].append(region)
-    return kept
 
 
 def _ordered(lines: list[TextLine]) -> list[TextLine]:

@@ -37,7 +37,10 @@ def body_text(graph: DocumentGraph, page_no: int | None = None) -> str:
     )
 
 
-HORRIBLE_OCR_MIN = 0.92  # measured 0.950 (page read again by RapidOCR); its own text layer: 0.853
+# measured 0.950 (page read again by RapidOCR); its own text layer: 0.907 (0.853 before a text region the layout
+# model cut out of the middle of another was given back to it, pipeline.regions)
+HORRIBLE_OCR_MIN = 0.92
+HORRIBLE_LAYER_MARGIN = 0.03  # OCR reads it at least this much better than its own text layer
 
 
 def test_a_bad_ocr_layer_under_the_scan_image_is_read_again(local_converter: Any, corpus: Path) -> None:
@@ -50,7 +53,7 @@ def test_a_bad_ocr_layer_under_the_scan_image_is_read_again(local_converter: Any
     text = "\n".join(b.text for b in graph.blocks)
     assert similarity(text, truth) >= HORRIBLE_OCR_MIN
     kept = convert(local_converter, corpus, "horribleocr.pdf", ocr=OcrMode.NEVER)  # what trusting the layer gave
-    assert similarity("\n".join(b.text for b in kept.blocks), truth) < similarity(text, truth) - 0.05
+    assert similarity("\n".join(b.text for b in kept.blocks), truth) < similarity(text, truth) - HORRIBLE_LAYER_MARGIN
 
 
 MIXED_SCAN_MIN = 0.93  # measured 0.973 (RapidOCR on the letter, turned upright: its /Rotate shows it upright)

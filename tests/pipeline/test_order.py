@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.geometry import BBox
-from pipeline.order import reading_order
+from pipeline.order import page_order, reading_order
 
 
 def B(l: float, t: float, r: float, b: float) -> BBox:
@@ -59,3 +59,24 @@ def test_a_sideways_page_is_cut_as_it_reads() -> None:
     assert reading_order(stored, turns=1) == [0, 1, 2, 3]
     assert reading_order(stored) != [0, 1, 2, 3]
     assert reading_order(shown, turns=0) == [0, 1, 2, 3]
+
+
+def test_a_register_page_reads_band_columns_then_footer() -> None:
+    """Three columns under a header band (a title on the left, the issue on the right, nothing over the middle
+    column), a footer line that reaches into the third column, and a line set sideways in the left margin down
+    into the footer (both bridged every gutter): band, columns, margin line; the footer last."""
+    title, issue, date = B(45, 55, 184, 74), B(399, 59, 460, 67), B(399, 91, 499, 99)
+    cols = [B(45 + 177 * c, 122 + 310 * r, 214 + 177 * c, 422 + 310 * r) for c in range(3) for r in range(2)]
+    footer, margin = B(28, 766, 399, 774), B(18, 667, 23, 774)
+    boxes = [footer, cols[3], margin, date, cols[0], issue, cols[5], title, cols[1], cols[2], cols[4]]
+    order = [boxes[i] for i in page_order(boxes, last={0})]
+    assert order == [title, issue, date, *cols, margin, footer]
+    assert [boxes[i] for i in reading_order(boxes)] != order  # the plain cut finds no gutter: it reads across them
+
+
+def test_columns_whose_tops_are_level_are_no_band() -> None:
+    cols = [B(50 + 180 * c, 100 + 10 * r, 210 + 180 * c, 105 + 10 * r) for c in range(3) for r in range(5)]
+    shuffled = cols[::-1]
+    assert [shuffled[i] for i in page_order(shuffled)] == cols
+    tall = [B(400, 100, 405, 500), B(50, 100, 300, 500)]  # a thin box beside the rest on a page read from the right
+    assert page_order(tall, right_to_left=True) == reading_order(tall, right_to_left=True)

@@ -25,11 +25,6 @@ KNOWN_DEFECTS: dict[str, str] = {
         "on the box grown by CLIP_MARGIN, so that column is lost) and the third and fourth tables get no table box "
         "(read as one text block)"
     ),
-    "federal-register-2020-17221-p1.pdf": (
-        "reading order: the page footer line (x 28-399) reaches the third column's left edge and the vertical "
-        "margin line (x 18-23, down into the footer) sits 5 pt from it, so XY-cut finds no gutter and no strip "
-        "gap and falls back to top-to-bottom order across the three columns"
-    ),
 }
 _GRAPHS: dict[str, DocumentGraph] = {}
 
