@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from importlib.metadata import version
 from typing import Any
 
@@ -40,19 +41,19 @@ class RapidOcrModel:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = config.threads
         self.config = config
         self._engine = RapidOCR(params=params)
-        self._turns = asyncio.Semaphore(config.max_concurrent)  # pages read at once (config.max_concurrent)
+        # pages read at once (config.max_concurrent), taken in the reading thread: any event loop may call (the CLI
+        # runs one per conversion), and a cancelled call keeps its turn until its read has ended
+        self._turns = threading.BoundedSemaphore(config.max_concurrent)
         self.name = f"rapidocr-ppocrv6@{version('rapidocr')}"
 
     async def recognize(self, image: PageImage, request: OcrRequest) -> OcrResult:
         """``request`` has no setting RapidOCR understands; CPU work runs in a thread, at most
         ``config.max_concurrent`` pages at once."""
-        async with self._turns:
-            work = asyncio.ensure_future(asyncio.to_thread(self.read, image))
-            try:
-                return await asyncio.shield(work)
-            except asyncio.CancelledError:
-                await asyncio.wait([work])  # a thread cannot be stopped: the turn is free when the read has ended
-                raise
+        return await asyncio.to_thread(self._read_in_turn, image)
+
+    def _read_in_turn(self, image: PageImage) -> OcrResult:
+        with self._turns:
+            return self.read(image)
 
     def read(self, image: PageImage) -> OcrResult:
         from rapidocr.utils.output import RapidOCROutput
