@@ -23,6 +23,7 @@ from docgraph.samples import make_many_draws_pdf, make_sample_pdf, make_text_pdf
 from models.config import RapidOcrConfig
 from pipeline import Limits
 from serve.args import AppArgs
+from tests.replica_memory import sampled
 
 MIB = 1 << 20
 
@@ -80,7 +81,6 @@ def main() -> None:
         alone, _ = light_latencies(client, light, a.light)
         stop, sent = threading.Event(), [0]
         statuses: dict[int, int] = {}
-        peak = dict(before)
 
         def heavy_stream(k: int) -> None:
             while not stop.is_set():
@@ -89,22 +89,16 @@ def main() -> None:
                 sent[0] += 1
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
 
-        def sample_rss() -> None:
-            while not stop.is_set():
-                for role, rss in rss_by_role().items():
-                    peak[role] = max(peak.get(role, 0), rss)
-                time.sleep(0.2)
-
-        with ThreadPoolExecutor(a.heavy_clients + 1) as pool:
+        with ThreadPoolExecutor(a.heavy_clients) as pool, sampled(0.2, rss_by_role) as peaks:
             streams = [pool.submit(heavy_stream, k) for k in range(a.heavy_clients)]
-            sampler = pool.submit(sample_rss)
             time.sleep(2.0)  # heavy work is in flight first
             beside, slowest = light_latencies(client, light, a.light)
             stop.set()
-            for f in [*streams, sampler]:
+            for f in streams:
                 f.result()
         time.sleep(3.0)
         after = rss_by_role()
+        peak = {role: max(before.get(role, 0), peaks.by_role.get(role, 0)) for role in {*before, *peaks.by_role}}
     roles = sorted(set(before) | set(peak) | set(after))
     report(
         "isolation",

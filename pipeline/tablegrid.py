@@ -41,6 +41,16 @@ class TableGrid:
     def text(self) -> str:
         return "\n".join(" | ".join(row) for row in self.rows())
 
+    def covers_each_slot_once(self) -> bool:
+        """No slot of the grid is covered by two cells (their spans overlap)."""
+        seen: set[tuple[int, int]] = set()
+        for c in self.cells:
+            slots = {(r, k) for r in range(c.row, c.row + c.row_span) for k in range(c.col, c.col + c.col_span)}
+            if slots & seen:
+                return False
+            seen |= slots
+        return True
+
 
 def with_headers(cells: list[GridCell], num_rows: int, num_cols: int, *, infer_spans: bool) -> tuple[GridCell, ...]:
     """``cells`` with their header rows marked ``column_header`` (a grid of one row has none); with

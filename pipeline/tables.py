@@ -151,24 +151,12 @@ def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | Non
         # on a tie the ruled one
         inside = [w for w in words if region.contains(pymupdf.Point((w[0] + w[2]) / 2, (w[1] + w[3]) / 2))]
         found = max(
-            (c for c in candidates if c.num_cols >= 2 and _slots_once(c)),
+            (c for c in candidates if c.num_cols >= 2),
             key=lambda c: sum(1 for w in inside if _holds(c.bbox, w)),
             default=None,
         )
         out.append(found)
     return out
-
-
-def _slots_once(grid: TableGrid) -> bool:
-    """Every slot of the grid is covered by at most one cell (without white fills as rules, the finder can return
-    cells that overlap: form_on_later_pages' white cell backgrounds)."""
-    seen: set[tuple[int, int]] = set()
-    for c in grid.cells:
-        slots = {(r, k) for r in range(c.row, c.row + c.row_span) for k in range(c.col, c.col + c.col_span)}
-        if slots & seen:
-            return False
-        seen |= slots
-    return True
 
 
 def _invisible(path: dict[str, Any]) -> bool:
@@ -223,7 +211,10 @@ def _pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> Tabl
     if len(cells) < 2:
         return None
     headed = with_headers(cells, num_rows, num_cols, infer_spans=method != "pymupdf-lines")  # ruled: its own spans
-    return TableGrid(BBox.of(tuple(table.bbox)), num_rows, num_cols, headed, method)
+    grid = TableGrid(BBox.of(tuple(table.bbox)), num_rows, num_cols, headed, method)
+    # spans read from cell boxes can overlap (form_on_later_pages' white cell backgrounds, not taken as rules): no
+    # such grid is a table
+    return grid if grid.covers_each_slot_once() else None
 
 
 def _words_in(words: list[tuple[Any, ...]], cell: tuple[float, float, float, float]) -> str:
