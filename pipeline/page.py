@@ -49,13 +49,24 @@ class PageGeometry:
     to_display: tuple[float, float, float, float, float, float]  # affine matrix content → display
 
     def bbox_to_display(self, box: BBox) -> BBox:
+        """``box`` (content space) in display space, clipped to the page. Called for every word of the graph: the
+        quarter-turn matrices a page's ``/Rotate`` gives (the only ones PyMuPDF makes) take two corners, not four,
+        and the box is built once (the clip inlined)."""
         a, b, c, d, e, f = self.to_display
-        xs = (box.l, box.r)
-        ys = (box.t, box.b)
-        pts = [(a * x + c * y + e, b * x + d * y + f) for x in xs for y in ys]
-        return BBox.of(
-            (min(p[0] for p in pts), min(p[1] for p in pts), max(p[0] for p in pts), max(p[1] for p in pts))
-        ).clip(self.display_width, self.display_height)
+        if b == 0 and c == 0:  # /Rotate 0 or 180: x from x, y from y
+            x0, x1, y0, y1 = a * box.l + e, a * box.r + e, d * box.t + f, d * box.b + f
+        elif a == 0 and d == 0:  # /Rotate 90 or 270: x from y, y from x
+            x0, x1, y0, y1 = c * box.t + e, c * box.b + e, b * box.l + f, b * box.r + f
+        else:
+            xs = [a * x + c * y + e for x in (box.l, box.r) for y in (box.t, box.b)]
+            ys = [b * x + d * y + f for x in (box.l, box.r) for y in (box.t, box.b)]
+            x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+        w, h = self.display_width, self.display_height
+        if x0 > x1:
+            x0, x1 = x1, x0
+        if y0 > y1:
+            y0, y1 = y1, y0
+        return BBox(l=min(max(x0, 0.0), w), t=min(max(y0, 0.0), h), r=min(max(x1, 0.0), w), b=min(max(y1, 0.0), h))
 
     def upright(self, quarter_turns: int) -> PageGeometry:
         """The geometry of this page's content space turned counter-clockwise by ``quarter_turns`` × 90° (what a
