@@ -24,7 +24,7 @@ from models.config import (
     resolve_weights,
 )
 from pipeline.errors import ModelUnavailableError
-from pipeline.memory import release_freed_memory
+from pipeline.memory import freeze_startup_heap, release_freed_memory
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, ModelHealth, OcrRequest, OcrResult, Orientation
 from serve.args import BatchConfig
@@ -49,6 +49,7 @@ class LayoutDeployment:
         self._metrics = ModelMetrics("layout")
         self._licence = weights_licence(resolve_weights(config.weights))
         log.info("layout model ready: %s (licence: %s)", self._model.name, self._licence)
+        freeze_startup_heap()
 
     async def _run_batch(self, images: list[PageImage]) -> list[LayoutResult]:
         t0 = time.perf_counter()
@@ -98,6 +99,7 @@ class OcrDeployment:
         self._orientation = build_orientation_model(config)  # the CPU default's page-orientation classifier
         self._metrics = ModelMetrics("ocr")
         log.info("OCR model ready: %s", self._model.name)
+        freeze_startup_heap()
 
     async def recognize(self, image: PageImage, request: OcrRequest | None = None) -> OcrResult:
         t0 = time.perf_counter()

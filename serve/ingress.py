@@ -27,7 +27,7 @@ from pipeline import ConvertOptions, DocumentGraph, PdfPool
 from pipeline.convert import Conversion, convert_bytes
 from pipeline.export import EXPORTERS, ExportOptions, ZipBundleSerializer, exporter
 from pipeline.graph import schema_json
-from pipeline.memory import release_freed_memory
+from pipeline.memory import freeze_startup_heap, release_freed_memory
 from pipeline.options import Limits
 from pipeline.progress import ConvertProgress
 from pipeline.protocols import ModelHealth
@@ -107,6 +107,7 @@ class DocumentIngress(ReadinessRoutes, JobRoutes, DoclingRoutes):
         self._uploads = UploadCache()  # jobs' PDFs for their page images
         self._jobs = JobRunner(self._store, args.jobs, self._convert_job)
         self._jobs.start()  # also the watchdog: resumes jobs whose replica died
+        freeze_startup_heap()  # what this replica keeps for its life, out of the collector's walks
 
     def check_health(self) -> None:
         # A slow document is not a sick replica: the pool kills calls past their deadlines itself. Only a pool
