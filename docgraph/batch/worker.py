@@ -36,6 +36,7 @@ from models.config import AnyOcrConfig, YoloLayoutConfig
 from pipeline.errors import DocgraphError
 from pipeline.export import ExportOptions
 from pipeline.graph import SCHEMA_VERSION, DocumentGraph, DocumentStatus, PageStatus
+from pipeline.memory import freeze_startup_heap
 from pipeline.options import ConvertOptions, Limits
 from pipeline.version import VERSION
 
@@ -101,6 +102,7 @@ class ConvertWorker:
             self.models, self.pool, self.names = self._local_models()
         self.metrics = _metrics()
         self.board = board_handle(spec.board)
+        freeze_startup_heap()  # its imports, models and pool: out of the collector's walks for the actor's life
 
     # --- models ------------------------------------------------------------------------------------------------
     def _local_models(self) -> tuple[Any, Any, ModelNames]:
