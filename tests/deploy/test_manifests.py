@@ -72,6 +72,18 @@ def test_every_node_s_http_proxy_gets_the_request_head_deadline() -> None:
     assert vm.count(f"export {CALLBACK_ENV}={CALLBACK};") == 2  # head and worker start commands
 
 
+def test_the_serve_controller_wakes_as_often_everywhere() -> None:
+    """The controller's loop interval (docgraph.embedded) is the same in the image, on the KubeRay head and on the
+    VM head as in the embedded service."""
+    from docgraph.embedded import CONTROL_LOOP_ENV, CONTROL_LOOP_INTERVAL_S
+
+    head = _load(DEPLOY / "kuberay" / "rayservice.yaml")["spec"]["rayClusterConfig"]["headGroupSpec"]
+    env = {e["name"]: e.get("value") for e in head["template"]["spec"]["containers"][0]["env"]}
+    assert env[CONTROL_LOOP_ENV] == CONTROL_LOOP_INTERVAL_S
+    assert f"export {CONTROL_LOOP_ENV}={CONTROL_LOOP_INTERVAL_S};" in (DEPLOY / "vm" / "cluster.yaml").read_text()
+    assert f"{CONTROL_LOOP_ENV}={CONTROL_LOOP_INTERVAL_S} \\" in (DEPLOY / "image" / "Containerfile").read_text()
+
+
 def test_rayservice_cluster_shape() -> None:
     manifest = _load(DEPLOY / "kuberay" / "rayservice.yaml")
     assert (manifest["apiVersion"], manifest["kind"]) == ("ray.io/v1", "RayService")
