@@ -12,11 +12,13 @@ from typing import TypeVar
 
 import psutil
 
+from serve.names import INGRESS_DEPLOYMENT, LAYOUT_DEPLOYMENT, OCR_DEPLOYMENT
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CORPUS = Path(os.environ.get("DOCGRAPH_CORPUS", ROOT.parent / "shared" / "corpus" / "public"))
 T = TypeVar("T")
-LAYOUT_ROLE = "LayoutDeployment"
+LAYOUT_ROLE = LAYOUT_DEPLOYMENT
 CLIENT_ROLE = "client (this benchmark)"
 
 
@@ -46,7 +48,7 @@ def _role(proc: psutil.Process) -> str | None:
     line = " ".join(proc.cmdline())
     if "pipeline.pdfworker" in line:
         return "PyMuPDF workers (of the ingress)"
-    for role in (LAYOUT_ROLE, "OcrDeployment", "DocumentIngress", "ProxyActor", "ServeController"):
+    for role in (LAYOUT_ROLE, OCR_DEPLOYMENT, INGRESS_DEPLOYMENT, "ProxyActor", "ServeController"):
         if role in line:
             return role
     if proc.pid == os.getpid():

@@ -15,9 +15,10 @@ from ray.serve import Application
 from serve.args import AppArgs
 from serve.deployments import LayoutDeployment, OcrDeployment
 from serve.ingress import DocumentIngress
+from serve.names import INGRESS_DEPLOYMENT
 
 INGRESS_OPTIONS: dict[str, Any] = {
-    "name": "DocumentIngress",
+    "name": INGRESS_DEPLOYMENT,
     "max_ongoing_requests": 64,  # requests mostly wait on model calls: many may be in flight at once
     "ray_actor_options": {"num_cpus": 0.25},
     "health_check_period_s": 10,

@@ -29,6 +29,7 @@ from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult, ModelHealth, OcrRequest, OcrResult, Orientation
 from serve.args import BatchConfig
 from serve.metrics import ModelMetrics
+from serve.names import LAYOUT_DEPLOYMENT, OCR_DEPLOYMENT
 from serve.priority import lower_cpu_priority
 
 log = logging.getLogger("docgraph.serve")
@@ -80,7 +81,7 @@ class LayoutDeployment:
     @staticmethod
     def get_deployment_options() -> dict[str, Any]:
         return {
-            "name": "LayoutDeployment",
+            "name": LAYOUT_DEPLOYMENT,
             "max_ongoing_requests": 32,  # lets @serve.batch fill batches from many requests
             "ray_actor_options": {"num_cpus": 0.5},
             "health_check_period_s": 10,
@@ -144,7 +145,7 @@ class OcrDeployment:
         else:
             ongoing, actor = 4, {"num_cpus": 0.5}  # CPU OCR: a few pages at once per replica, the rest queue
         return {
-            "name": "OcrDeployment",
+            "name": OCR_DEPLOYMENT,
             "max_ongoing_requests": ongoing,
             "ray_actor_options": actor,
             "health_check_period_s": 10,

@@ -36,12 +36,12 @@ from docgraph.batch.index import (
 from docgraph.batch.inputs import is_uri
 from docgraph.batch.outputs import DEFAULT_FORMATS, check_formats
 from docgraph.batch.progress import Monitor, Tally, start_board
-from docgraph.batch.servemodels import LAYOUT_DEPLOYMENT, OCR_DEPLOYMENT
 from docgraph.batch.worker import WorkerSpec
 from models.config import AnyOcrConfig, RapidOcrConfig, YoloLayoutConfig
 from pipeline.graph import SCHEMA_VERSION
 from pipeline.options import ConvertOptions, Limits, OcrMode
 from pipeline.version import VERSION
+from serve.names import LAYOUT_DEPLOYMENT, OCR_DEPLOYMENT
 
 log = logging.getLogger("docgraph.batch")
 MODES = ("actors", "serve")

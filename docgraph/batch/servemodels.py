@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from pipeline.options import OcrMode
 from pipeline.page import PageImage
 from pipeline.protocols import OcrRequest, Orientation, PageAnalysis
+from serve.names import LAYOUT_DEPLOYMENT, OCR_DEPLOYMENT
 
 if TYPE_CHECKING:
     from docgraph.batch.worker import WorkerSpec
 
-LAYOUT_DEPLOYMENT, OCR_DEPLOYMENT = "LayoutDeployment", "OcrDeployment"  # serve/deployments.py's names
 HEALTH_TIMEOUT_S = 60.0
 Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
