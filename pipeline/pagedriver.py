@@ -19,7 +19,7 @@ from pipeline.progress import ConvertProgress
 from pipeline.protocols import OcrRequest, OcrResult, PageAnalysis, PageModels
 from pipeline.route import PagePlan, classify_page, plan_for, untrusted_text_layer
 from pipeline.steps import Step
-from pipeline.tablecells import read_tables
+from pipeline.tablecells import read_tables, ruled_tables
 from pipeline.upright import upright
 
 log = logging.getLogger("docgraph.pipeline")
@@ -83,10 +83,11 @@ async def _convert_page(run: PageRun) -> PageOutcome:
         run.start(*(step for step, on in ((Step.LAYOUT, plan.layout), (Step.OCR, plan.ocr)) if on))
         analysis = await _analyze(run, image, plan)
 
+    ruled = await ruled_tables(run, analysis, plan)  # the layout's table regions fitted to the page's rules
     run.start(Step.MERGE)
     t0 = time.perf_counter()
     read = ocr_lines(image, analysis)
-    out.blocks = merge_analysis(layer.blocks, read, image, analysis, plan, out.geometry)
+    out.blocks = merge_analysis(layer.blocks, read, image, analysis, plan, out.geometry, ruled)
     out.timings.merge_s = time.perf_counter() - t0
     if image is not None and plan.pictures:
         await read_text_in_pictures(run, image, layer, plan)
@@ -94,7 +95,7 @@ async def _convert_page(run: PageRun) -> PageOutcome:
     tables = [b for b in out.blocks if b.type is BlockType.TABLE and b.table is None]
     if tables:
         run.start(Step.TABLES)
-        out.timings.tables_s = await read_tables(run, tables, layer, read, plan)
+        out.timings.tables_s += await read_tables(run, tables, layer, read, plan, ruled)
     if plan.text_source is Source.OCR and analysis.ocr is None and analysis.layout is None:
         out.status = PageStatus.FAILED  # a scan with neither text nor regions: nothing was converted
     return out

@@ -18,6 +18,7 @@ from pipeline.merge import (
 from pipeline.page import PageGeometry, PageImage, TextBlock, TextLine
 from pipeline.protocols import OcrResult, PageAnalysis
 from pipeline.route import SCAN_IMAGE_COVERAGE, PagePlan
+from pipeline.ruledtables import RuledTables, fit_regions
 
 
 def ocr_lines(image: PageImage | None, analysis: PageAnalysis) -> list[TextLine]:
@@ -38,7 +39,9 @@ def merge_analysis(
     analysis: PageAnalysis,
     plan: PagePlan,
     geometry: PageGeometry,
+    ruled: RuledTables | None = None,
 ) -> list[DraftBlock]:
+    """``ruled``: the page's ruled tables, that its table regions are fitted to (``pipeline.ruledtables``)."""
     regions = None
     if image is not None and analysis.layout is not None:
         regions = [
@@ -47,6 +50,7 @@ def merge_analysis(
             )
             for r in analysis.layout.regions
         ]
+        regions = fit_regions(regions, ruled or RuledTables())
     if image is not None and analysis.ocr is not None and plan.text_source is Source.OCR and _labelled(analysis.ocr):
         ocr = [
             OcrRegion(b.type, b.label, image.box_to_points(b.bbox), b.text, b.confidence, i)

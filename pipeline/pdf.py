@@ -31,6 +31,7 @@ from pipeline.images import image_format, image_pdf
 from pipeline.options import Limits
 from pipeline.page import PageGeometry, PageImage, TextLayer, TextLine
 from pipeline.rtl import normalise_forms
+from pipeline.ruledtables import RuledTables, find_ruled_tables
 from pipeline.tablegrid import TableGrid
 from pipeline.tables import find_tables
 from pipeline.textlayer import TEXT_FLAGS, extract_text_layer
@@ -150,6 +151,11 @@ class PdfDocument:
     def tables(self, page_no: int, clips: list[BBox]) -> list[TableGrid | None]:
         """The table structure inside each clip (content space), or ``None`` where PyMuPDF finds none."""
         return find_tables(self._page(page_no), clips)
+
+    def ruled_tables(self, page_no: int, turns: int = 0) -> RuledTables:
+        """Every ruled table of the page (content space), read cell for cell on the page turned by ``turns``
+        (quarter turns counter-clockwise: its text running along it)."""
+        return find_ruled_tables(self._page(page_no), turns)
 
     def render(self, page_no: int, dpi: int, max_side: int | None = None) -> tuple[PageImage, str | None]:
         """Render one page in content space; returns the image and a warning if the DPI had to be lowered to fit

@@ -38,6 +38,7 @@ from pipeline.pdf import DocumentMeta, render_bytes
 from pipeline.pdfprocess import START_TIMEOUT_S, WorkerProcess
 from pipeline.pdfshare import FairShare
 from pipeline.renderbudget import ByteBudget, Reservation
+from pipeline.ruledtables import RuledTables
 from pipeline.steps import Step
 from pipeline.tablegrid import TableGrid
 
@@ -345,6 +346,11 @@ class DocumentHandle:
         result: list[TableGrid | None] = await self._call(
             Step.TABLES, self.limits.text_timeout_s, "tables", page_no, clips
         )
+        return result
+
+    async def ruled_tables(self, page_no: int, turns: int = 0) -> RuledTables:
+        """Every ruled table of the page (content space), read cell for cell in a worker."""
+        result: RuledTables = await self._call(Step.TABLES, self.limits.text_timeout_s, "ruled_tables", page_no, turns)
         return result
 
     async def reserve_render(self, geometry: PageGeometry, dpi: int, max_side: int | None = None) -> Reservation:

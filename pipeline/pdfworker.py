@@ -20,7 +20,9 @@ from pipeline import pdfwire
 from pipeline.errors import DocgraphError
 from pipeline.pdf import PdfDocument, open_document
 
-PAGE_METHODS = frozenset({"read_page", "geometry", "text_layer", "words", "tables", "render", "render_display_png"})
+PAGE_METHODS = frozenset(
+    {"read_page", "geometry", "text_layer", "words", "tables", "ruled_tables", "render", "render_display_png"}
+)
 
 
 def selftest() -> None:

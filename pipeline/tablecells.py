@@ -8,11 +8,13 @@ import time
 from dataclasses import replace
 
 from pipeline.geometry import BBox
-from pipeline.graph import Source
+from pipeline.graph import BlockType, Source
 from pipeline.merge import DraftBlock
 from pipeline.page import PageGeometry, TextLayer, TextLine, turned_box
 from pipeline.pagerun import PageRun
+from pipeline.protocols import PageAnalysis
 from pipeline.route import PagePlan
+from pipeline.ruledtables import RuledTables
 from pipeline.steps import Step
 from pipeline.tablegrid import TableGrid
 from pipeline.tables import grid_from_html, grid_from_lines
@@ -21,19 +23,28 @@ log = logging.getLogger("docgraph.pipeline")
 
 
 async def read_tables(
-    run: PageRun, tables: list[DraftBlock], layer: TextLayer, ocr_lines: list[TextLine], plan: PagePlan
+    run: PageRun,
+    tables: list[DraftBlock],
+    layer: TextLayer,
+    ocr_lines: list[TextLine],
+    plan: PagePlan,
+    ruled: RuledTables | None = None,
 ) -> float:
-    """Cells for each table block: ``find_tables`` in the region on a digital page, else (or where it finds
-    nothing) the region's text (text-layer or OCR lines) clustered into rows and columns. A failure leaves the
-    table's text as it was and makes the page partial. Returns the seconds it took."""
+    """Cells for each table block: a ruled table of the page read before the merge (``ruled_tables``) where the
+    block was added for it, else ``find_tables`` in the region on a digital page, else (or where it finds nothing) the
+    region's text (text-layer or OCR lines) clustered into rows and columns. A failure leaves the table's text as
+    it was and makes the page partial. Returns the seconds it took."""
     out = run.out
     t0 = time.perf_counter()
     digital = plan.text_source is Source.TEXT_LAYER
     lines = layer.lines if digital else ocr_lines
-    grids: list[TableGrid | None] = [None] * len(tables)
-    if digital:
+    grids: list[TableGrid | None] = [(ruled or RuledTables()).added(b.model, b.bbox) for b in tables]
+    unread = [i for i, grid in enumerate(grids) if grid is None]
+    if digital and unread:
         try:
-            grids = await run.doc.tables(out.page_no, [b.bbox for b in tables])
+            read = await run.doc.tables(out.page_no, [tables[i].bbox for i in unread])
+            for i, grid in zip(unread, read, strict=True):
+                grids[i] = grid
         except Exception as exc:  # noqa: BLE001 - recorded on the page; its text stays as merged
             log.warning("page %d: table structure failed: %s", out.page_no, exc)
             out.warnings.append(f"page {out.page_no}: table structure not read: {exc}")
@@ -51,6 +62,25 @@ async def read_tables(
             block.text = grid.text()
             block.bbox = block.bbox.union(grid.bbox)  # the table is where its cells are
     return time.perf_counter() - t0
+
+
+async def ruled_tables(run: PageRun, analysis: PageAnalysis, plan: PagePlan) -> RuledTables:
+    """The page's ruled tables (``pipeline.ruledtables``), where the layout model saw a table on a digital page;
+    none elsewhere (no call), or where reading them failed (a warning: the model's regions stay as they are)."""
+    layout = analysis.layout
+    if plan.text_source is not Source.TEXT_LAYER or layout is None:
+        return RuledTables()
+    if not any(r.type is BlockType.TABLE for r in layout.regions):
+        return RuledTables()
+    t0 = time.perf_counter()
+    try:
+        return await run.doc.ruled_tables(run.page_no, plan.turns)
+    except Exception as exc:  # noqa: BLE001 - recorded on the page; the layout's regions are merged as they are
+        log.warning("page %d: ruled tables not read: %s", run.page_no, exc)
+        run.out.warnings.append(f"page {run.page_no}: ruled tables not read: {exc}")
+        return RuledTables()
+    finally:
+        run.out.timings.tables_s += time.perf_counter() - t0
 
 
 def grid_along(lines: list[TextLine], turns: int, geometry: PageGeometry | None) -> TableGrid | None:

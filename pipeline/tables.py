@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any, Final
@@ -97,8 +99,21 @@ def _text_turn(page: pymupdf.Page, clip: BBox) -> int:
 
 def _find_turned(page: pymupdf.Page, clips: list[BBox], turn: int) -> list[TableGrid | None]:
     """``_find_upright`` on the page turned by ``turn`` degrees (the page itself where that is how it lies)."""
+    with turned_page(page, turn) as (turned, to_shown, to_content):
+        if turned is page:
+            return _find_upright(page, clips)
+        shown = [moved(clip, to_shown) for clip in clips]
+        return [None if grid is None else moved_grid(grid, to_content) for grid in _find_upright(turned, shown)]
+
+
+@contextmanager
+def turned_page(page: pymupdf.Page, turn: int) -> Iterator[tuple[pymupdf.Page, pymupdf.Matrix, pymupdf.Matrix]]:
+    """The page turned by ``turn`` degrees clockwise, as a page of rotation 0 (the page itself where that is how it
+    lies; else a copy in a document of its own: un-rotating edits the document, and the worker keeps the user's
+    open), with the matrices from content space to the turned page's space and back."""
     if turn == 0 and not page.rotation:
-        return _find_upright(page, clips)
+        yield page, pymupdf.Identity, pymupdf.Identity
+        return
     turned_doc = pymupdf.open()
     try:
         turned_doc.insert_pdf(page.parent, from_page=page.number, to_page=page.number, links=False, annots=False)
@@ -106,20 +121,19 @@ def _find_turned(page: pymupdf.Page, clips: list[BBox], turn: int) -> list[Table
         turned.set_rotation(turn)
         to_shown, to_content = turned.rotation_matrix, turned.derotation_matrix
         turned.remove_rotation()  # the same appearance, rotation 0: its space is the turned page
-        shown = [_moved(clip, to_shown) for clip in clips]
-        return [None if grid is None else _moved_grid(grid, to_content) for grid in _find_upright(turned, shown)]
+        yield turned, to_shown, to_content
     finally:
         turned_doc.close()
 
 
-def _moved(box: BBox, matrix: pymupdf.Matrix) -> BBox:
+def moved(box: BBox, matrix: pymupdf.Matrix) -> BBox:
     return BBox.of(tuple(pymupdf.Rect(box.l, box.t, box.r, box.b) * matrix))
 
 
-def _moved_grid(grid: TableGrid, matrix: pymupdf.Matrix) -> TableGrid:
+def moved_grid(grid: TableGrid, matrix: pymupdf.Matrix) -> TableGrid:
     """The same rows and columns, their boxes in another space."""
-    cells = tuple(replace(c, bbox=None if c.bbox is None else _moved(c.bbox, matrix)) for c in grid.cells)
-    return replace(grid, bbox=_moved(grid.bbox, matrix), cells=cells)
+    cells = tuple(replace(c, bbox=None if c.bbox is None else moved(c.bbox, matrix)) for c in grid.cells)
+    return replace(grid, bbox=moved(grid.bbox, matrix), cells=cells)
 
 
 def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | None]:
@@ -128,22 +142,22 @@ def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | Non
     textpage = page.get_textpage(flags=pymupdf_table.TABLE_DETECTOR_FLAGS)
     words = textpage.extractWORDS()
     word_rects = [pymupdf.Rect(w[:4]) for w in words]
-    drawings = [d for d in page.get_drawings() if not _invisible(d)]
+    drawings = [d for d in page.get_drawings() if not invisible(d)]
     for clip in clips:
         region = pymupdf.Rect(clip.l, clip.t, clip.r, clip.b)
         grown = pymupdf.Rect(clip.l - CLIP_MARGIN, clip.t - CLIP_MARGIN, clip.r + CLIP_MARGIN, clip.b + CLIP_MARGIN)
         grown &= bounds
         candidates: list[TableGrid] = []
         try:
-            finder = page.find_tables(clip=grown, strategy="lines", use_layout=False, paths=_copies(drawings))
+            finder = page.find_tables(clip=grown, strategy="lines", use_layout=False, paths=copies(drawings))
             ruled = [(_iou(pymupdf.Rect(t.bbox), region), t) for t in (finder.tables if finder else [])]
             ruled = [(iou, t) for iou, t in ruled if iou >= MATCH_IOU]
             if ruled:
-                grid = _pymupdf_grid(max(ruled, key=lambda it: it[0])[1], words, "pymupdf-lines")
+                grid = pymupdf_grid(max(ruled, key=lambda it: it[0])[1], words, "pymupdf-lines")
                 candidates += [grid] if grid is not None else []
             cells = pymupdf_table.make_table_from_bbox(textpage, word_rects, region)
             if cells:
-                grid = _pymupdf_grid(pymupdf_table.Table(page, cells), words, "pymupdf-bounds")
+                grid = pymupdf_grid(pymupdf_table.Table(page, cells), words, "pymupdf-bounds")
                 candidates += [grid] if grid is not None else []
         except (RuntimeError, ValueError, ZeroDivisionError, IndexError) as exc:  # MuPDF's table finder gave up
             log.warning("page %d: table structure failed in %s: %s", page.number + 1, clip, exc)
@@ -159,14 +173,14 @@ def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | Non
     return out
 
 
-def _invisible(path: dict[str, Any]) -> bool:
+def invisible(path: dict[str, Any]) -> bool:
     """A white fill with no stroke: it paints nothing on a white page, so its edges are no rules (word processors
     put such boxes behind paragraphs and table rows; taken as rules, they joined a table to the text below it)."""
     fill = path.get("fill")
     return path.get("type") == "f" and fill is not None and min(fill) >= WHITE
 
 
-def _copies(drawings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def copies(drawings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drawings for one ``find_tables`` call: it edits the paths' rects and items in place."""
     return [
         dict(
@@ -189,7 +203,7 @@ def _iou(a: pymupdf.Rect, b: pymupdf.Rect) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> TableGrid | None:
+def pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> TableGrid | None:
     """PyMuPDF's own rows and columns (``rows[i].cells[j]``: a box where a cell starts, ``None`` where a span
     covers the slot) → cells with spans, each cell's text from the words inside it."""
     rows = table.rows

@@ -19,13 +19,7 @@ from tests.realdocs.truth import HERE, Kind, RealDoc, norm_grid, real_documents
 from tests.textsim import normalise
 
 # file -> the defect that makes docgraph read it wrong today (none of these is special-cased in the pipeline)
-KNOWN_DEFECTS: dict[str, str] = {
-    "issue-140-example.pdf": (
-        "the layout model's table boxes: the second table's box stops short of its last column (find_tables runs "
-        "on the box grown by CLIP_MARGIN, so that column is lost) and the third and fourth tables get no table box "
-        "(read as one text block)"
-    ),
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 _GRAPHS: dict[str, DocumentGraph] = {}
 
 
