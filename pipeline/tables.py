@@ -10,7 +10,9 @@ Two sources, one result type (``TableGrid``, content-space points):
 - OCR'd pages and digital regions ``find_tables`` finds nothing in: text lines clustered into
   rows by their vertical centres and into columns by the gaps that run through every row (``grid_from_lines``).
 The header rows (the first, and rows that subdivide a spanning header above them) are marked in
-``pipeline.tablegrid``, which also gives unruled group headers their spans.
+``pipeline.tablegrid``, which also gives unruled group headers their spans. Before the merge, the layout model's
+table regions are fitted to the page's ruled tables (``pipeline.ruledtables``): grown over a column they cut off,
+and added where the model boxed a ruled table as text.
 """
 
 from __future__ import annotations
