@@ -18,6 +18,7 @@ import pymupdf
 
 from pipeline import pdfwire
 from pipeline.errors import DocgraphError
+from pipeline.memory import freeze_startup_heap
 from pipeline.pdf import PdfDocument, open_document
 
 PAGE_METHODS = frozenset(
@@ -67,6 +68,7 @@ def serve(conn: Connection) -> None:
     except Exception as exc:  # noqa: BLE001 - reported to the pool, which reports it in /readyz
         pdfwire.send(conn, ("failed", f"{type(exc).__name__}: {exc}"))
         return
+    freeze_startup_heap()  # its imports and the self-test, out of the collector's walks for the worker's life
     pdfwire.send(conn, ("ready", pymupdf.__version__))
     docs: dict[str, PdfDocument] = {}
     while True:

@@ -227,7 +227,8 @@ def test_one_long_call_makes_a_document_heavy_at_once() -> None:
 
         async def run() -> None:
             hostile = await pool.open(HEAVY, limits=Limits(), password=None)
-            backlog = [asyncio.create_task(hostile.text_layer(n)) for n in range(1, 7)]
+            # each page twice: a backlog that lasts past the 2 s below on a fast CPU too (~0.25 s a page there)
+            backlog = [asyncio.create_task(hostile.text_layer(n)) for n in [*range(1, 7), *range(1, 7)]]
             busy: list[int] = []
             for _ in range(40):  # 2 s: the first page, then its backlog on one worker
                 busy.append(pool.status().busy)
