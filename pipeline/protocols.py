@@ -121,6 +121,9 @@ class ModelHealth(_Wire):
     ready: bool
     detail: str = ""
     licence: str | None = Field(default=None, description="The weights' licence, as their metadata gives it.")
+    orientation: str | None = Field(
+        default=None, description="The page-orientation classifier the replica hosts beside its model, if any."
+    )
 
 
 class PageAnalysis(_Wire):

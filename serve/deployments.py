@@ -123,8 +123,11 @@ class OcrDeployment:
         return await asyncio.to_thread(self._orientation.predict, image)
 
     async def health(self) -> ModelHealth:
-        also = f"; {self._orientation.name} loaded and warmed up" if self._orientation else ""
-        return ModelHealth(name=self._model.name, ready=True, detail=f"loaded and warmed up{also}")
+        orientation = self._orientation.name if self._orientation else None
+        also = f"; {orientation} loaded and warmed up" if orientation else ""
+        return ModelHealth(
+            name=self._model.name, ready=True, detail=f"loaded and warmed up{also}", orientation=orientation
+        )
 
     async def check_health(self) -> None:
         """Serve's periodic probe: a dead vLLM engine (or unreachable server) fails it and the replica restarts."""

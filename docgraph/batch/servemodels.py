@@ -90,11 +90,9 @@ async def _health(handle: Any) -> str | None:
 
 
 async def _ocr_health(handle: Any) -> tuple[str | None, str | None]:
-    """The OCR model's name and, when the deployment hosts one, the orientation classifier's (its health detail
-    says '...; <name> loaded and warmed up')."""
+    """The OCR model's name and, when the deployment hosts one, the orientation classifier's."""
     try:
         health = await asyncio.wait_for(handle.health.remote(), HEALTH_TIMEOUT_S)
     except Exception:  # noqa: BLE001 - a name for the index only
         return None, None
-    _, sep, rest = str(health.detail).partition("; ")
-    return str(health.name), rest.removesuffix(" loaded and warmed up") if sep else None
+    return str(health.name), health.orientation
