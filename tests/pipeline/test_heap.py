@@ -18,8 +18,9 @@ def test_the_startup_heap_is_frozen_and_later_cycles_are_still_collected() -> No
     kept = _Node()
     try:
         frozen = freeze_startup_heap()
-        assert frozen == gc.get_freeze_count() > 0
-        assert gc.is_tracked(kept) and gc.get_freeze_count() >= frozen
+        # (a frozen object that another thread lets go leaves the frozen set: the count can only fall from here)
+        assert frozen > 0 and 0 < gc.get_freeze_count() <= frozen
+        assert gc.is_tracked(kept)
         later = _Node()
         ref = weakref.ref(later)
         del later
