@@ -40,6 +40,7 @@ EDGE_TOLERANCE: Final = 2.0  # points: cell edges closer than this are the same 
 CLIP_MARGIN: Final = 12.0  # points around a table region that find_tables also sees
 MATCH_IOU: Final = 0.6  # a ruled table found is the region's table at this IoU (PyMuPDF's own threshold)
 MAX_TABLE_CELLS: Final = 5000  # a "table" with more cells is not read as one (a hostile page's grid)
+GRID_SLACK: Final = 1.0  # points: MuPDF's grid for a region lies inside it (single precision: this close)
 WHITE: Final = 0.99  # a fill colour whose every component is at least this is white
 
 
@@ -141,6 +142,8 @@ def moved_grid(grid: TableGrid, matrix: pymupdf.Matrix) -> TableGrid:
 def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | None]:
     out: list[TableGrid | None] = []
     bounds = page.rect
+    # the whole page's: MuPDF's grids (and its word order) follow its segmentation of the whole page; a text page
+    # clipped to the regions changed the cells of 2 of 35 table pages of the corpus
     textpage = page.get_textpage(flags=pymupdf_table.TABLE_DETECTOR_FLAGS)
     words = textpage.extractWORDS()
     word_rects = [pymupdf.Rect(w[:4]) for w in words]
@@ -157,7 +160,11 @@ def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | Non
             if ruled:
                 grid = pymupdf_grid(max(ruled, key=lambda it: it[0])[1], words, "pymupdf-lines")
                 candidates += [grid] if grid is not None else []
-            cells = pymupdf_table.make_table_from_bbox(textpage, word_rects, region)
+            # only words inside the grid MuPDF finds count, and its grid lies inside ``region``: the words near it,
+            # not the whole page's (the finder tests each word for each row)
+            near = pymupdf.Rect(clip.l - GRID_SLACK, clip.t - GRID_SLACK, clip.r + GRID_SLACK, clip.b + GRID_SLACK)
+            near_rects = [r for r in word_rects if pymupdf_table.rect_in_rect(r, near)]
+            cells = pymupdf_table.make_table_from_bbox(textpage, near_rects, region)
             if cells:
                 grid = pymupdf_grid(pymupdf_table.Table(page, cells), words, "pymupdf-bounds")
                 candidates += [grid] if grid is not None else []
@@ -212,6 +219,12 @@ def pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> Table
     num_rows, num_cols = len(rows), int(table.col_count)
     if num_rows < 1 or num_cols < 1 or num_rows * num_cols > MAX_TABLE_CELLS:
         return None
+    boxes = [box for row in rows for box in row.cells if box is not None]
+    if boxes:  # the words of the cells' extent, once: not the whole page's for each cell
+        words = _words_within(
+            words,
+            (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)),
+        )
     far = float("inf")  # a column no cell starts in (every slot spanned) never ends a span
     col_x = [min((float(r.cells[j][0]) for r in rows if r.cells[j] is not None), default=far) for j in range(num_cols)]
     row_y = [float(r.bbox[1]) for r in rows]
@@ -233,10 +246,15 @@ def pymupdf_grid(table: Any, words: list[tuple[Any, ...]], method: str) -> Table
     return grid if grid.covers_each_slot_once() else None
 
 
+def _words_within(words: list[tuple[Any, ...]], box: tuple[float, float, float, float]) -> list[tuple[Any, ...]]:
+    """The words whose centre is in ``box``, in their order."""
+    x0, y0, x1, y1 = box
+    return [w for w in words if x0 <= (w[0] + w[2]) / 2 <= x1 and y0 <= (w[1] + w[3]) / 2 <= y1]
+
+
 def _words_in(words: list[tuple[Any, ...]], cell: tuple[float, float, float, float]) -> str:
     """Text of the words whose centre is in ``cell``, in the text layer's order (block, line, word)."""
-    x0, y0, x1, y1 = cell
-    inside = [w for w in words if x0 <= (w[0] + w[2]) / 2 <= x1 and y0 <= (w[1] + w[3]) / 2 <= y1]
+    inside = _words_within(words, cell)
     inside.sort(key=lambda w: (w[5], w[6], w[7]))
     return normalise_forms(join_pieces([str(w[4]) for w in inside]))
 

@@ -10,12 +10,14 @@ from typing import Any
 import pymupdf
 import pytest
 from markdown_it import MarkdownIt
+from pymupdf import table as pymupdf_table
 
 from docgraph.samples import make_landscape_table_pdf, make_table_pdf, make_wide_table_pdf
 from pipeline.export.html import HtmlSerializer
 from pipeline.export.markdown import MarkdownSerializer
 from pipeline.graph import BlockType, DocumentGraph, EdgeKind, Table
 from pipeline.options import ConvertOptions
+from pipeline.tables import GRID_SLACK
 from tests.invariants import assert_graph_invariants
 
 pytestmark = pytest.mark.models
@@ -173,3 +175,41 @@ def test_a_table_continued_on_the_next_page_is_linked_and_joined(local_converter
     assert [(e.source, e.target) for e in graph.edges if e.kind is EdgeKind.CONTINUES] == [(first.id, second.id)]
     # one Markdown table: the continuation's repeated header row is dropped
     assert _markdown_tables(MarkdownSerializer().serialize(graph)) == [expected]
+
+
+@pytest.mark.parametrize("kind", ["ruled", "unruled", "spanning"])
+def test_mupdf_grid_for_a_region_lies_inside_it(kind: str) -> None:
+    """``_find_upright`` gives ``make_table_from_bbox`` only the words within ``GRID_SLACK`` of the region: exact
+    because MuPDF's grid (its box and every row and column position) lies inside the region it was asked about. The
+    same cells as with the whole page's words, for the text's box and for boxes cutting through it."""
+    data, _ = make_table_pdf(kind)
+    page = pymupdf.open(stream=data)[0]
+    table = pymupdf.Rect()  # the page's text: its table, with a title and a paragraph around it
+    for word in page.get_text("words"):
+        table |= pymupdf.Rect(word[:4])
+    regions = [_grown(table, 6), table, pymupdf.Rect(table.x0, table.y0, table.x1, (table.y0 + table.y1) / 2)]
+    regions.append(pymupdf.Rect(table.x0, table.y0, (table.x0 + table.x1) / 2, table.y1))
+    found = 0
+    for region in regions:
+        near = _grown(region, GRID_SLACK)
+        textpage = page.get_textpage(flags=pymupdf_table.TABLE_DETECTOR_FLAGS)
+        grid = pymupdf_table.get_table_dict_from_rect(textpage, region)
+        if grid.get("type") == pymupdf.mupdf.FZ_STEXT_BLOCK_GRID:
+            box = pymupdf.Rect(grid["bbox"])
+            assert pymupdf_table.rect_in_rect(box, near)
+            assert all(box.x0 <= x <= box.x1 for x, _ in grid["xpos"])
+            assert all(box.y0 <= y <= box.y1 for y, _ in grid["ypos"])
+        cells = []
+        for words in ("all", "near"):  # a fresh text page each: MuPDF moves what it found into a table structure
+            textpage = page.get_textpage(flags=pymupdf_table.TABLE_DETECTOR_FLAGS)
+            rects = [pymupdf.Rect(w[:4]) for w in textpage.extractWORDS()]
+            if words == "near":
+                rects = [r for r in rects if pymupdf_table.rect_in_rect(r, near)]
+            cells.append(pymupdf_table.make_table_from_bbox(textpage, rects, region))
+        assert cells[0] == cells[1]
+        found += bool(cells[0])
+    assert found  # MuPDF found a grid in one region at least
+
+
+def _grown(rect: pymupdf.Rect, by: float) -> pymupdf.Rect:
+    return pymupdf.Rect(rect.x0 - by, rect.y0 - by, rect.x1 + by, rect.y1 + by)
