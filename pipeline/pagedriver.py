@@ -94,7 +94,8 @@ async def _convert_page(run: PageRun) -> PageOutcome:
     await _detail(doc, out, options.detail, digital=plan.text_source is Source.TEXT_LAYER)
     tables = [b for b in out.blocks if b.type is BlockType.TABLE and b.table is None]
     if tables:
-        run.start(Step.TABLES)
+        if Step.TABLES not in out.route:  # recorded already where the page's ruled tables were read
+            run.start(Step.TABLES)
         out.timings.tables_s += await read_tables(run, tables, layer, read, plan, ruled)
     if plan.text_source is Source.OCR and analysis.ocr is None and analysis.layout is None:
         out.status = PageStatus.FAILED  # a scan with neither text nor regions: nothing was converted

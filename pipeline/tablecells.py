@@ -72,6 +72,7 @@ async def ruled_tables(run: PageRun, analysis: PageAnalysis, plan: PagePlan) -> 
         return RuledTables()
     if not any(r.type is BlockType.TABLE for r in layout.regions):
         return RuledTables()
+    run.start(Step.TABLES)  # the table step begins here, before the merge: recorded before it can fail
     t0 = time.perf_counter()
     try:
         return await run.doc.ruled_tables(run.page_no, plan.turns)
