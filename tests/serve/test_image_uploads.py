@@ -1,12 +1,16 @@
 """Image uploads (issue 25): a PNG, JPEG, TIFF (every frame a page) or WebP converts like a scanned PDF over every
-entry point (POST /v1/convert, jobs, docling-serve's /v1/convert/file), and a truncated image or a decompression
-bomb is refused with its own code before anything is decoded."""
+entry point (POST /v1/convert, jobs, docling-serve's /v1/convert/file, Open WebUI's PUT /process, the CLI), and a
+truncated image or a decompression bomb is refused with its own code before anything is decoded."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import httpx
 import pytest
 
+from docgraph.embedded import EmbeddedService
+from pipeline.graph import DocumentGraph
 from tests.images import WORDS, image_upload, png_bomb
 from tests.jobclient import submit, wait_final
 
@@ -38,6 +42,27 @@ def test_an_image_converts_as_a_job_and_over_doclings_api(client: httpx.Client) 
     docling = client.post("/v1/convert/file", files={"files": ("scan.png", image_upload("PNG"), "image/png")})
     assert docling.status_code == 200, docling.text[:300]
     assert WORDS.split()[-1] in docling.json()["document"]["md_content"]
+
+
+def test_an_image_converts_over_open_webuis_loader_and_the_cli(
+    client: httpx.Client, service: EmbeddedService, tmp_path: Path
+) -> None:
+    r = client.put(
+        "/process", content=image_upload("JPEG"), headers={"Content-Type": "image/jpeg", "X-Filename": "a.jpg"}
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert WORDS.split()[-1] in r.json()["page_content"] and r.json()["metadata"]["page_count"] == 1
+    from typer.testing import CliRunner
+
+    from docgraph.cli import cli
+
+    scan = tmp_path / "scan.tiff"
+    scan.write_bytes(image_upload("TIFF", 2))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["convert", str(scan), "--url", service.url, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    graph = DocumentGraph.model_validate_json((out / "scan.json").read_bytes())
+    assert len(graph.pages) == 2 and "4711" in (out / "scan.md").read_text()
 
 
 def test_a_broken_or_bomb_image_is_refused_with_its_code(client: httpx.Client) -> None:
