@@ -24,7 +24,7 @@ from pipeline.geometry import BBox
 from pipeline.graph import BlockType
 from pipeline.merge import Region
 from pipeline.tablegrid import TableGrid
-from pipeline.tables import copies, invisible, moved_grid, pymupdf_grid, turned_page
+from pipeline.tables import copies, drawn_rules, moved_grid, pymupdf_grid, turned_page
 
 RULED_MODEL: Final = "pymupdf-lines"  # the model named on a table region added from a ruled table
 MIN_RULES: Final = 3  # horizontal and vertical rules each: fewer cannot bound a grid of two rows and two columns
@@ -53,12 +53,12 @@ def find_ruled_tables(page: pymupdf.Page, turns: int) -> RuledTables:
     """Every ruled table of the page (see the module's docstring); ``RuledTables()`` where its drawings make no
     grid. ``turns``: quarter turns (counter-clockwise) that make the page's text run along it (``plan.turns``); the
     page is read turned by them. Each cell's text from the words of the finder's own text page."""
-    drawings = [d for d in page.get_drawings() if not invisible(d)]
+    drawings = drawn_rules(page)
     if not ruled(drawings):
         return RuledTables()
     with turned_page(page, (4 - turns) % 4 * 90) as (turned, _, to_content):
         if turned is not page:
-            drawings = [d for d in turned.get_drawings() if not invisible(d)]
+            drawings = drawn_rules(turned)
         # no table lies outside its rules: the finder reads the characters (in Python, one by one) only where they are
         clip = _extent([path["rect"] for path in drawings]) & turned.rect
         try:

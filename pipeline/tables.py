@@ -147,7 +147,7 @@ def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | Non
     textpage = page.get_textpage(flags=pymupdf_table.TABLE_DETECTOR_FLAGS)
     words = textpage.extractWORDS()
     word_rects = [pymupdf.Rect(w[:4]) for w in words]
-    drawings = [d for d in page.get_drawings() if not invisible(d)]
+    drawings = drawn_rules(page)
     for clip in clips:
         region = pymupdf.Rect(clip.l, clip.t, clip.r, clip.b)
         grown = pymupdf.Rect(clip.l - CLIP_MARGIN, clip.t - CLIP_MARGIN, clip.r + CLIP_MARGIN, clip.b + CLIP_MARGIN)
@@ -182,7 +182,12 @@ def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | Non
     return out
 
 
-def invisible(path: dict[str, Any]) -> bool:
+def drawn_rules(page: pymupdf.Page) -> list[dict[str, Any]]:
+    """The page's drawings that can be a table's rules: all but the invisible ones (``_invisible``)."""
+    return [d for d in page.get_drawings() if not _invisible(d)]
+
+
+def _invisible(path: dict[str, Any]) -> bool:
     """A white fill with no stroke: it paints nothing on a white page, so its edges are no rules (word processors
     put such boxes behind paragraphs and table rows; taken as rules, they joined a table to the text below it)."""
     fill = path.get("fill")
