@@ -183,15 +183,11 @@ def _find_upright(page: pymupdf.Page, clips: list[BBox]) -> list[TableGrid | Non
 
 
 def drawn_rules(page: pymupdf.Page) -> list[dict[str, Any]]:
-    """The page's drawings that can be a table's rules: all but the invisible ones (``_invisible``)."""
-    return [d for d in page.get_drawings() if not _invisible(d)]
-
-
-def _invisible(path: dict[str, Any]) -> bool:
-    """A white fill with no stroke: it paints nothing on a white page, so its edges are no rules (word processors
-    put such boxes behind paragraphs and table rows; taken as rules, they joined a table to the text below it)."""
-    fill = path.get("fill")
-    return path.get("type") == "f" and fill is not None and min(fill) >= WHITE
+    """The page's drawings that can be a table's rules: all but white fills with no stroke, which paint nothing on a
+    white page, so their edges are no rules (word processors put such boxes behind paragraphs and table rows; taken
+    as rules, they joined a table to the text below it)."""
+    drawings = page.get_drawings()
+    return [d for d in drawings if not (d.get("type") == "f" and d.get("fill") is not None and min(d["fill"]) >= WHITE)]
 
 
 def copies(drawings: list[dict[str, Any]]) -> list[dict[str, Any]]:
