@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from multiprocessing.connection import Connection
 
+import cv2
 import pymupdf
 
 from pipeline import pdfwire
@@ -68,6 +69,7 @@ def serve(conn: Connection) -> None:
     except Exception as exc:  # noqa: BLE001 - reported to the pool, which reports it in /readyz
         pdfwire.send(conn, ("failed", f"{type(exc).__name__}: {exc}"))
         return
+    cv2.setNumThreads(1)  # the pool runs a worker per core: OpenCV's resizes and blurs stay on this one
     freeze_startup_heap()  # its imports and the self-test, out of the collector's walks for the worker's life
     pdfwire.send(conn, ("ready", pymupdf.__version__))
     docs: dict[str, PdfDocument] = {}
