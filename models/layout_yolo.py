@@ -33,6 +33,7 @@ class YoloLayoutModel:
         # batches at once. ultralytics' predictor keeps per-call state: one at a time.
         self.concurrent_calls = self._static_batch
         self._session: Any = None  # the ONNX Runtime session (ONNX weights)
+        self._shaped: Any = None  # with rect: a session per input size (models/onnx_shapes.py)
         self._input_name = ""
         self.name = f"yolo:{self.weights.stem}@ultralytics-{version('ultralytics')}"
         if self._static_batch:
@@ -56,9 +57,18 @@ class YoloLayoutModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.config.threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.config.spinning else "0")
-        backend.session = ort.InferenceSession(str(self.weights), options, providers=backend.session.get_providers())
+        providers = backend.session.get_providers()
+        backend.session = ort.InferenceSession(str(self.weights), options, providers=providers)
         self._session = backend.session
         self._input_name = backend.session.get_inputs()[0].name
+        if self.config.rect:
+            import onnx
+
+            from models.onnx_shapes import ShapedSessions
+
+            self._shaped = ShapedSessions(
+                onnx.load(str(self.weights)), lambda model: ort.InferenceSession(model, options, providers=providers)
+            )
 
     @property
     def labels(self) -> dict[int, str]:
@@ -73,6 +83,7 @@ class YoloLayoutModel:
             "conf": self.config.conf,
             "iou": self.config.iou,
             "device": self.config.device,
+            "rect": self.config.rect,
             "verbose": False,
         }
         if self.config.half:
@@ -90,11 +101,12 @@ class YoloLayoutModel:
         from ultralytics.data.augment import LetterBox
         from ultralytics.utils import nms, ops
 
-        side = self.config.imgsz
-        padded: np.ndarray = LetterBox((side, side), auto=False, stride=32)(image=image.pixels)  # type: ignore[assignment]  # image only: an array
+        side, rect = self.config.imgsz, self._shaped is not None
+        padded: np.ndarray = LetterBox((side, side), auto=rect, stride=32)(image=image.pixels)  # type: ignore[assignment]  # image only: an array
         # only pads a page rendered at the model's size (the route's); HWC RGB -> NCHW float in [0, 1], as predict
         batch = np.ascontiguousarray(padded.transpose(2, 0, 1)[None]).astype(np.float32) / np.float32(255)
-        (raw,) = self._session.run(None, {self._input_name: batch})
+        session = self._shaped.session(*padded.shape[:2]) if self._shaped is not None else self._session
+        (raw,) = session.run(None, {self._input_name: batch})
         found = nms.non_max_suppression(
             torch.from_numpy(raw), self.config.conf, self.config.iou, max_det=MAX_DETECTIONS
         )[0]

@@ -16,6 +16,7 @@ from docgraph.samples import make_sample_pdf, make_text_pdf
 from models import YoloLayoutConfig, build_layout_model
 from models.config import LayoutEngine
 from models.layout_torch import BUCKETS, Letterbox, TorchLayoutModel, batched_detections, bucket, first_per_image
+from models.layout_yolo import YoloLayoutModel
 from pipeline.geometry import BBox
 from pipeline.graph import BlockType
 from pipeline.options import Limits
@@ -45,7 +46,38 @@ def pages() -> list[PageImage]:
 
 @pytest.fixture(scope="module")
 def onnx_results(pages: list[PageImage]) -> list[LayoutResult]:
-    return build_layout_model(YoloLayoutConfig(engine=LayoutEngine.ULTRALYTICS)).predict(pages)
+    """The shipped ONNX at the square it was exported for (the batched engine's default letterbox)."""
+    return build_layout_model(YoloLayoutConfig(engine=LayoutEngine.ULTRALYTICS, rect=False)).predict(pages)
+
+
+@pytest.fixture(scope="module")
+def pt_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The .pt ``docgraph models layout-pt`` writes from the shipped ONNX."""
+    out = tmp_path_factory.mktemp("layout-pt") / "doclayout.pt"
+    result = CliRunner().invoke(cli, ["models", "layout-pt", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "AGPL-3.0" in result.output
+    return out
+
+
+def _ultralytics_hits(
+    checkpoint: Path, pages: list[PageImage], results: list[LayoutResult], rect: bool
+) -> tuple[int, int]:
+    """(boxes of ultralytics' own predict on the checkpoint, fp32, found in ``results`` with the same label and IoU
+    >= 0.9; boxes in all)."""
+    from ultralytics.engine.results import Results
+    from ultralytics.models.yolo import YOLO
+
+    yolo = YOLO(str(checkpoint), task="detect")
+    assert yolo.names[8] == "Table" and len(yolo.names) == 11
+    hits = total = 0
+    for page, ref in zip(pages, results, strict=True):
+        r = next(iter(yolo.predict(page.pixels[:, :, ::-1], imgsz=1024, rect=rect, iou=0.45, verbose=False)))
+        assert isinstance(r, Results) and r.boxes is not None  # a detect model's Results have boxes
+        for box, cls in zip(r.boxes.xyxy.tolist(), r.boxes.cls.tolist(), strict=True):
+            total += 1
+            hits += any(o.label == yolo.names[int(cls)] and BBox.of(tuple(box)).iou(o.bbox) >= 0.9 for o in ref.regions)
+    return hits, total
 
 
 @pytest.fixture(scope="module")
@@ -123,31 +155,25 @@ def test_one_nms_for_the_batch_is_ultralytics_per_image(batched: TorchLayoutMode
 
 
 def test_layout_pt_checkpoint_loads_in_ultralytics_with_the_onnx_boxes(
-    tmp_path: Path, pages: list[PageImage], onnx_results: list[LayoutResult]
+    pt_checkpoint: Path, pages: list[PageImage], onnx_results: list[LayoutResult]
 ) -> None:
-    from ultralytics.engine.results import Results
-    from ultralytics.models.yolo import YOLO
-
-    out = tmp_path / "doclayout.pt"
-    result = CliRunner().invoke(cli, ["models", "layout-pt", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "AGPL-3.0" in result.output
-    yolo = YOLO(str(out), task="detect")
-    assert yolo.names[8] == "Table" and len(yolo.names) == 11
-    found = []
-    for page in pages:  # ultralytics' own predict on the checkpoint, fp32, the ONNX's square letterbox
-        r = next(iter(yolo.predict(page.pixels[:, :, ::-1], imgsz=1024, rect=False, iou=0.45, verbose=False)))
-        assert isinstance(r, Results) and r.boxes is not None  # a detect model's Results have boxes
-        found.append((r.boxes.xyxy.tolist(), [yolo.names[int(c)] for c in r.boxes.cls.tolist()]))
-    hits = total = 0
-    for (boxes, labels), ref in zip(found, onnx_results, strict=True):
-        for box, label in zip(boxes, labels, strict=True):
-            total += 1
-            hits += any(o.label == label and BBox.of(tuple(box)).iou(o.bbox) >= 0.9 for o in ref.regions)
+    hits, total = _ultralytics_hits(pt_checkpoint, pages, onnx_results, rect=False)  # the ONNX's square letterbox
     assert total >= 20 and hits / total >= 0.99, (hits, total)
     # and the batched engine loads the checkpoint as it loads the ONNX
-    from_pt = build_layout_model(YoloLayoutConfig(weights=str(out), engine=LayoutEngine.BATCHED))
+    from_pt = build_layout_model(YoloLayoutConfig(weights=str(pt_checkpoint), engine=LayoutEngine.BATCHED))
     assert _share_matched(from_pt.predict(pages[:3]), onnx_results[:3])[0] >= 0.98
+
+
+def test_the_reshaped_onnx_reads_pages_as_ultralytics_reads_them_rectangular(
+    pt_checkpoint: Path, pages: list[PageImage]
+) -> None:
+    """``rect``: each page letterboxed to its smallest stride multiple, through the ONNX re-shaped for that size
+    (models/onnx_shapes.py): the boxes ultralytics' own predict finds on the PyTorch model with its rect
+    letterbox, an independent implementation of the same input."""
+    model = build_layout_model(YoloLayoutConfig(rect=True))
+    hits, total = _ultralytics_hits(pt_checkpoint, pages, model.predict(pages), rect=True)
+    assert total >= 20 and hits / total >= 0.99, (hits, total)
+    assert isinstance(model, YoloLayoutModel) and model._shaped.sizes  # the square session was not what read them
 
 
 def test_layout_pt_refuses_what_is_not_an_ultralytics_export(tmp_path: Path) -> None:
