@@ -103,8 +103,10 @@ class YoloLayoutModel:
 
         side, rect = self.config.imgsz, self._shaped is not None
         padded: np.ndarray = LetterBox((side, side), auto=rect, stride=32)(image=image.pixels)  # type: ignore[assignment]  # image only: an array
-        # only pads a page rendered at the model's size (the route's); HWC RGB -> NCHW float in [0, 1], as predict
-        batch = np.ascontiguousarray(padded.transpose(2, 0, 1)[None]).astype(np.float32) / np.float32(255)
+        # only pads a page rendered at the model's size (the route's); HWC RGB -> NCHW float in [0, 1], as predict,
+        # in one pass (the same floats as a contiguous copy, astype and divide: 1.3 ms a page, not 3.5)
+        batch = np.empty((1, 3, *padded.shape[:2]), np.float32)
+        np.divide(padded.transpose(2, 0, 1), np.float32(255), out=batch[0], dtype=np.float32)
         session = self._shaped.session(*padded.shape[:2]) if self._shaped is not None else self._session
         (raw,) = session.run(None, {self._input_name: batch})
         found = nms.non_max_suppression(
