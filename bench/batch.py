@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from common import report
+from common import BATCH_ACTOR, CpuSampler, report
 
 from docgraph.batch.index import INDEX_JSONL, read_rows
 from docgraph.batch.run import BatchConfig, run_batch
@@ -35,8 +35,6 @@ from docgraph.loadreport import summarize
 from docgraph.loadtest import LoadTestConfig, run_load
 from docgraph.samples import make_text_pdf
 from pipeline.options import ConvertOptions, OcrMode
-
-BATCH_ACTOR = "ConvertWorker"
 
 
 def write_docs(folder: Path, count: int, pages: int, tag: str) -> list[Path]:
@@ -116,6 +114,12 @@ class RssSampler:
         return out
 
 
+def per_page(cpu: dict[str, float], pages: int) -> dict[str, float]:
+    """CPU seconds by role as ms per page, with their total."""
+    out = {role: round(1000 * seconds / pages, 1) for role, seconds in cpu.items()}
+    return {"total": round(sum(out.values()), 1), **out}
+
+
 def ratio(a: float, b: float) -> float | None:
     return round(a / b, 2) if b else None
 
@@ -137,7 +141,8 @@ def main() -> None:
         root = Path(tmp)
         (root / "in").mkdir()
         files = write_docs(root / "in", args.docs, args.pages, "bench")
-        load = run_loadtest(service.url, files, args.clients, params)
+        with CpuSampler() as load_cpu:
+            load = run_loadtest(service.url, files, args.clients, params)
 
         def batch(inputs: list[str], dest: Path) -> Any:
             config = BatchConfig(
@@ -147,7 +152,8 @@ def main() -> None:
             )  # fmt: skip
             return run_batch(config)
 
-        result = batch([str(root / "in")], root / "out")
+        with CpuSampler() as batch_cpu:
+            result = batch([str(root / "in")], root / "out")
         figures = batch_figures(root / "out", result.run_id, args.concurrency)
         rows: dict[str, object] = {
             "documents x pages": f"{args.docs} x {args.pages} (layout={args.layout}, ocr=never)",
@@ -157,6 +163,10 @@ def main() -> None:
             "batch pages/s steady (each actor's first document left out)": figures["steady_pages_per_s"],
             "ratio batch/loadtest (steady; target >= 1.2)": ratio(figures["steady_pages_per_s"], load["pages_per_s"]),
             "ratio batch/loadtest (end to end)": ratio(result.summary["pages_per_s"], load["pages_per_s"]),
+            "CPU ms/page by process, loadtest": per_page(load_cpu.by_role(), args.docs * args.pages),
+            "CPU ms/page by process, batch (actor start included)": per_page(
+                batch_cpu.by_role(), args.docs * args.pages
+            ),
         }
         if args.memory_docs:
             (root / "many").mkdir()
