@@ -97,8 +97,8 @@ def _drawn_twice_halved(page: pymupdf.Page, zoom: float) -> np.ndarray:
         pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
     big = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.width, 3)
     height, width = max(pix.height // 2, 1), max(pix.width // 2, 1)
-    if pix.height < 2 or pix.width < 2:
-        return big[:height, :width].copy()
+    if pix.height < 2 or pix.width < 2:  # a sliver of a page (one pixel across): averaged along its length
+        return cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)
     smooth = cv2.GaussianBlur(big[: 2 * height, : 2 * width], (3, 3), HALVING_SIGMA)
     return cv2.resize(smooth, (width, height), interpolation=cv2.INTER_LINEAR)
 
@@ -106,7 +106,7 @@ def _drawn_twice_halved(page: pymupdf.Page, zoom: float) -> np.ndarray:
 def render_bytes(geo: PageGeometry, dpi: int, limits: Limits, max_side: int | None = None) -> int:
     """Bytes of the RGB image ``render`` makes of the page (what the render budget reserves)."""
     zoom = fit_zoom(geo, render_zoom(geo, dpi, limits), max_side)
-    return 3 * (int(geo.width * zoom) + 1) * (int(geo.height * zoom) + 1)
+    return 3 * (int(geo.width * zoom) + 2) * (int(geo.height * zoom) + 2)  # MuPDF's and the scale's rounding
 
 
 def check_upload(data: bytes, limits: Limits) -> None:
@@ -215,7 +215,9 @@ class PdfDocument:
                 if pix.n != 3:
                     pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
                 if fitted < zoom:
-                    width, height = round(pix.width * fitted / zoom), round(pix.height * fitted / zoom)
+                    side = max_side or max(pix.width, pix.height)  # a draw one pixel over rounds to one over
+                    width = min(round(pix.width * fitted / zoom), side)
+                    height = min(round(pix.height * fitted / zoom), side)
                     pix = scaled_pixmap(pix, max(width, 1), max(height, 1))
                 array = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3).copy()
         except RENDER_ERRORS as exc:

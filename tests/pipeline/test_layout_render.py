@@ -68,3 +68,18 @@ def test_the_layout_image_is_the_dpi_render_scaled_down(budget: int) -> None:
     assert (image.pixels == reference).all() == (budget < 3_200_000)
     ink, reference_ink = 255.0 - image.pixels.mean(), 255.0 - reference.mean()
     assert abs(ink - reference_ink) < 0.01 * reference_ink, (ink, reference_ink)
+
+
+def test_a_sliver_of_a_page_keeps_all_of_its_length() -> None:
+    """A 3000 × 1 pt page, its right half black: one row of 1024 pixels, the right half of them dark (before, the
+    row was the left half of the double-size draw: all white); and at a 2-Mpx budget (drawn at the dpi and scaled)
+    the page's longer side is still at most 1024 pixels."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=3000, height=1)
+    page.draw_rect(pymupdf.Rect(1500, 0, 3000, 1), color=None, fill=(0, 0, 0))
+    data = doc.tobytes()
+    image, _ = open_document(data, limits=Limits()).render(1, 144, 1024)
+    row = image.pixels[0].mean(axis=1)
+    assert image.pixels.shape == (1, 1024, 3) and row[:500].min() > 250 and row[524:].max() < 128, row
+    a4 = open_document(make_text_pdf(1), limits=Limits(max_page_pixels=2_000_000)).render(1, 300, 1024)[0]
+    assert max(a4.pixels.shape[:2]) <= 1024
