@@ -67,7 +67,7 @@ def scaled_pixmap(pix: pymupdf.Pixmap, width: int, height: int) -> pymupdf.Pixma
     """``pix`` scaled to ``width`` × ``height`` by MuPDF's filter: what ``pymupdf.Pixmap(pix, width, height, None)``
     makes, without its leak. PyMuPDF 2.0's binding of ``fz_scale_pixmap`` hands the new pixmap back holding two
     references, so it is never freed: +2.3 MB for every page rendered for the layout model (a PyMuPDF worker grew
-    by ~1 GB every 450 pages until its RSS bound replaced it; tests/pipeline/test_pdf_memory.py). The low-level
+    by ~1 GB every 450 pages until its RSS bound replaced it; tests/pipeline/test_layout_render.py). The low-level
     call returns one reference, which the wrapper owns."""
     src = pix.this
     raw = pymupdf.mupdf.ll_fz_scale_pixmap(src.m_internal, src.x(), src.y(), width, height, None)
@@ -190,8 +190,8 @@ class PdfDocument:
     def render(self, page_no: int, dpi: int, max_side: int | None = None) -> tuple[PageImage, str | None]:
         """Render one page in content space; returns the image and a warning if the DPI had to be lowered to fit
         the render budget. ``max_side``: no larger than this many pixels on its longer side (the size a model
-        reads: a page rendered for the layout model alone is drawn at its input size, not drawn larger and
-        resampled)."""
+        reads: a page rendered for the layout model alone is drawn at twice that size, smoothed and halved, or where
+        that draw does not fit the budget, drawn at the dpi and scaled by MuPDF's filter)."""
         page = self._page(page_no, PageRenderError)
         self._check_images(page)
         geo = self.geometry(page_no)
@@ -208,7 +208,7 @@ class PdfDocument:
             warning = f"page {page_no} rendered at {zoom * 72:.0f} dpi instead of {dpi} (render budget)"
         fitted = fit_zoom(geo, zoom, max_side)
         try:
-            if fitted < zoom and geo.width * geo.height * (2 * fitted) ** 2 <= self.limits.max_page_pixels:
+            if fitted < zoom and geo.width * geo.height * (2 * fitted) ** 2 <= 0.99 * self.limits.max_page_pixels:
                 array = _drawn_twice_halved(page, 2 * fitted)
             else:
                 pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom).prerotate(-page.rotation), alpha=False)
