@@ -88,13 +88,17 @@ def scaled_pixmap(pix: pymupdf.Pixmap, width: int, height: int) -> pymupdf.Pixma
 HALVING_SIGMA = 0.58
 
 
+def _drawn_rgb(page: pymupdf.Page, zoom: float) -> pymupdf.Pixmap:
+    """The page as displayed (after /Rotate, in content space) drawn at ``zoom``, RGB without alpha."""
+    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom).prerotate(-page.rotation), alpha=False)
+    return pix if pix.n == 3 else pymupdf.Pixmap(pymupdf.csRGB, pix)
+
+
 def _drawn_twice_halved(page: pymupdf.Page, zoom: float) -> np.ndarray:
     """The page drawn at ``zoom``, smoothed as MuPDF's downscale filter would and halved (OpenCV's bilinear filter
     at exactly half the size is the mean of each 2×2 block). An odd last row or column is dropped (half a pixel of
     the page's edge at the model's size)."""
-    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom).prerotate(-page.rotation), alpha=False)
-    if pix.n != 3:
-        pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
+    pix = _drawn_rgb(page, zoom)
     big = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.width, 3)
     height, width = max(pix.height // 2, 1), max(pix.width // 2, 1)
     if pix.height < 2 or pix.width < 2:  # a sliver of a page (one pixel across): averaged along its length
@@ -211,9 +215,7 @@ class PdfDocument:
             if fitted < zoom and geo.width * geo.height * (2 * fitted) ** 2 <= 0.99 * self.limits.max_page_pixels:
                 array = _drawn_twice_halved(page, 2 * fitted)
             else:
-                pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom).prerotate(-page.rotation), alpha=False)
-                if pix.n != 3:
-                    pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
+                pix = _drawn_rgb(page, zoom)
                 if fitted < zoom:
                     side = max_side or max(pix.width, pix.height)  # a draw one pixel over rounds to one over
                     width = min(round(pix.width * fitted / zoom), side)
