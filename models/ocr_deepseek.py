@@ -147,7 +147,7 @@ def to_ocr_result(
                 )
             continue
         boxes = [
-            BBox.of(grid_box_to_pixels(b, image.width, image.height)).clip(image.width, image.height) for b in gb.boxes
+            BBox.clipped(grid_box_to_pixels(b, image.width, image.height), image.width, image.height) for b in gb.boxes
         ]
         blocks.append(
             OcrBlock(bbox=union_all(boxes), text=text, type=block_type, label=gb.label or None, confidence=confidence)

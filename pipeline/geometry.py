@@ -38,6 +38,17 @@ class BBox(BaseModel):
         x0, y0, x1, y1 = (float(v) for v in rect)
         return cls(l=min(x0, x1), t=min(y0, y1), r=max(x0, x1), b=max(y0, y1))
 
+    @classmethod
+    def clipped(cls, rect: tuple[float, float, float, float] | list[float], width: float, height: float) -> BBox:
+        """``BBox.of(rect).clip(width, height)``, made once."""
+        x0, y0, x1, y1 = (float(v) for v in rect)
+        return cls(
+            l=min(max(min(x0, x1), 0.0), width),
+            t=min(max(min(y0, y1), 0.0), height),
+            r=min(max(x0, x1, 0.0), width),
+            b=min(max(y0, y1, 0.0), height),
+        )
+
     @property
     def width(self) -> float:
         return max(0.0, self.r - self.l)

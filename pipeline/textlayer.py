@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pymupdf
+from pymupdf import mupdf
 
 from pipeline.geometry import BBox, union_all
 from pipeline.page import TextBlock, TextLayer, TextLine
@@ -33,14 +34,15 @@ MIN_FIGURE_SHARE = 0.002  # of the page area: smaller images are bullets and rul
 def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
     content = page.rect * page.derotation_matrix
     width, height = abs(content.width), abs(content.height)
-    blocks, chars, garbled, cut = _text_blocks(page, width, height, max_primitives)
+    recorded = _recorded(page)
+    blocks, chars, garbled, cut = _text_blocks(page, recorded, width, height, max_primitives)
     warnings: list[str] = []
     if cut:
         warnings.append(
             f"the page has more than {max_primitives} text lines: only the first {max_primitives} were read"
         )
 
-    drawn = page.get_bboxlog()
+    drawn = _drawing_log(recorded)
     if len(drawn) > max_primitives:
         warnings.append(
             f"the page draws {len(drawn)} items (text runs, images, paths): only the first {max_primitives} were "
@@ -71,13 +73,40 @@ def extract_text_layer(page: pymupdf.Page, *, max_primitives: int) -> TextLayer:
     )
 
 
+def _recorded(page: pymupdf.Page) -> pymupdf.DisplayList:
+    """What the page draws (annotations included), recorded once in content space (the unrotated page, as
+    ``Page.get_textpage`` and ``Page.get_bboxlog`` read it): its text and its drawing log are both read from this
+    record, the page's content interpreted once instead of twice (the same text and log: tests/pipeline/
+    test_text_layers.py)."""
+    rotation = page.rotation
+    if rotation:
+        page.set_rotation(0)
+    try:
+        recorded: pymupdf.DisplayList = page.get_displaylist()
+        return recorded
+    finally:
+        if rotation:
+            page.set_rotation(rotation)
+
+
+def _drawing_log(recorded: pymupdf.DisplayList) -> list[tuple[str, Any]]:
+    """``Page.get_bboxlog()`` read from the page's record: PyMuPDF's own bbox-log device run over it."""
+    log: list[tuple[str, Any]] = []
+    device = pymupdf.JM_new_bbox_device(log, False)
+    everywhere = mupdf.FzRect(mupdf.FzRect.Fixed_INFINITE)
+    mupdf.fz_run_display_list(recorded.this, device, mupdf.FzMatrix(), everywhere, mupdf.FzCookie())
+    mupdf.fz_close_device(device)
+    return log
+
+
 def _text_blocks(
-    page: pymupdf.Page, width: float, height: float, max_lines: int
+    page: pymupdf.Page, recorded: pymupdf.DisplayList, width: float, height: float, max_lines: int
 ) -> tuple[list[TextBlock], int, int, bool]:
     """The text layer's blocks of lines, its visible and garbled character counts, and whether lines past
     ``max_lines`` were left unread. A page with right-to-left text is read with its glyphs' positions, and its
     right-to-left rows are put in logical order (``pipeline.rtl``)."""
-    textpage = page.get_textpage(flags=TEXT_FLAGS)  # read once; its text, then its blocks as dict or rawdict
+    textpage = pymupdf.TextPage(recorded.get_textpage(flags=TEXT_FLAGS))  # read once: its text, then its blocks
+    textpage.parent = page
     rtl = has_rtl(page.get_text("text", textpage=textpage))
     found = page.get_text("rawdict" if rtl else "dict", textpage=textpage).get("blocks", [])
     blocks: list[TextBlock] = []
@@ -89,8 +118,9 @@ def _text_blocks(
             if read == max_lines:
                 return blocks, chars, garbled, True
             read += 1
-            spans = [s for s in line.get("spans", []) if _span_text(s)]
-            text = normalise_forms("".join(_span_text(s) for s in spans)).strip()
+            read_spans = [(s, t) for s in line.get("spans", []) if (t := _span_text(s))]
+            spans = [s for s, _ in read_spans]
+            text = normalise_forms("".join(t for _, t in read_spans)).strip()
             if not text:
                 continue
             visible = [c for c in text if not c.isspace()]
@@ -99,7 +129,7 @@ def _text_blocks(
             size = max(float(s.get("size", 0.0)) for s in spans)
             dx, dy = line.get("dir", (1.0, 0.0))
             vertical = (1 if dy > 0 else -1) if abs(dy) > abs(dx) else 0
-            box = BBox.of(line["bbox"]).clip(width, height)
+            box = BBox.clipped(line["bbox"], width, height)
             lines.append(TextLine(bbox=box, text=text, size=size, vertical=vertical))
             along = dx > 0.99  # written left to right along the page: its glyphs' x says their order
             glyphs.append(
@@ -110,7 +140,7 @@ def _text_blocks(
         if lines:
             if any(glyphs):
                 lines = _logical_rows(lines, glyphs)
-            blocks.append(TextBlock(bbox=BBox.of(block["bbox"]).clip(width, height), lines=tuple(lines)))
+            blocks.append(TextBlock(bbox=BBox.clipped(block["bbox"], width, height), lines=tuple(lines)))
     return join_vertical_blocks(blocks), chars, garbled, False
 
 
@@ -165,7 +195,7 @@ class _DrawingLog:
         kinds = [kind for kind, _ in drawn]
         is_image = np.fromiter((k.endswith("-image") for k in kinds), dtype=bool, count=len(kinds))
         rects = np.array([tuple(rect) for _, rect in drawn], dtype=np.float64).reshape(-1, 4)
-        # as BBox.of(rect).clip(width, height) has it: edges ordered, then each clipped to the page
+        # as BBox.clipped(rect, width, height) has it: edges ordered, then each clipped to the page
         x = np.clip(np.sort(rects[:, [0, 2]], axis=1), 0.0, width)
         y = np.clip(np.sort(rects[:, [1, 3]], axis=1), 0.0, height)
         boxes = np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=1)
