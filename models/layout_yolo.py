@@ -67,7 +67,9 @@ class YoloLayoutModel:
             from models.onnx_shapes import ShapedSessions
 
             self._shaped = ShapedSessions(
-                onnx.load(str(self.weights)), lambda model: ort.InferenceSession(model, options, providers=providers)
+                onnx.load(str(self.weights)),
+                lambda model: ort.InferenceSession(model, options, providers=providers),
+                exported_session=self._session,
             )
 
     @property

@@ -53,9 +53,14 @@ def _input_size(model: onnx.ModelProto) -> tuple[int, int]:
 
 
 def _replacement(
-    init: onnx.TensorProto, exported: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray]
+    init: onnx.TensorProto,
+    exported: tuple[np.ndarray, np.ndarray],
+    new: tuple[np.ndarray, np.ndarray],
+    reshape_shapes: set[str],
 ) -> tuple[str, np.ndarray] | None:
-    """What a head tensor becomes for the new size: ("points" | "strides" | "counts", value); None for others."""
+    """What a head tensor becomes for the new size: ("points" | "strides" | "counts", value); None for others.
+    A cell count is rewritten only in the shape a Reshape node is given (``reshape_shapes``: the names of those
+    inputs), never in any other integer tensor that happens to hold the same number."""
     value = numpy_helper.to_array(init)
     cells, new_cells = exported[1].shape[1], new[1].shape[1]
     for kind, old, replacement in (("points", exported[0], new[0]), ("strides", exported[1], new[1])):
@@ -63,7 +68,7 @@ def _replacement(
             if not np.array_equal(value, old):
                 raise UnsupportedGraph(f"{init.name}: shaped like the anchor {kind} but not them")
             return kind, replacement
-    if value.dtype == np.int64 and value.ndim == 1 and cells in value.tolist():
+    if init.name in reshape_shapes and value.dtype == np.int64 and value.ndim == 1 and cells in value.tolist():
         return "counts", np.where(value == cells, new_cells, value)
     return None
 
@@ -79,8 +84,9 @@ def reshaped_model(model: onnx.ModelProto, rows: int, columns: int) -> onnx.Mode
     found = {"points": 0, "strides": 0, "counts": 0}
     out = onnx.ModelProto()
     out.CopyFrom(model)
+    reshape_shapes = {n.input[1] for n in out.graph.node if n.op_type == "Reshape" and len(n.input) > 1}
     for i, init in enumerate(out.graph.initializer):
-        replaced = _replacement(init, exported, (new_points, new_strides))
+        replaced = _replacement(init, exported, (new_points, new_strides), reshape_shapes)
         if replaced is not None:
             kind, value = replaced
             found[kind] += 1
@@ -100,29 +106,39 @@ def reshaped_model(model: onnx.ModelProto, rows: int, columns: int) -> onnx.Mode
 
 
 class ShapedSessions:
-    """ONNX Runtime sessions of one YOLOv8 export, one per input size, the ``keep`` most recently used kept.
-    ``make(model_bytes)`` builds a session (the caller's options and providers). Thread-safe."""
+    """ONNX Runtime sessions of one YOLOv8 export, one per input size, the ``keep`` most recently used kept (the
+    exported size's own session, ``exported_session``, always: the model already holds it, it is never built
+    twice). ``make(model_bytes)`` builds a session (the caller's options and providers), outside the lock: a
+    caller of a size already kept never waits for another size's build (~0.2 s). Thread-safe; two first callers of
+    one size may each build it, the first one built is kept."""
 
-    def __init__(self, model: onnx.ModelProto, make: Callable[[bytes], Any], keep: int = 4) -> None:
+    def __init__(
+        self, model: onnx.ModelProto, make: Callable[[bytes], Any], *, exported_session: Any, keep: int = 4
+    ) -> None:
         self._model, self._make, self._keep = model, make, keep
         self._exported = _input_size(model)
+        self._exported_session = exported_session
         self._sessions: OrderedDict[tuple[int, int], Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def session(self, rows: int, columns: int) -> Any:
         key = (rows, columns)
+        if key == self._exported:
+            return self._exported_session
         with self._lock:
             if key in self._sessions:
                 self._sessions.move_to_end(key)
                 return self._sessions[key]
-            shaped = self._model if key == self._exported else reshaped_model(self._model, rows, columns)
-            session = self._make(shaped.SerializeToString())
-            self._sessions[key] = session
+        built = self._make(reshaped_model(self._model, rows, columns).SerializeToString())
+        with self._lock:
+            session = self._sessions.setdefault(key, built)
+            self._sessions.move_to_end(key)
             while len(self._sessions) > self._keep:
                 self._sessions.popitem(last=False)
             return session
 
     @property
     def sizes(self) -> list[tuple[int, int]]:
+        """The sizes whose sessions are kept, least recently used first (the exported size's is always kept)."""
         with self._lock:
             return list(self._sessions)

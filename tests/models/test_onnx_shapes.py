@@ -65,10 +65,28 @@ def test_sessions_are_kept_for_the_last_sizes_asked(exported: onnx.ModelProto) -
         built.append(len(model))
         return ort.InferenceSession(model)
 
-    sessions = ShapedSessions(exported, make, keep=2)
+    own = ort.InferenceSession(exported.SerializeToString())  # the model's own session of the exported square
+    sessions = ShapedSessions(exported, make, exported_session=own, keep=2)
     a4 = sessions.session(1024, 736)
     assert sessions.session(1024, 736) is a4 and len(built) == 1
     sessions.session(736, 1024)
     sessions.session(1024, 736)  # the A4 session is the most recent again
-    sessions.session(1024, 1024)  # the exported graph as it is: the landscape one goes
-    assert sessions.sizes == [(1024, 736), (1024, 1024)] and len(built) == 3
+    sessions.session(896, 640)  # a third size: the landscape one goes
+    assert sessions.sizes == [(1024, 736), (896, 640)] and len(built) == 3
+    assert sessions.session(1024, 1024) is own and len(built) == 3  # the square is never built again
+
+
+def test_only_reshape_shapes_are_given_the_new_cell_count(exported: onnx.ModelProto) -> None:
+    """An integer tensor that holds the cell count but is no Reshape's shape (here: an initializer added beside
+    the export's) is left as it is; the two DFL reshapes' shapes are rewritten."""
+    cells = 21504
+    decoy = onnx.ModelProto()
+    decoy.CopyFrom(exported)
+    decoy.graph.initializer.append(numpy_helper.from_array(np.array([1, cells], dtype=np.int64), "decoy_counts"))
+    shaped = reshaped_model(decoy, 1024, 736)
+    values = {t.name: numpy_helper.to_array(t) for t in shaped.graph.initializer}
+    assert values["decoy_counts"].tolist() == [1, cells]
+    reshapes = {n.input[1] for n in shaped.graph.node if n.op_type == "Reshape"}
+    new_cells = 128 * 92 + 64 * 46 + 32 * 23
+    rewritten = [name for name in reshapes if name in values and new_cells in values[name].tolist()]
+    assert len(rewritten) == 2
