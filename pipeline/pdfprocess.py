@@ -3,6 +3,7 @@ demand and replaced when killed, the private socket to it, and the documents it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -26,6 +27,7 @@ class WorkerProcess:
         self.conn: Connection | None = None
         self.opened: OrderedDict[str, None] = OrderedDict()
         self.version: str | None = None
+        self.slab: pdfwire.Slab | None = None  # shared memory for the page images it sends (pipeline.pdfwire)
 
     @property
     def alive(self) -> bool:
@@ -36,19 +38,33 @@ class WorkerProcess:
         parent, child = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         try:
+            self.slab, slab_fd = pdfwire.Slab.create(f"docgraph-pdfworker-{self.slot}")
+        except BaseException:
+            parent.close()
+            child.close()
+            raise
+        try:
             self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
-                [sys.executable, "-m", "pipeline.pdfworker", str(child.fileno())],
-                pass_fds=(child.fileno(),),
+                [
+                    sys.executable,
+                    "-m",
+                    "pipeline.pdfworker",
+                    str(child.fileno()),
+                    str(slab_fd),
+                    str(self.slab.size),
+                ],
+                pass_fds=(child.fileno(), slab_fd),
                 stdin=subprocess.DEVNULL,
                 env=env,
             )
         finally:
             child.close()
+            os.close(slab_fd)
         self.conn = Connection(parent.detach())
         if not self.conn.poll(START_TIMEOUT_S):
             self.stop()
             raise RuntimeError(f"PyMuPDF worker {self.slot} did not start within {START_TIMEOUT_S:g} s")
-        state, detail = pdfwire.recv(self.conn)
+        state, detail = pdfwire.recv(self.conn, self.slab)
         if state != "ready":
             self.stop()
             raise RuntimeError(f"PyMuPDF worker {self.slot} failed its self-test: {detail}")
@@ -60,7 +76,12 @@ class WorkerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self.proc, self.conn, self.version = None, None, None
+        if self.slab is not None:
+            # after the process is gone: nothing writes it any more (a pool thread still copying out of it at
+            # shutdown keeps the mapping alive until it is done)
+            with contextlib.suppress(BufferError):
+                self.slab.close()
+        self.proc, self.conn, self.version, self.slab = None, None, None, None
         self.opened.clear()
 
     def rss_bytes(self) -> int:
@@ -76,8 +97,8 @@ class WorkerProcess:
     def roundtrip(self, request: tuple[object, ...], deadline: float) -> tuple[bool, Any]:
         """Send one request and wait for its answer until ``deadline``; ``TimeoutError`` past it."""
         assert self.conn is not None
-        pdfwire.send(self.conn, request)
+        pdfwire.send(self.conn, request, self.slab)
         if not self.conn.poll(max(0.0, deadline - time.monotonic())):
             raise TimeoutError
-        answer: tuple[bool, Any] = pdfwire.recv(self.conn)
+        answer: tuple[bool, Any] = pdfwire.recv(self.conn, self.slab)
         return answer

@@ -1,4 +1,5 @@
-"""The PyMuPDF worker process: ``python -m pipeline.pdfworker FD`` serves one ``PdfPool`` worker slot.
+"""The PyMuPDF worker process: ``python -m pipeline.pdfworker FD SLAB_FD SLAB_BYTES`` serves one ``PdfPool``
+worker slot.
 
 It reads requests from the connection on file descriptor ``FD`` (a socket the pool made), one at a time, and
 answers each with ``(ok, value)``: ``("open", key, data, limits, password)`` opens a document under ``key`` and
@@ -6,7 +7,7 @@ answers its ``DocumentMeta``; ``("call", key, method, args)`` runs one of ``PdfD
 ``("close", key)`` closes it. Before the first request it runs a self-test and answers ``("ready", version)``.
 A request that overruns its deadline is not interrupted here: the pool kills this process and starts another.
 The pool is the only peer (its own child, over a private socket), so pickle is the wire format
-(``pipeline.pdfwire``: large buffers out of band).
+(``pipeline.pdfwire``: large buffers out of band, through the shared memory on ``SLAB_FD``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def handle(docs: dict[str, PdfDocument], request: tuple[object, ...]) -> object:
     raise ValueError(f"unknown request: {op}")
 
 
-def serve(conn: Connection) -> None:
+def serve(conn: Connection, slab: pdfwire.Slab | None = None) -> None:
     try:
         selftest()
     except Exception as exc:  # noqa: BLE001 - reported to the pool, which reports it in /readyz
@@ -71,18 +72,19 @@ def serve(conn: Connection) -> None:
         return
     cv2.setNumThreads(1)  # the pool runs a worker per core: OpenCV's resizes and blurs stay on this one
     freeze_startup_heap()  # its imports and the self-test, out of the collector's walks for the worker's life
-    pdfwire.send(conn, ("ready", pymupdf.__version__))
+    pdfwire.send(conn, ("ready", pymupdf.__version__), slab)
     docs: dict[str, PdfDocument] = {}
     while True:
         try:
-            request = pdfwire.recv(conn)
+            request = pdfwire.recv(conn, slab)
         except (EOFError, OSError):  # the pool closed the socket or died: so does this worker
             return
         try:
-            pdfwire.send(conn, (True, handle(docs, request)))
+            pdfwire.send(conn, (True, handle(docs, request)), slab)
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller, as data
-            pdfwire.send(conn, (False, portable(exc)))
+            pdfwire.send(conn, (False, portable(exc)), slab)
 
 
 if __name__ == "__main__":
-    serve(Connection(int(sys.argv[1])))
+    fd, slab_fd, slab_bytes = (int(arg) for arg in sys.argv[1:4])
+    serve(Connection(fd), pdfwire.Slab.attach(slab_fd, slab_bytes))

@@ -6,6 +6,7 @@ Real worker processes and real PyMuPDF; the slow work is a page that draws 25,00
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -242,6 +243,37 @@ def test_one_long_call_makes_a_document_heavy_at_once() -> None:
         asyncio.run(run())
     finally:
         pool.shutdown()
+
+
+def test_the_wire_carries_a_page_through_the_links_shared_memory() -> None:
+    """``pipeline.pdfwire`` with a slab (the pool's links): a page image is written into the shared memory and
+    copied out at the other end, equal and writable, while the socket carries only the pickle; a buffer that does
+    not fit the slab goes through the socket, and answers come back the same way (one slab, both directions)."""
+    from multiprocessing.connection import Connection
+
+    left, right = socket.socketpair()
+    sender, receiver = Connection(left.detach()), Connection(right.detach())
+    ours, fd = pdfwire.Slab.create("test-slab", size=4 * 1024 * 1024)
+    theirs = pdfwire.Slab.attach(os.dup(fd), ours.size)
+    os.close(fd)
+    pixels = np.random.default_rng(1).integers(0, 255, (1024, 724, 3), dtype=np.uint8)  # 2.2 MB: fits
+    pdfwire.send(sender, (True, PageImage(page_no=2, pixels=pixels, scale_x=1.0, scale_y=1.0)), ours)
+    head = receiver.recv_bytes()  # the message on the socket: its header and pickle only
+    assert len(head) < 4096
+    assert bytes(theirs.region[: pixels.nbytes]) == pixels.tobytes()  # the pixels are in the shared memory
+    pdfwire.send(sender, (True, PageImage(page_no=2, pixels=pixels, scale_x=1.0, scale_y=1.0)), ours)
+    ok, image = pdfwire.recv(receiver, theirs)
+    assert ok and np.array_equal(image.pixels, pixels) and image.pixels.flags.writeable
+    theirs.region[: pixels.nbytes] = bytes(pixels.nbytes)  # the slab is reused: what was read is a copy
+    assert np.array_equal(image.pixels, pixels)
+    big = np.ones((2, 1024, 1024, 3), dtype=np.uint8)  # 6 MB: over the slab, through the socket
+    thread = threading.Thread(target=pdfwire.send, args=(receiver, ("answer", big, pixels), theirs))
+    thread.start()
+    kind, got_big, got_pixels = pdfwire.recv(sender, ours)
+    thread.join()
+    assert kind == "answer" and np.array_equal(got_big, big) and np.array_equal(got_pixels, pixels)
+    for end in (sender, receiver, ours, theirs):
+        end.close()
 
 
 def test_the_wire_carries_a_rendered_page_out_of_band_and_writable() -> None:
