@@ -139,6 +139,7 @@ class ShapedSessions:
 
     @property
     def sizes(self) -> list[tuple[int, int]]:
-        """The sizes whose sessions are kept, least recently used first (the exported size's is always kept)."""
+        """The sizes whose sessions are kept, least recently used first (the exported size's, the model's own
+        session, is not listed: it is never dropped)."""
         with self._lock:
             return list(self._sessions)

@@ -37,37 +37,42 @@ class WorkerProcess:
     def start(self) -> None:
         parent, child = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        passed = [child.fileno()]
         try:
-            self.slab, slab_fd = pdfwire.Slab.create(f"docgraph-pdfworker-{self.slot}")
-        except BaseException:
+            created = pdfwire.Slab.create(f"docgraph-pdfworker-{self.slot}")
+            if created is not None:
+                self.slab, slab_fd = created
+                passed.append(slab_fd)
+            try:
+                self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
+                    [
+                        sys.executable,
+                        "-m",
+                        "pipeline.pdfworker",
+                        *(str(fd) for fd in passed),
+                        *([str(self.slab.size)] if self.slab is not None else []),
+                    ],
+                    pass_fds=tuple(passed),
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                )
+            finally:
+                for fd in passed[1:]:
+                    os.close(fd)
+                child.close()
+            self.conn = Connection(parent.detach())
+            if not self.conn.poll(START_TIMEOUT_S):
+                raise RuntimeError(f"PyMuPDF worker {self.slot} did not start within {START_TIMEOUT_S:g} s")
+            state, detail = pdfwire.recv(self.conn, self.slab)
+            if state != "ready":
+                raise RuntimeError(f"PyMuPDF worker {self.slot} failed its self-test: {detail}")
+        except BaseException as exc:
             parent.close()
             child.close()
+            self.stop()  # the process reaped, the socket and the slab closed
+            if isinstance(exc, (EOFError, OSError)):
+                raise RuntimeError(f"PyMuPDF worker {self.slot} exited while starting ({exc!r})") from exc
             raise
-        try:
-            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
-                [
-                    sys.executable,
-                    "-m",
-                    "pipeline.pdfworker",
-                    str(child.fileno()),
-                    str(slab_fd),
-                    str(self.slab.size),
-                ],
-                pass_fds=(child.fileno(), slab_fd),
-                stdin=subprocess.DEVNULL,
-                env=env,
-            )
-        finally:
-            child.close()
-            os.close(slab_fd)
-        self.conn = Connection(parent.detach())
-        if not self.conn.poll(START_TIMEOUT_S):
-            self.stop()
-            raise RuntimeError(f"PyMuPDF worker {self.slot} did not start within {START_TIMEOUT_S:g} s")
-        state, detail = pdfwire.recv(self.conn, self.slab)
-        if state != "ready":
-            self.stop()
-            raise RuntimeError(f"PyMuPDF worker {self.slot} failed its self-test: {detail}")
         self.version = str(detail)
 
     def stop(self) -> None:
@@ -96,9 +101,13 @@ class WorkerProcess:
 
     def roundtrip(self, request: tuple[object, ...], deadline: float) -> tuple[bool, Any]:
         """Send one request and wait for its answer until ``deadline``; ``TimeoutError`` past it."""
-        assert self.conn is not None
-        pdfwire.send(self.conn, request, self.slab)
-        if not self.conn.poll(max(0.0, deadline - time.monotonic())):
-            raise TimeoutError
-        answer: tuple[bool, Any] = pdfwire.recv(self.conn, self.slab)
+        conn, slab = self.conn, self.slab  # read once: a shutdown may stop the slot under a long call
+        assert conn is not None
+        try:
+            pdfwire.send(conn, request, slab)
+            if not conn.poll(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError
+            answer: tuple[bool, Any] = pdfwire.recv(conn, slab)
+        except (ValueError, BufferError) as exc:  # the slab closed under the call (shutdown): as a lost link
+            raise OSError(f"the link to PyMuPDF worker {self.slot} was closed: {exc}") from exc
         return answer

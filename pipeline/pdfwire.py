@@ -43,8 +43,11 @@ class Slab:
         return len(self.region)
 
     @classmethod
-    def create(cls, name: str, size: int = SLAB_BYTES) -> tuple[Slab, int]:
-        """A new slab, and the descriptor to pass to the other process (the caller closes it once passed)."""
+    def create(cls, name: str, size: int = SLAB_BYTES) -> tuple[Slab, int] | None:
+        """A new slab, and the descriptor to pass to the other process (the caller closes it once passed); None
+        where the platform has no memfd (not Linux): the link then sends every buffer through its socket."""
+        if not hasattr(os, "memfd_create"):
+            return None
         fd = os.memfd_create(name, os.MFD_CLOEXEC)
         try:
             os.ftruncate(fd, size)

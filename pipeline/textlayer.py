@@ -107,7 +107,8 @@ def _text_blocks(
     """The text layer's blocks of lines, its visible and garbled character counts, and whether lines past
     ``max_lines`` were left unread. A page with right-to-left text is read with its glyphs' positions, and its
     right-to-left rows are put in logical order (``pipeline.rtl``)."""
-    textpage = pymupdf.TextPage(recorded.get_textpage(flags=TEXT_FLAGS))  # read once: its text, then its blocks
+    made = recorded.get_textpage(flags=TEXT_FLAGS)  # read once: its text, then its blocks
+    textpage = made if isinstance(made, pymupdf.TextPage) else pymupdf.TextPage(made)  # PyMuPDF 2.0 gives the raw one
     textpage.parent = page
     rtl = has_rtl(page.get_text("text", textpage=textpage))
     found = page.get_text("rawdict" if rtl else "dict", textpage=textpage).get("blocks", [])

@@ -253,7 +253,9 @@ def test_the_wire_carries_a_page_through_the_links_shared_memory() -> None:
 
     left, right = socket.socketpair()
     sender, receiver = Connection(left.detach()), Connection(right.detach())
-    ours, fd = pdfwire.Slab.create("test-slab", size=4 * 1024 * 1024)
+    created = pdfwire.Slab.create("test-slab", size=4 * 1024 * 1024)
+    assert created is not None  # Linux: a memfd
+    ours, fd = created
     theirs = pdfwire.Slab.attach(os.dup(fd), ours.size)
     os.close(fd)
     pixels = np.random.default_rng(1).integers(0, 255, (1024, 724, 3), dtype=np.uint8)  # 2.2 MB: fits
@@ -274,6 +276,29 @@ def test_the_wire_carries_a_page_through_the_links_shared_memory() -> None:
     assert kind == "answer" and np.array_equal(got_big, big) and np.array_equal(got_pixels, pixels)
     for end in (sender, receiver, ours, theirs):
         end.close()
+
+
+def test_without_memfd_the_pool_sends_pages_through_its_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the platform has no memfd (not Linux) a worker starts without a slab and its pages cross through the
+    socket, as they did before the slab."""
+    monkeypatch.delattr(os, "memfd_create")
+    assert pdfwire.Slab.create("no-memfd") is None
+    pool = PdfPool.for_limits(Limits())
+    try:
+
+        async def run() -> PageImage:
+            doc = await pool.open(make_text_pdf(1), limits=Limits(), password=None)
+            try:
+                image, _ = await doc.render(1, 72)
+                return image
+            finally:
+                doc.close()
+
+        image = asyncio.run(run())
+        assert image.pixels.shape[2] == 3 and image.pixels.size > 0
+        assert all(w.slab is None for w in pool._workers if w.alive)
+    finally:
+        pool.shutdown()
 
 
 def test_the_wire_carries_a_rendered_page_out_of_band_and_writable() -> None:
