@@ -37,21 +37,17 @@ class WorkerProcess:
     def start(self) -> None:
         parent, child = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        passed = [child.fileno()]
+        passed = [child.fileno()]  # the descriptors the worker inherits
+        slab_args: list[str] = []  # the slab's descriptor and size, where there is one
         try:
             created = pdfwire.Slab.create(f"docgraph-pdfworker-{self.slot}")
             if created is not None:
                 self.slab, slab_fd = created
                 passed.append(slab_fd)
+                slab_args = [str(slab_fd), str(self.slab.size)]
             try:
                 self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
-                    [
-                        sys.executable,
-                        "-m",
-                        "pipeline.pdfworker",
-                        *(str(fd) for fd in passed),
-                        *([str(self.slab.size)] if self.slab is not None else []),
-                    ],
+                    [sys.executable, "-m", "pipeline.pdfworker", str(child.fileno()), *slab_args],
                     pass_fds=tuple(passed),
                     stdin=subprocess.DEVNULL,
                     env=env,

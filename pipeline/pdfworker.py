@@ -86,5 +86,5 @@ def serve(conn: Connection, slab: pdfwire.Slab | None = None) -> None:
 
 
 if __name__ == "__main__":
-    fds = [int(arg) for arg in sys.argv[1:4]]  # the socket, then the slab and its size where the pool made one
-    serve(Connection(fds[0]), pdfwire.Slab.attach(fds[1], fds[2]) if len(fds) == 3 else None)
+    args = [int(arg) for arg in sys.argv[1:4]]  # the socket's descriptor, then the slab's and its size if any
+    serve(Connection(args[0]), pdfwire.Slab.attach(args[1], args[2]) if len(args) == 3 else None)
