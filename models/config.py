@@ -25,6 +25,21 @@ class LayoutEngine(StrEnum):
     BATCHED = "batched"
 
 
+class LayoutRuntime(StrEnum):
+    """What runs ONNX layout weights on the CPU (the ultralytics engine)."""
+
+    OPENVINO = "openvino"
+    ONNXRUNTIME = "onnxruntime"
+
+
+class CpuPrecision(StrEnum):
+    """The arithmetic OpenVINO runs the layout model in on the CPU."""
+
+    AUTO = "auto"  # bf16 where the CPU computes it natively (AVX512_BF16 or AMX), else f32
+    BF16 = "bf16"
+    F32 = "f32"
+
+
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -40,17 +55,30 @@ class YoloLayoutConfig(_Config):
     iou: float = Field(default=0.45, ge=0.0, le=1.0, description="NMS IoU threshold.")
     device: str = Field(default="cpu", description="'cpu', 'cuda:0', ... (ultralytics device string).")
     half: bool = Field(default=False, description="fp16 inference (GPU only).")
+    runtime: LayoutRuntime = Field(
+        default=LayoutRuntime.OPENVINO,
+        description="What runs .onnx weights on the CPU (the ultralytics engine): 'openvino' (the default: in bf16 "
+        "where the CPU computes it, ~1.9x ONNX Runtime's pages/s with 99.9 % of its regions the same; "
+        "bench/layout_runtime.py, ADR 0013) or 'onnxruntime'. Not used by the batched engine or .pt weights.",
+    )
+    cpu_precision: CpuPrecision = Field(
+        default=CpuPrecision.AUTO,
+        description="OpenVINO's arithmetic: 'auto' is bf16 where the CPU has native bf16 (AVX512_BF16, AMX), else "
+        "f32; 'bf16' where it has not is emulated (slower), 'f32' matches ONNX Runtime to ~0.05 px.",
+    )
     threads: int = Field(
         default=1,
         ge=0,
-        description="ONNX Runtime intra-op threads per call (0 = the runtime's default: every core). The layout "
+        description="Threads per call (0 = the runtime's default: every core, one call at a time). The layout "
         "deployment runs two calls at once (two Serve batches), so 1 keeps two cores busy without intra-op "
-        "synchronisation: +20 % pages/s over one call on both cores (bench/full_route.py).",
+        "synchronisation: +20 % pages/s over one call on both cores (bench/full_route.py); OpenVINO then runs "
+        "two streams of this many threads each.",
     )
     spinning: bool = Field(
         default=False,
         description="Let ONNX Runtime's idle threads spin (its default). Off: a core shared with rendering or "
-        "another replica is not burnt waiting, which here is faster (bench/service_overhead.py, README).",
+        "another replica is not burnt waiting, which here is faster (bench/service_overhead.py, README). "
+        "ONNX Runtime only.",
     )
     engine: LayoutEngine = Field(
         default=LayoutEngine.AUTO,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 
-from models.config import YoloLayoutConfig, resolve_weights
+from models.config import LayoutRuntime, YoloLayoutConfig, resolve_weights
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult
 
@@ -40,7 +41,9 @@ class YoloLayoutModel:
             self._tune_onnx_session()
 
     def _tune_onnx_session(self) -> None:
-        """Replace the ONNX Runtime session ultralytics made (it takes no options) by one with ours.
+        """Run the ONNX weights in a session of ours instead of the one ultralytics made (it takes no options):
+        OpenVINO's (``runtime`` openvino, the default: models/layout_openvino.py), or ONNX Runtime's with our
+        threading.
 
         ORT's idle intra-op threads spin by default: fine on an idle machine, but where a core is shared (the
         ingress rendering pages, another replica) the spinning threads take it from the work and every
@@ -54,23 +57,35 @@ class YoloLayoutModel:
         predictor = self._model.predictor
         assert predictor is not None and predictor.model is not None  # both built by the first predict
         backend = predictor.model.backend
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.config.threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.config.spinning else "0")
-        providers = backend.session.get_providers()
-        backend.session = ort.InferenceSession(str(self.weights), options, providers=providers)
-        self._session = backend.session
-        self._input_name = backend.session.get_inputs()[0].name
+        make: Callable[[str | bytes], Any]
+        if self.config.runtime is LayoutRuntime.OPENVINO:
+            from models.layout_openvino import OpenVinoSession
+
+            def make(model: str | bytes) -> Any:
+                return OpenVinoSession(model, threads=self.config.threads, precision=self.config.cpu_precision)
+
+            self._session = make(str(self.weights))
+            self._input_name = self._session.input_name
+            self.name += f"+{self._session.runtime}"
+        else:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self.config.threads
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.config.spinning else "0")
+            providers = backend.session.get_providers()
+
+            def make(model: str | bytes) -> Any:
+                return ort.InferenceSession(model, options, providers=providers)
+
+            backend.session = make(str(self.weights))
+            self._session = backend.session
+            self._input_name = backend.session.get_inputs()[0].name
+            self.name += f"+onnxruntime-{version('onnxruntime')}"
         if self.config.rect:
             import onnx
 
             from models.onnx_shapes import ShapedSessions
 
-            self._shaped = ShapedSessions(
-                onnx.load(str(self.weights)),
-                lambda model: ort.InferenceSession(model, options, providers=providers),
-                exported_session=self._session,
-            )
+            self._shaped = ShapedSessions(onnx.load(str(self.weights)), make, exported_session=self._session)
 
     @property
     def labels(self) -> dict[int, str]:

@@ -10,7 +10,7 @@ import pymupdf
 import pytest
 
 from models import YoloLayoutConfig, build_layout_model, build_ocr_model, resolve_weights
-from models.config import RapidOcrConfig
+from models.config import LayoutRuntime, RapidOcrConfig
 from models.layout_yolo import YoloLayoutModel
 from pipeline.errors import ModelUnavailableError
 from pipeline.graph import BlockType
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.models
 @pytest.fixture(scope="module")
 def layout_model() -> YoloLayoutModel:
     model = build_layout_model(YoloLayoutConfig())
-    assert isinstance(model, YoloLayoutModel)  # the default config: ultralytics' YOLO on the ONNX weights
+    assert isinstance(model, YoloLayoutModel)  # the default config: ultralytics' YOLO on the ONNX weights (OpenVINO)
     return model
 
 
@@ -51,9 +51,10 @@ def _session_options(model: LayoutModel) -> Any:
 
 
 def test_onnx_session_takes_the_configured_threading(sample_pdf: bytes) -> None:
-    """ultralytics builds its ONNX session without options; ours replaces it and still detects the same."""
-    default = build_layout_model(YoloLayoutConfig())
-    tuned = build_layout_model(YoloLayoutConfig(threads=1, spinning=True))
+    """ultralytics builds its ONNX session without options; ours (runtime onnxruntime) replaces it and still
+    detects the same."""
+    default = build_layout_model(YoloLayoutConfig(runtime=LayoutRuntime.ONNXRUNTIME))
+    tuned = build_layout_model(YoloLayoutConfig(runtime=LayoutRuntime.ONNXRUNTIME, threads=1, spinning=True))
     options = _session_options(tuned)
     assert options.intra_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"

@@ -12,42 +12,30 @@ import torch
 from typer.testing import CliRunner
 
 from docgraph.cli import cli
-from docgraph.samples import make_sample_pdf, make_text_pdf
 from models import YoloLayoutConfig, build_layout_model
-from models.config import LayoutEngine
+from models.config import LayoutEngine, LayoutRuntime
 from models.layout_torch import BUCKETS, Letterbox, TorchLayoutModel, batched_detections, bucket, first_per_image
 from models.layout_yolo import YoloLayoutModel
 from pipeline.geometry import BBox
 from pipeline.graph import BlockType
-from pipeline.options import Limits
 from pipeline.page import PageImage
-from pipeline.pdf import open_document
 from pipeline.protocols import LayoutResult
-from tests.conftest import CORPUS
+from tests.models.layoutpages import layout_pages
 
 pytestmark = pytest.mark.models
-CORPUS_PAGES = [("lots_of_sci_tables.pdf", 3), ("multicolumn.pdf", 2), ("pdftotext_two_column_issue.pdf", 2)]
-
-
-def _render(data: bytes, count: int) -> list[PageImage]:
-    doc = open_document(data, limits=Limits())
-    return [doc.render(n, dpi=144)[0] for n in range(1, min(count, doc.page_count) + 1)]
 
 
 @pytest.fixture(scope="module")
 def pages() -> list[PageImage]:
-    """Generated pages always; real corpus pages when the corpus is there."""
-    found = _render(make_sample_pdf(), 3) + _render(make_text_pdf(2), 2)
-    for name, count in CORPUS_PAGES:
-        if (CORPUS / name).is_file():
-            found += _render((CORPUS / name).read_bytes(), count)
-    return found
+    return layout_pages()
 
 
 @pytest.fixture(scope="module")
 def onnx_results(pages: list[PageImage]) -> list[LayoutResult]:
-    """The shipped ONNX at the square it was exported for (the batched engine's default letterbox)."""
-    return build_layout_model(YoloLayoutConfig(engine=LayoutEngine.ULTRALYTICS, rect=False)).predict(pages)
+    """The shipped ONNX at the square it was exported for (the batched engine's default letterbox), in ONNX
+    Runtime's f32: the reference every engine and runtime is held to."""
+    config = YoloLayoutConfig(engine=LayoutEngine.ULTRALYTICS, runtime=LayoutRuntime.ONNXRUNTIME, rect=False)
+    return build_layout_model(config).predict(pages)
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +158,7 @@ def test_the_reshaped_onnx_reads_pages_as_ultralytics_reads_them_rectangular(
     """``rect``: each page letterboxed to its smallest stride multiple, through the ONNX re-shaped for that size
     (models/onnx_shapes.py): the boxes ultralytics' own predict finds on the PyTorch model with its rect
     letterbox, an independent implementation of the same input."""
-    model = build_layout_model(YoloLayoutConfig(rect=True))
+    model = build_layout_model(YoloLayoutConfig(rect=True, runtime=LayoutRuntime.ONNXRUNTIME))
     hits, total = _ultralytics_hits(pt_checkpoint, pages, model.predict(pages), rect=True)
     assert total >= 20 and hits / total >= 0.99, (hits, total)
     assert isinstance(model, YoloLayoutModel) and model._shaped.sizes  # the square session was not what read them
