@@ -1,4 +1,5 @@
-"""Layout model pages/s with ONNX Runtime's thread spinning on vs off, alone and beside a busy renderer.
+"""Layout model pages/s with ONNX Runtime's thread spinning on vs off (``runtime: onnxruntime``: the setting is
+ONNX Runtime's), alone and beside a busy renderer.
 
 The ingress renders pages in another process while the layout replica runs the model; this measures what
 spinning idle threads cost when a core is shared (one run, side by side).
@@ -15,7 +16,7 @@ from common import report
 
 from docgraph.samples import make_text_pdf
 from models import build_layout_model
-from models.config import YoloLayoutConfig
+from models.config import LayoutRuntime, YoloLayoutConfig
 from pipeline.options import Limits
 from pipeline.page import PageImage
 from pipeline.pdf import open_document
@@ -28,7 +29,7 @@ def render_forever(stop: mp.synchronize.Event) -> None:
 
 
 def pages_per_s(spinning: bool, images: list[PageImage], busy_neighbour: bool) -> float:
-    model = build_layout_model(YoloLayoutConfig(spinning=spinning))
+    model = build_layout_model(YoloLayoutConfig(runtime=LayoutRuntime.ONNXRUNTIME, spinning=spinning))
     model.predict(images[:1])
     stop = mp.Event()
     neighbour = mp.Process(target=render_forever, args=(stop,)) if busy_neighbour else None
