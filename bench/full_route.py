@@ -69,7 +69,7 @@ def bare_model(
 ) -> float:
     """Seconds of ``predict`` for every page, one page a call, rendered at ``dpi`` (no larger than ``max_side``:
     as the route renders a page only the layout model reads). ``at_once`` 1: one call at a time on every core
-    (ONNX Runtime's default threads), the reference; 2: two single-threaded calls at once, as the deployment
+    (the runtime's default threads), the reference; 2: two single-threaded calls at once, as the deployment
     runs them."""
     from concurrent.futures import ThreadPoolExecutor
 

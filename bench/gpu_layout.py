@@ -36,7 +36,7 @@ import torch
 from common import CORPUS, report
 
 from models.checkpoint import load_detection_model, save_checkpoint
-from models.config import DEFAULT_LAYOUT_WEIGHTS, LayoutEngine, YoloLayoutConfig, resolve_weights
+from models.config import DEFAULT_LAYOUT_WEIGHTS, LayoutEngine, LayoutRuntime, YoloLayoutConfig, resolve_weights
 from models.factory import build_layout_model
 from pipeline.page import PageImage
 from pipeline.protocols import LayoutResult
@@ -228,9 +228,10 @@ def build(args: argparse.Namespace, pages: list[PageImage], batches: list[int]) 
         "pages": f"{len(pages)} distinct, {pages[0].width}x{pages[0].height} px (first), fp16={half}",
     }
     # the ONNX on the CPU through ONNX Runtime: the boxes to agree with
-    reference = build_layout_model(YoloLayoutConfig(weights=str(weights), engine=LayoutEngine.ULTRALYTICS)).predict(
-        pages
+    reference_config = YoloLayoutConfig(
+        weights=str(weights), engine=LayoutEngine.ULTRALYTICS, runtime=LayoutRuntime.ONNXRUNTIME
     )
+    reference = build_layout_model(reference_config).predict(pages)
     config = YoloLayoutConfig(
         weights=str(weights),
         device=args.device,

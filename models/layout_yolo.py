@@ -30,10 +30,10 @@ class YoloLayoutModel:
         self._model = YOLO(str(self.weights), task="detect")
         self._names: dict[int, str] = {int(k): str(v) for k, v in self._model.names.items()}
         self._static_batch = self.weights.suffix == ".onnx"  # exported with batch 1
-        # The ONNX path keeps nothing between calls (ONNX Runtime's run is thread-safe): the deployment may run two
-        # batches at once. ultralytics' predictor keeps per-call state: one at a time.
+        # The ONNX path keeps nothing between calls (both runtimes' ``run`` are thread-safe): the deployment may run
+        # two batches at once. ultralytics' predictor keeps per-call state: one at a time.
         self.concurrent_calls = self._static_batch
-        self._session: Any = None  # the ONNX Runtime session (ONNX weights)
+        self._session: Any = None  # the session that runs the ONNX weights (OpenVINO's or ONNX Runtime's)
         self._shaped: Any = None  # with rect: a session per input size (models/onnx_shapes.py)
         self._input_name = ""
         self.name = f"yolo:{self.weights.stem}@ultralytics-{version('ultralytics')}"
@@ -67,6 +67,9 @@ class YoloLayoutModel:
             self._session = make(str(self.weights))
             self._input_name = self._session.input_name
             self.name += f"+{self._session.runtime}"
+            # ultralytics' own ONNX Runtime session is never run for ONNX weights (_detect_onnx runs ours): its
+            # buffers from the warm-up (~60-100 MB) go with it
+            backend.session = None
         else:
             options = ort.SessionOptions()
             options.intra_op_num_threads = self.config.threads

@@ -106,11 +106,11 @@ def reshaped_model(model: onnx.ModelProto, rows: int, columns: int) -> onnx.Mode
 
 
 class ShapedSessions:
-    """ONNX Runtime sessions of one YOLOv8 export, one per input size, the ``keep`` most recently used kept (the
-    exported size's own session, ``exported_session``, always: the model already holds it, it is never built
-    twice). ``make(model_bytes)`` builds a session (the caller's options and providers), outside the lock: a
-    caller of a size already kept never waits for another size's build (~0.2 s). Thread-safe; two first callers of
-    one size may each build it, the first one built is kept."""
+    """Sessions of one YOLOv8 export (ONNX Runtime's or OpenVINO's, as ``make`` builds them), one per input size,
+    the ``keep`` most recently used kept (the exported size's own session, ``exported_session``, always: the model
+    already holds it, it is never built twice). ``make(model_bytes)`` builds a session (the caller's runtime and
+    options), outside the lock: a caller of a size already kept never waits for another size's build (~0.2-0.5 s).
+    Thread-safe; two first callers of one size may each build it, the first one built is kept."""
 
     def __init__(
         self, model: onnx.ModelProto, make: Callable[[bytes], Any], *, exported_session: Any, keep: int = 4

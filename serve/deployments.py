@@ -16,6 +16,7 @@ from ray import serve
 from models import build_layout_model, build_ocr_model, build_orientation_model, warm_up, warm_up_ocr
 from models.checkpoint import weights_licence
 from models.config import (
+    LAYOUT_CONCURRENT_BATCHES,
     AnyOcrConfig,
     DeepSeekRemoteConfig,
     DeepSeekVllmConfig,
@@ -65,7 +66,7 @@ class LayoutDeployment:
     async def detect_batch(self, images: list[PageImage]) -> list[LayoutResult]:
         return await self._run_batch(images)
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005, max_concurrent_batches=2)
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005, max_concurrent_batches=LAYOUT_CONCURRENT_BATCHES)
     async def detect_two_batches(self, images: list[PageImage]) -> list[LayoutResult]:
         return await self._run_batch(images)
 

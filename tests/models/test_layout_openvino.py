@@ -9,9 +9,10 @@ from importlib.metadata import version
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from models import YoloLayoutConfig, build_layout_model, resolve_weights
-from models.config import CpuPrecision, LayoutRuntime
+from models.config import CpuPrecision, LayoutEngine, LayoutRuntime
 from models.layout_openvino import OpenVinoSession, native_bf16, resolve_precision
 from models.layout_yolo import YoloLayoutModel
 from pipeline.page import PageImage
@@ -20,6 +21,7 @@ from tests.models.layoutpages import layout_pages
 
 pytestmark = pytest.mark.models
 MIN_AGREEMENT = 0.98  # regions found by both (same label, IoU >= 0.9), as the GPU engine is held to
+MISSES_ALLOWED = 2  # at least: without the corpus the pages hold ~30 regions, where one region is 3 %
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +40,14 @@ def onnxruntime_results(pages: list[PageImage]) -> list[LayoutResult]:
     return _model(LayoutRuntime.ONNXRUNTIME).predict(pages)
 
 
-def _agreement(ours: list[LayoutResult], reference: list[LayoutResult]) -> tuple[int, int, int, int]:
-    """(ours found in the reference, ours, the reference's found in ours, the reference's)."""
+def _assert_agree(ours: list[LayoutResult], reference: list[LayoutResult]) -> None:
+    """Each side's regions found in the other's (same label, IoU >= 0.9): all but 2 %, or but two."""
     found = sum(o.found_in(r) for o, r in zip(ours, reference, strict=True))
     back = sum(r.found_in(o) for o, r in zip(ours, reference, strict=True))
-    return found, sum(len(o.regions) for o in ours), back, sum(len(r.regions) for r in reference)
+    count, theirs = sum(len(o.regions) for o in ours), sum(len(r.regions) for r in reference)
+    assert theirs >= 20, theirs
+    for hits, total in ((found, count), (back, theirs)):
+        assert total - hits <= max(MISSES_ALLOWED, (1 - MIN_AGREEMENT) * total), (found, count, back, theirs)
 
 
 def test_the_default_runtime_finds_the_regions_onnx_runtime_finds(
@@ -51,9 +56,7 @@ def test_the_default_runtime_finds_the_regions_onnx_runtime_finds(
     """OpenVINO in the precision the machine computes fastest (bf16 where the CPU has it natively)."""
     model = build_layout_model(YoloLayoutConfig())
     assert isinstance(model, YoloLayoutModel) and model.config.runtime is LayoutRuntime.OPENVINO
-    found, ours, back, theirs = _agreement(model.predict(pages), onnxruntime_results)
-    assert theirs >= 20, theirs
-    assert found / ours >= MIN_AGREEMENT and back / theirs >= MIN_AGREEMENT, (found, ours, back, theirs)
+    _assert_agree(model.predict(pages), onnxruntime_results)
 
 
 def test_the_model_name_says_the_runtime_and_its_precision() -> None:
@@ -62,9 +65,23 @@ def test_the_model_name_says_the_runtime_and_its_precision() -> None:
     assert _model(LayoutRuntime.ONNXRUNTIME).name.endswith(f"+onnxruntime-{version('onnxruntime')}")
 
 
-def test_auto_precision_is_bf16_only_where_the_cpu_has_it() -> None:
+def test_the_precision_said_is_the_one_the_compiled_model_runs() -> None:
+    """'auto' asks for bf16 only where OpenVINO lists it among the CPU's capabilities; what the session says it
+    runs is read back from the compiled model (a hint OpenVINO cannot honour runs f32), and so are its streams."""
+    weights = str(resolve_weights(YoloLayoutConfig().weights))
     assert resolve_precision(CpuPrecision.AUTO) == ("bf16" if native_bf16() else "f32")
-    assert resolve_precision(CpuPrecision.F32) == "f32" and resolve_precision(CpuPrecision.BF16) == "bf16"
+    f32 = OpenVinoSession(weights, threads=1, precision=CpuPrecision.F32)
+    assert (f32.precision, f32.streams, f32.threads) == ("f32", 2, 2)  # two calls at once, one thread each
+    auto = OpenVinoSession(weights, threads=0, precision=CpuPrecision.AUTO)
+    assert auto.precision == resolve_precision(CpuPrecision.AUTO) and auto.streams == 1
+
+
+def test_openvino_is_refused_for_a_device_other_than_the_cpu() -> None:
+    with pytest.raises(ValidationError, match="CPU only"):
+        YoloLayoutConfig(device="cuda:0", engine=LayoutEngine.ULTRALYTICS)
+    onnx_on_cuda = YoloLayoutConfig(device="cuda:0", engine=LayoutEngine.ULTRALYTICS, runtime=LayoutRuntime.ONNXRUNTIME)
+    assert not onnx_on_cuda.batched  # ultralytics' ONNX backend, which serves any device
+    assert YoloLayoutConfig(device="cuda:0").batched  # the GPU default never reaches the runtime
 
 
 def test_in_f32_the_raw_output_is_onnx_runtimes(pages: list[PageImage]) -> None:
@@ -92,19 +109,12 @@ def test_calls_from_two_threads_at_once_each_get_their_pages_answer(pages: list[
     with ThreadPoolExecutor(2) as pool:
         together = list(pool.map(lambda page: model.predict([page])[0], pages * 2))
     assert [r.model_dump() for r in together] == [r.model_dump() for r in alone * 2]
+    assert len(model._session._free) == 2  # two calls did run at once: each needed a request of its own
 
 
 def test_the_rectangular_letterbox_runs_its_reshaped_graphs_in_openvino(pages: list[PageImage]) -> None:
     """``rect``: the re-shaped ONNX of each size (models/onnx_shapes.py) compiled by OpenVINO finds what ONNX
     Runtime finds with the same graphs."""
     ours = _model(LayoutRuntime.OPENVINO, rect=True)
-    found, count, back, theirs = _agreement(
-        ours.predict(pages), _model(LayoutRuntime.ONNXRUNTIME, rect=True).predict(pages)
-    )
+    _assert_agree(ours.predict(pages), _model(LayoutRuntime.ONNXRUNTIME, rect=True).predict(pages))
     assert ours._shaped.sizes  # a re-shaped graph read them, not the square's
-    assert theirs >= 20 and found / count >= MIN_AGREEMENT and back / theirs >= MIN_AGREEMENT, (
-        found,
-        count,
-        back,
-        theirs,
-    )

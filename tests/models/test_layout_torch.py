@@ -171,9 +171,10 @@ def test_layout_pt_refuses_what_is_not_an_ultralytics_export(tmp_path: Path) -> 
 
 
 def test_engine_choice() -> None:
-    assert not YoloLayoutConfig().batched  # CPU default: ultralytics over ONNX Runtime
+    assert not YoloLayoutConfig().batched  # CPU default: ultralytics' letterbox and NMS, the ONNX in OpenVINO
     assert YoloLayoutConfig(device="cuda:0").batched  # the default whenever the device is CUDA
-    assert not YoloLayoutConfig(device="cuda:0", engine=LayoutEngine.ULTRALYTICS).batched
+    cuda_onnx = YoloLayoutConfig(device="cuda:0", engine=LayoutEngine.ULTRALYTICS, runtime=LayoutRuntime.ONNXRUNTIME)
+    assert not cuda_onnx.batched
     assert YoloLayoutConfig(engine=LayoutEngine.BATCHED).batched
 
 
