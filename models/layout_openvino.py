@@ -24,8 +24,6 @@ import numpy as np
 from models.config import LAYOUT_CONCURRENT_BATCHES as CONCURRENT_CALLS
 from models.config import CpuPrecision
 
-_PRECISIONS = {"bf16": "bf16", "f32": "f32", "f16": "f16"}  # OpenVINO's element type names, as the name says them
-
 
 def native_bf16() -> bool:
     """Whether this machine's CPU computes bf16 itself (OpenVINO lists it among the CPU's capabilities)."""
@@ -61,8 +59,8 @@ class OpenVinoSession:
         self._input = self._compiled.inputs[0].get_any_name()
         self._free: list[Any] = []
         self._lock = threading.Lock()
-        ran = self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # what it honoured
-        self.precision = _PRECISIONS.get(ran, ran)
+        # what it honoured, as OpenVINO names the element type ("bf16", "f32")
+        self.precision: str = self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         self.streams = int(self._compiled.get_property("NUM_STREAMS"))
         self.threads = int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
         self.runtime = f"openvino-{version('openvino')}-{self.precision}"
