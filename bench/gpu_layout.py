@@ -115,12 +115,6 @@ def timed(run: Callable[[int], int], budget_s: float, sync: Callable[[], None]) 
         rounds = min(max(2, round(budget_s / max(elapsed, 1e-4))), 512)
 
 
-def matched(ours: list[LayoutResult], theirs: list[LayoutResult]) -> tuple[int, int]:
-    """Boxes of ``ours`` with a box of the same class and IoU >= 0.9 in ``theirs`` (page by page), and all."""
-    pairs = list(zip(ours, theirs, strict=True))
-    return sum(mine.found_in(ref) for mine, ref in pairs), sum(len(mine.regions) for mine, _ in pairs)
-
-
 @dataclass
 class Bench:
     """The models under test, built once, and the pages they run on."""
@@ -210,8 +204,8 @@ class Bench:
 
 
 def agreement(name: str, ours: list[LayoutResult], reference: list[LayoutResult]) -> dict[str, object]:
-    hits, total = matched(ours, reference)
-    back, back_total = matched(reference, ours)
+    hits, total = LayoutResult.matched(ours, reference)
+    back, back_total = LayoutResult.matched(reference, ours)
     return {
         f"agreement: {name} boxes in the ONNX's": f"{hits}/{total} ({hits / max(total, 1):.1%})",
         f"agreement: ONNX boxes in the {name}'s": f"{back}/{back_total} ({back / max(back_total, 1):.1%})",

@@ -82,9 +82,8 @@ def main() -> None:
         if not reference:
             reference = results
             continue
-        found = sum(r.found_in(o) for r, o in zip(reference, results, strict=True))
-        back = sum(o.found_in(r) for r, o in zip(reference, results, strict=True))
-        total, ours = sum(len(r.regions) for r in reference), sum(len(o.regions) for o in results)
+        found, total = LayoutResult.matched(reference, results)
+        back, ours = LayoutResult.matched(results, reference)
         rows[f"{label}: ONNX Runtime's regions it finds / its regions ONNX Runtime finds"] = (
             f"{found}/{total} ({found / total:.3f}) / {back}/{ours} ({back / ours:.3f})"
         )

@@ -7,7 +7,7 @@ in-process it wraps local backends, in Serve it wraps DeploymentHandles; the con
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -71,6 +71,12 @@ class LayoutResult(_Wire):
         return sum(
             any(o.label == r.label and r.bbox.iou(o.bbox) >= min_iou for o in other.regions) for r in self.regions
         )
+
+    @staticmethod
+    def matched(ours: Sequence[LayoutResult], theirs: Sequence[LayoutResult]) -> tuple[int, int]:
+        """Page by page: how many of ``ours``'s regions ``theirs`` has too (``found_in``), and how many there are."""
+        pairs = list(zip(ours, theirs, strict=True))
+        return sum(mine.found_in(ref) for mine, ref in pairs), sum(len(mine.regions) for mine, _ in pairs)
 
     def scaled(self, sx: float, sy: float) -> LayoutResult:
         """The same regions in the pixels of an image ``sx`` × ``sy`` times the size of the one detected on."""

@@ -42,9 +42,8 @@ def onnxruntime_results(pages: list[PageImage]) -> list[LayoutResult]:
 
 def _assert_agree(ours: list[LayoutResult], reference: list[LayoutResult]) -> None:
     """Each side's regions found in the other's (same label, IoU >= 0.9): all but 2 %, or but two."""
-    found = sum(o.found_in(r) for o, r in zip(ours, reference, strict=True))
-    back = sum(r.found_in(o) for o, r in zip(ours, reference, strict=True))
-    count, theirs = sum(len(o.regions) for o in ours), sum(len(r.regions) for r in reference)
+    found, count = LayoutResult.matched(ours, reference)
+    back, theirs = LayoutResult.matched(reference, ours)
     assert theirs >= 20, theirs
     for hits, total in ((found, count), (back, theirs)):
         assert total - hits <= max(MISSES_ALLOWED, (1 - MIN_AGREEMENT) * total), (found, count, back, theirs)

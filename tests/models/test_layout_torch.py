@@ -77,9 +77,8 @@ def batched() -> TorchLayoutModel:
 
 def _share_matched(ours: list[LayoutResult], theirs: list[LayoutResult]) -> tuple[float, int]:
     """Share of ``ours``'s boxes with a box of the same class and IoU >= 0.9 in ``theirs`` (page by page)."""
-    pairs = list(zip(ours, theirs, strict=True))
-    total = sum(len(mine.regions) for mine, _ in pairs)
-    return sum(mine.found_in(ref) for mine, ref in pairs) / max(total, 1), total
+    hits, total = LayoutResult.matched(ours, theirs)
+    return hits / max(total, 1), total
 
 
 def test_batched_engine_finds_the_onnx_paths_boxes(
