@@ -20,7 +20,8 @@ WARMUP_STEP = -1  # the step index of warm-up samples: sent, never counted
 DEFINITIONS = {
     "warm-up": "requests started during the first warmup_s at the first level: sent, answered, never counted",
     "steady-state window": "a step's time after its first settle_s; its throughput counts the documents that "
-    "finished in it (whenever sent), its latencies and errors those that started in it",
+    "finished in it (whenever sent), its latencies and errors those that started in it; a step cut short (the "
+    "run's request count or duration reached) before its settle_s ended has none: steady false, no knee",
     "pages_per_s": "pages of documents answered 200 that finished in the window, per second of the window",
     "goodput_pages_per_s": "the same, counting only documents within both latency limits (slo_document_s for "
     "the whole document, slo_page_s for its latency divided by its pages); without limits it equals pages_per_s",
@@ -102,6 +103,7 @@ def step_figures(run: Run, index: int, limits: Limits) -> dict[str, Any]:
     """One step's steady-state figures."""
     window = run.steps[index]
     end = window.end or run.ended
+    steady = end > window.steady  # False: the step ended inside its settle time, nothing steady to measure
     seconds = max(end - window.steady, 1e-9)
     finished = [s for s in run.samples if window.steady <= s.end <= end]  # whatever step sent them
     started = [s for s in run.samples if s.step == index and s.start >= window.steady]
@@ -111,7 +113,8 @@ def step_figures(run: Run, index: int, limits: Limits) -> dict[str, Any]:
     ttfp = [s.first_page - s.start for s in started if s.first_page is not None]
     return {
         "level": window.level,
-        "window_s": round(seconds, 2),
+        "steady": steady,
+        "window_s": round(seconds, 2) if steady else 0.0,
         "documents": len(finished),
         "pages_per_s": round(sum(s.pages for s in ok) / seconds, 3),
         "documents_per_s": round(len(ok) / seconds, 3),
@@ -127,6 +130,7 @@ def step_figures(run: Run, index: int, limits: Limits) -> dict[str, Any]:
 
 def knee(steps: list[dict[str, Any]], limits: Limits) -> dict[str, Any] | None:
     """The lowest level within ``knee_tolerance`` of the best steady-state goodput."""
+    steps = [s for s in steps if s["steady"]]
     if not steps:
         return None
     best = max(s["goodput_pages_per_s"] for s in steps)

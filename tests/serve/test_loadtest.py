@@ -41,9 +41,9 @@ def test_non_loopback_targets_are_refused_without_the_flag(tmp_path: Path) -> No
     assert not (tmp_path / "report.json").exists()
 
 
-def _step(level: float, pages_per_s: float, error_share: float = 0.0) -> dict[str, Any]:
+def _step(level: float, pages_per_s: float, error_share: float = 0.0, steady: bool = True) -> dict[str, Any]:
     return {"level": level, "goodput_pages_per_s": pages_per_s, "pages_per_s": pages_per_s, "latency_s": {},
-            "error_share": error_share}  # fmt: skip
+            "error_share": error_share, "steady": steady}  # fmt: skip
 
 
 def test_knee_and_when_a_sweep_stops() -> None:
@@ -55,6 +55,7 @@ def test_knee_and_when_a_sweep_stops() -> None:
     assert "stopped rising" in keep_sweeping(steps, limits)  # two levels without +5 % over 3.9
     assert "errors" in keep_sweeping([_step(1, 2.0), _step(2, 1.0, error_share=0.2)], limits)
     assert knee([_step(1, 0.0)], limits) is None
+    assert knee([_step(1, 2.0), _step(2, 3.0, steady=False)], limits) == knee([_step(1, 2.0)], limits)
 
 
 def test_steady_state_window_and_goodput() -> None:
@@ -74,6 +75,20 @@ def test_steady_state_window_and_goodput() -> None:
     assert figures["backpressure_503"] == 1 and figures["errors"] == 1 and figures["error_share"] == 0.25
     assert step_figures(run, 0, Limits(slo_page_s=1.0))["goodput_pages_per_s"] == 0.4
     assert step_figures(run, 0, Limits())["goodput_pages_per_s"] == 0.6  # no limits: goodput is throughput
+    assert figures["steady"]
+
+
+def test_a_step_cut_short_inside_its_settle_time_has_no_steady_state() -> None:
+    """The request count ran out 0.5 s into a step that settles for 1 s: no window, not a zero throughput."""
+    run = Run(started=0.0, ended=9.0)
+    run.steps = [
+        StepWindow(level=1, start=0.0, steady=1.0, end=4.0),
+        StepWindow(level=2, start=4.0, steady=5.0, end=4.5),  # the request count ran out at 4.5
+    ]
+    run.samples = [Sample(start=s, end=s + 0.4, status=200, pages=2, step=0 if s < 4 else 1) for s in range(9)]
+    first, second = step_figures(run, 0, Limits()), step_figures(run, 1, Limits())
+    assert first["steady"] and first["window_s"] == 3.0 and first["documents"] == 3
+    assert not second["steady"] and second["window_s"] == 0.0 and second["documents"] == 0
 
 
 def test_stage_split_from_prometheus_text() -> None:
@@ -117,7 +132,7 @@ def test_loadtest_reports_steps_latency_statuses_replicas_and_stage_split(
     (tmp_path / "docs" / "text.pdf").write_bytes(make_text_pdf(2))
     report = _loadtest(
         str(tmp_path / "docs"), "--url", service.url, "--steps", "1,2", "--step-s", "4", "--settle", "1",
-        "--warmup", "2", "--requests", "14", "--duration", "60", "--metrics-url", _metrics_url(),
+        "--warmup", "2", "--requests", "500", "--duration", "60", "--metrics-url", _metrics_url(),
         "--out", str(tmp_path / "out"),
     )  # fmt: skip
     assert report["mode"] == "closed" and report["schedule"] == [1.0, 2.0]
@@ -126,8 +141,9 @@ def test_loadtest_reports_steps_latency_statuses_replicas_and_stage_split(
     assert report["pages_per_s"] > 0 and report["goodput_pages_per_s"] == report["pages_per_s"]  # no limits
     assert {"layout", "ocr"} & set(report["latency_s"])  # sample.pdf's scanned page makes it an OCR document
     assert report["latency_s"]["all"]["p50"] <= report["latency_s"]["all"]["p99"]
+    assert report["stopped"] == "schedule done"  # the steps' time, not the request count, ended the run
     assert [s["level"] for s in report["steps"]] == [1.0, 2.0]
-    assert all(s["window_s"] > 0 for s in report["steps"])
+    assert all(s["steady"] and s["window_s"] > 0 for s in report["steps"])
     assert report["replicas"] and all(p.get("DocumentIngress", 0) >= 1 for p in report["replicas"])
     sent_in = {t["step"] for t in report["timeline"]}  # where each request was sent: a closed loop's client
     assert -1 in sent_in and sent_in <= {-1, 0, 1}  # may still wait on its warm-up document through step 0
