@@ -137,7 +137,7 @@ def test_a_corpus_document_with_a_table(
 def test_a_jobs_pages_appear_as_they_finish(
     browser_page: Page, service: EmbeddedService, client: httpx.Client, artifacts: Path
 ) -> None:
-    pages = 40  # long enough to span several of the job's progress writes (jobs.heartbeat_s: 0.5 s here)
+    pages = 100  # ~4 s of layout here: many of the job's progress writes (jobs.heartbeat_s: 0.5 s here)
     page = browser_page
     page.goto(f"{service.url}/ui")
     page.wait_for_selector("#opt-ocr")

@@ -377,7 +377,7 @@ def test_wrong_key_is_what_open_webui_shows(secured: httpx.Client, uploads: Path
 
 def test_sync_wait_ends_with_a_504_naming_the_task_which_goes_on(secured: httpx.Client, uploads: Path) -> None:
     headers = {"X-Api-Key": KEY}
-    pdf = make_text_pdf(120)
+    pdf = make_text_pdf(800, paragraphs=2)  # ~3 s of text-layer pages (200-300 pages/s): 15x the 0.2 s wait
     r = secured.post("/v1/convert/file", headers=headers, files={"files": ("big.pdf", pdf, "application/pdf")})
     assert r.status_code == 504, r.text[:300]
     detail = r.json()["detail"]

@@ -30,7 +30,8 @@ def kill_replica(deployment: str, app: str = "docgraph") -> str:
 
 
 def test_killing_the_layout_replica_while_20_jobs_run(service: EmbeddedService, client: httpx.Client) -> None:
-    ids = [submit(client, make_text_pdf(3), f"doc{n}.pdf").json()["id"] for n in range(20)]
+    # 200 pages (~7 s of layout on 2 cores): the kill lands ~0.6 s in, with calls in flight on a faster CPU too
+    ids = [submit(client, make_text_pdf(10, paragraphs=2), f"doc{n}.pdf").json()["id"] for n in range(20)]
     deadline = time.monotonic() + 60
     while sum(client.get(f"/v1/jobs/{i}").json()["pages_done"] for i in ids[:4]) < 2:
         assert time.monotonic() < deadline, "no job made progress"
@@ -51,7 +52,8 @@ def test_killing_the_layout_replica_while_20_jobs_run(service: EmbeddedService, 
 
 
 def test_killing_the_ingress_mid_job(service: EmbeddedService, client: httpx.Client) -> None:
-    job_id = submit(client, make_text_pdf(30)).json()["id"]
+    pages = 100  # ~4 s of layout: the kill lands while it runs, on a faster CPU too
+    job_id = submit(client, make_text_pdf(pages, paragraphs=2)).json()["id"]
     deadline = time.monotonic() + 60
     while client.get(f"/v1/jobs/{job_id}").json()["state"] != "running":
         assert time.monotonic() < deadline
@@ -60,7 +62,7 @@ def test_killing_the_ingress_mid_job(service: EmbeddedService, client: httpx.Cli
     status = wait_final(client, job_id, timeout_s=300, tolerate_errors=True)  # read from the new replica
     assert status["state"] == "succeeded", (status["state"], status["error"], status["attempts"])
     assert status["attempts"] == 2, "the new replica's watchdog resumed it"
-    assert status["pages_done"] == 30
+    assert status["pages_done"] == pages
     wait_ready(service.url, 120)
     assert client.get(f"/v1/jobs/{job_id}/result").status_code == 200
 

@@ -1,6 +1,6 @@
 """One document never hurts another, on the real service: a heavy hostile upload beside normal ones.
 
-The heavy document is 6 pages that each draw 25,000 images (over the primitive cap: ~1 s of PyMuPDF a page).
+The heavy document is 6 pages that each draw 100,000 images (over the primitive cap: ~1 s of PyMuPDF a page).
 Before the worker pool, such pages ran on the ingress's one PyMuPDF thread, normal requests sent beside them
 got 500 step_timeout, and /readyz failed its PyMuPDF self-test while they ran.
 """
@@ -30,7 +30,7 @@ def convert(client: httpx.Client, data: bytes, name: str) -> httpx.Response:
 
 
 def test_a_heavy_document_beside_normal_ones(service: EmbeddedService, client: httpx.Client) -> None:
-    heavy = make_many_draws_pdf(25_000, pages=6)
+    heavy = make_many_draws_pdf(100_000, pages=6)  # ~6 s on the one worker a heavy document keeps
     normal = [make_text_pdf(2) for _ in range(3)]
     readiness: list[int] = []
     stop = threading.Event()
@@ -45,6 +45,7 @@ def test_a_heavy_document_beside_normal_ones(service: EmbeddedService, client: h
         heavy_future = pool.submit(convert, client, heavy, "heavy.pdf")
         time.sleep(0.5)  # the heavy pages are in the workers' queues first
         normal_responses = list(pool.map(lambda d: convert(client, d, "normal.pdf"), normal))
+        assert not heavy_future.done(), "the heavy document ended before the normal ones: nothing was tested"
         heavy_response = heavy_future.result()
         stop.set()
         watcher.result()

@@ -30,7 +30,7 @@ def small(service: EmbeddedService, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def test_more_jobs_than_capacity(small: httpx.Client) -> None:
-    pdf = make_text_pdf(40)
+    pdf = make_text_pdf(200, paragraphs=2)  # ~1 s a job on the text path, one at a time: the 24 arrive far faster
     with ThreadPoolExecutor(CLIENTS) as pool:
         answers = list(pool.map(lambda n: submit(small, pdf, f"d{n}.pdf"), range(CLIENTS)))
     accepted = [r for r in answers if r.status_code == 202]

@@ -260,10 +260,12 @@ async def resume_after_death(tmp_path: Path, store: JobStore, second_store: JobS
 @with_store
 async def test_a_job_that_keeps_killing_its_replica_fails_as_owner_died(tmp_path: Path, store: JobStore) -> None:
     cfg = config(tmp_path, max_attempts=1)
-    first = JobRunner(store, cfg, PipelineConvert(gate=asyncio.Event()), owner="first")
+    held = PipelineConvert(gate=asyncio.Event())
+    first = JobRunner(store, cfg, held, owner="first")
     first.start()
     status = await first.submit(make_text_pdf(1), JobRequest(options=ConvertOptions()), pages_total=1)
-    await asyncio.sleep(0.5)
+    while held.calls == 0:  # noqa: ASYNC110 - the first runner has claimed the job (a fixed sleep raced a busy machine)
+        await asyncio.sleep(0.05)
     await first.stop()
     second = JobRunner(store, cfg, PipelineConvert(), owner="second")
     second.start()

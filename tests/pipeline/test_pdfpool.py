@@ -1,15 +1,19 @@
 """The PyMuPDF worker pool: documents share it fairly, a deadline starts when a worker takes the call, a call
 past it kills its process without hurting other documents, and waiting for a worker has its own bound.
 
-Real worker processes and real PyMuPDF; the slow work is a page that draws 25,000 images (~1 s to read)."""
+Real worker processes and real PyMuPDF; the slow work is pages that draw 25,000 images (~0.3 s to read) or 100,000
+(~1 s). Where a test needs a call to outlast a bound, the call takes several times the bound (faster PyMuPDF or a
+faster machine must not flip it), and a backlog that has to outlast the test is cancelled at its end rather than
+awaited."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pymupdf
@@ -26,6 +30,19 @@ from pipeline.renderbudget import ByteBudget
 from pipeline.steps import Step
 
 HEAVY = make_many_draws_pdf(25_000, pages=6)  # every page over the primitive cap: partial, ~0.35 s of PyMuPDF each
+
+
+@functools.cache
+def slow_pdf(pages: int = 1) -> bytes:
+    """Pages of 100,000 draws: ~1 s of PyMuPDF each, over the primitive cap (partial)."""
+    return make_many_draws_pdf(100_000, pages=pages)
+
+
+async def cancelled(backlog: Sequence[asyncio.Task[object]]) -> None:
+    """End a backlog: calls not started leave the queue, a running one finishes in its worker unheard."""
+    for task in backlog:
+        task.cancel()
+    await asyncio.gather(*backlog, return_exceptions=True)
 
 
 @pytest.fixture
@@ -61,7 +78,7 @@ def test_a_light_document_is_not_stuck_behind_a_heavy_one(pool: PdfPool) -> None
 
 def test_a_deadline_counts_from_the_start_and_an_overrun_kills_only_its_call(pool: PdfPool) -> None:
     async def run() -> None:
-        heavy = await pool.open(HEAVY, limits=Limits(text_timeout_s=0.1), password=None)
+        heavy = await pool.open(slow_pdf(), limits=Limits(text_timeout_s=0.1), password=None)
         light = await pool.open(make_text_pdf(2), limits=Limits(text_timeout_s=5), password=None)
         assert (await light.text_layer(1)).blocks
         # queued behind a slow call: its own deadline (5 s) only starts when the worker takes it
@@ -73,7 +90,7 @@ def test_a_deadline_counts_from_the_start_and_an_overrun_kills_only_its_call(poo
         assert (await light.text_layer(2)).blocks  # waited behind a ~0.35 s call, within its 5 s deadline
         assert (await queued).warnings
         with pytest.raises(StepTimeoutError) as info:
-            await heavy.text_layer(1)  # past 0.1 s: its worker is killed
+            await heavy.text_layer(1)  # ~1 s, past 0.1 s: its worker is killed
         assert info.value.context["step"] is Step.TEXT
         # the light document was open in the killed process: it is opened again in the new one
         assert (await light.text_layer(1)).blocks
@@ -89,8 +106,8 @@ def test_waiting_for_a_worker_is_bounded() -> None:
     try:
 
         async def run() -> None:
-            heavy = await pool.open(HEAVY, limits=Limits(), password=None)
-            busy = asyncio.create_task(heavy.text_layer(1))
+            heavy = await pool.open(slow_pdf(), limits=Limits(), password=None)
+            busy = asyncio.create_task(heavy.text_layer(1))  # ~1 s: holds the worker well past 0.05 + 0.2 s
             await asyncio.sleep(0.05)
             with pytest.raises(PdfWorkersBusyError):
                 await pool.open(make_text_pdf(1), limits=Limits(), password=None)
@@ -120,7 +137,7 @@ def test_a_page_whose_step_overruns_fails_alone(pool: PdfPool) -> None:
     mixed = pymupdf.open(stream=make_text_pdf(1))
     # ~1 s of PyMuPDF against a 0.3 s deadline (25,000 draws, ~0.35 s since the text layer reads one record of the
     # page, sometimes finished in time); the light page takes ~3 ms
-    mixed.insert_pdf(pymupdf.open(stream=make_many_draws_pdf(100_000)))
+    mixed.insert_pdf(pymupdf.open(stream=slow_pdf()))
     limits = Limits(text_timeout_s=0.3)
     no_models = LocalModels(layout=None, ocr=None)
 
@@ -194,7 +211,9 @@ def test_heavy_documents_leave_one_worker_free() -> None:
     try:
 
         async def run() -> None:
-            heavies = [await pool.open(HEAVY, limits=Limits(), password=None) for _ in range(2)]
+            heavies = [await pool.open(slow_pdf(6), limits=Limits(), password=None) for _ in range(2)]
+            # 12 calls of ~1 s: after each document's first call (past 0.5 s) ~10 s on one worker, beyond the ~1 s
+            # of samples below; what is left is cancelled at the end
             backlog = [asyncio.create_task(doc.text_layer(n)) for n in range(1, 7) for doc in heavies]
             for _ in range(400):  # until both have had their 0.5 s (at most 20 s)
                 if all(pool._share.served(doc.key) > 0.5 for doc in heavies):
@@ -213,7 +232,7 @@ def test_heavy_documents_leave_one_worker_free() -> None:
             light = await pool.open(make_text_pdf(1), limits=Limits(), password=None)
             assert (await light.text_layer(1)).blocks
             assert pool.status().queued > 0  # the light document was served while the heavy backlog waited
-            await asyncio.gather(*backlog)
+            await cancelled(backlog)
 
         asyncio.run(run())
     finally:
@@ -222,16 +241,16 @@ def test_heavy_documents_leave_one_worker_free() -> None:
 
 def test_one_long_call_makes_a_document_heavy_at_once() -> None:
     """Two workers, worker time far from heavy_after_s: a hostile document's first page runs alone (a document runs
-    one call until one of its page calls has ended), takes ~0.5 s (over long_call_s), and from then on its backlog
+    one call until one of its page calls has ended), takes ~1 s (5x long_call_s), and from then on its backlog
     holds one worker while a light document is served on the other."""
     pool = PdfPool(workers=2, heavy_after_s=1000.0, long_call_s=0.2)
     assert pool.wait_started()
     try:
 
         async def run() -> None:
-            hostile = await pool.open(HEAVY, limits=Limits(), password=None)
-            # each page twice: a backlog that lasts past the 2 s below on a fast CPU too (~0.25 s a page there)
-            backlog = [asyncio.create_task(hostile.text_layer(n)) for n in [*range(1, 7), *range(1, 7)]]
+            hostile = await pool.open(slow_pdf(6), limits=Limits(), password=None)
+            # ~6 s of calls on one worker: past the 2 s below (cancelled at the end, not awaited)
+            backlog = [asyncio.create_task(hostile.text_layer(n)) for n in range(1, 7)]
             busy: list[int] = []
             for _ in range(40):  # 2 s: the first page, then its backlog on one worker
                 busy.append(pool.status().busy)
@@ -240,7 +259,7 @@ def test_one_long_call_makes_a_document_heavy_at_once() -> None:
             light = await pool.open(make_text_pdf(1), limits=Limits(), password=None)
             assert (await light.text_layer(1)).blocks
             assert pool.status().queued > 0  # served while the hostile backlog waited
-            await asyncio.gather(*backlog)
+            await cancelled(backlog)
 
         asyncio.run(run())
     finally:

@@ -89,7 +89,8 @@ def test_events_stream_pages_then_done(client: httpx.Client) -> None:
 
 
 def test_cancel_a_running_job(client: httpx.Client) -> None:
-    job_id = submit(client, make_text_pdf(40)).json()["id"]
+    pages = 400  # ~15 s of layout on 2 cores: still running when the cancel lands ~0.6 s in, on a faster CPU too
+    job_id = submit(client, make_text_pdf(pages, paragraphs=2)).json()["id"]
     deadline = time.monotonic() + 60
     while client.get(f"/v1/jobs/{job_id}").json()["pages_done"] < 1 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -97,7 +98,7 @@ def test_cancel_a_running_job(client: httpx.Client) -> None:
     assert r.status_code == 202 and r.json()["cancel_requested"]
     status = wait_final(client, job_id, timeout_s=30)
     assert status["state"] == "cancelled" and status["error"]["code"] == "cancelled"
-    assert status["pages_done"] < 40
+    assert status["pages_done"] < pages
     assert client.get(f"/v1/jobs/{job_id}/result").status_code == 409
     assert client.delete(f"/v1/jobs/{job_id}").json()["state"] == "cancelled"  # idempotent
     assert client.get("/readyz").status_code == 200
