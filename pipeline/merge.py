@@ -206,13 +206,16 @@ def _blocks_with_layout(
     assigned: list[list[TextLine]] = [[] for _ in regions]
     region_boxes = _boxes([region.bbox for region, _ in regions])
     leftovers: list[TextBlock] = []
+    text_groups = [g for g in groups if not g.is_image]
+    best_of = iter(_regions_of(tuple(ln for g in text_groups for ln in g.lines), region_boxes))  # the page at once
     for group in groups:
         if group.is_image:
             if not any(r.type is BlockType.FIGURE and r.bbox.intersection(group.bbox) > 0 for r, _ in regions):
                 leftovers.append(group)
             continue
         rest: list[TextLine] = []
-        for line, best in zip(group.lines, _regions_of(group.lines, region_boxes), strict=True):
+        for line in group.lines:
+            best = next(best_of)
             if best >= 0:
                 assigned[best].append(line)
             else:
