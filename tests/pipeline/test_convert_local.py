@@ -129,6 +129,12 @@ def test_zip_bundle_holds_json_markdown_and_annotated_pages(local_converter: Any
     with Image.open(io.BytesIO(bundle.read(figure.image))) as crop:
         zoom = crop.width / figure.bbox.width
         assert 1.5 < zoom < 2.5 and abs(crop.height - figure.bbox.height * zoom) <= 2  # 144 dpi, the box's shape
+    # a conversion's repr is one line, not its graph and PNGs (asyncio.run in Python 3.11 formats it at its end)
+    assert repr(result) == (
+        f"Conversion(complete, {len(result.graph.pages)} pages, {len(result.graph.blocks)} blocks, "
+        f"{len(result.annotated)} annotated, {len(result.figures)} figures)"
+    )
+    assert len(result.annotated) == 3 and result.figures
 
 
 def test_published_schema_is_current() -> None:
