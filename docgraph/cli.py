@@ -306,9 +306,11 @@ def _convert_local(files: list[Path], out: Path, options: ConvertOptions) -> int
     from docgraph.local import LocalConverter
     from pipeline.errors import DocgraphError
     from pipeline.export import ZipBundleSerializer
+    from pipeline.memory import freeze_startup_heap
 
     with console.status("loading models..."):
         converter = LocalConverter()
+    freeze_startup_heap()  # the models and imports this process keeps: out of the collector's walks (as a replica)
     failures = 0
     with _progress() as bar:
         task = bar.add_task("converting", total=len(files))
