@@ -248,9 +248,10 @@ class PdfPool:
             self._error = None
 
     def _execute(self, worker: WorkerProcess, call: _Call) -> Any:
+        # a worker replaced after another document's overrun is started first: its start is not this call's time
+        self._ensure(worker)
         deadline = time.monotonic() + call.timeout_s  # from the start of the call, not from its queueing
         try:
-            self._ensure(worker)
             for request in self._preamble(worker, call):
                 self._send(worker, request, deadline)
             value = self._send(worker, call.request, deadline)

@@ -264,8 +264,9 @@ async def test_a_job_that_keeps_killing_its_replica_fails_as_owner_died(tmp_path
     first = JobRunner(store, cfg, held, owner="first")
     first.start()
     status = await first.submit(make_text_pdf(1), JobRequest(options=ConvertOptions()), pages_total=1)
-    while held.calls == 0:  # noqa: ASYNC110 - the first runner has claimed the job (a fixed sleep raced a busy machine)
-        await asyncio.sleep(0.05)
+    async with asyncio.timeout(30):
+        while held.calls == 0:  # noqa: ASYNC110 - the first runner has claimed it (a fixed sleep raced a busy machine)
+            await asyncio.sleep(0.05)
     await first.stop()
     second = JobRunner(store, cfg, PipelineConvert(), owner="second")
     second.start()

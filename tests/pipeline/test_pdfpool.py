@@ -13,6 +13,7 @@ import functools
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -79,15 +80,15 @@ def test_a_light_document_is_not_stuck_behind_a_heavy_one(pool: PdfPool) -> None
 def test_a_deadline_counts_from_the_start_and_an_overrun_kills_only_its_call(pool: PdfPool) -> None:
     async def run() -> None:
         heavy = await pool.open(slow_pdf(), limits=Limits(text_timeout_s=0.1), password=None)
-        light = await pool.open(make_text_pdf(2), limits=Limits(text_timeout_s=5), password=None)
+        light = await pool.open(make_text_pdf(2), limits=Limits(text_timeout_s=0.3), password=None)
         assert (await light.text_layer(1)).blocks
-        # queued behind a slow call: its own deadline (5 s) only starts when the worker takes it
-        slow = asyncio.create_task(pool.open(HEAVY, limits=Limits(text_timeout_s=30), password=None))
-        await asyncio.sleep(0.05)
-        slow_doc = await slow
+        # queued behind a ~1 s call: its own deadline (0.3 s) only starts when the worker takes it
+        slow_doc = await pool.open(slow_pdf(), limits=Limits(text_timeout_s=30), password=None)
         queued = asyncio.create_task(slow_doc.text_layer(1))
         await asyncio.sleep(0.05)
-        assert (await light.text_layer(2)).blocks  # waited behind a ~0.35 s call, within its 5 s deadline
+        waited = time.monotonic()
+        assert (await light.text_layer(2)).blocks  # a few ms of work, after ~1 s in the queue: not timed out
+        assert time.monotonic() - waited > 0.3  # it did wait longer than its deadline
         assert (await queued).warnings
         with pytest.raises(StepTimeoutError) as info:
             await heavy.text_layer(1)  # ~1 s, past 0.1 s: its worker is killed
