@@ -191,6 +191,10 @@ def loadtest(
             t.add_column(col)
         for fig in report["steps"]:
             lat = fig["latency_s"]
+            if not fig["steady"]:  # settling, or cut short before a steady-state window: no figures, not zeros
+                t.add_row(f"{fig['level']:g}", "settling", "-", "-", "-", "-", str(fig["backpressure_503"]),
+                          str(fig["errors"]))  # fmt: skip
+                continue
             t.add_row(f"{fig['level']:g}", str(fig["pages_per_s"]), str(fig["goodput_pages_per_s"]),
                       str(fig["documents_per_s"]), str(lat.get("p50", "-")), str(lat.get("p95", "-")),
                       str(fig["backpressure_503"]), str(fig["errors"]))  # fmt: skip

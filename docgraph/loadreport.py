@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import platform
 import statistics
+import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -16,12 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ROUTE_RANK = {"text_layer": 0, "layout": 1, "ocr": 2}
 WARMUP_STEP = -1  # the step index of warm-up samples: sent, never counted
+MIN_WINDOW_S = 0.5  # a steady-state window shorter than this says nothing about the level (a document or two)
 
 DEFINITIONS = {
     "warm-up": "requests started during the first warmup_s at the first level: sent, answered, never counted",
     "steady-state window": "a step's time after its first settle_s; its throughput counts the documents that "
     "finished in it (whenever sent), its latencies and errors those that started in it; a step cut short (the "
-    "run's request count or duration reached) before its settle_s ended has none: steady false, no knee",
+    "run's request count or duration reached) less than min_window_s after its settle_s has none: steady false, "
+    "its figures not used for the knee or the sweep",
     "pages_per_s": "pages of documents answered 200 that finished in the window, per second of the window",
     "goodput_pages_per_s": "the same, counting only documents within both latency limits (slo_document_s for "
     "the whole document, slo_page_s for its latency divided by its pages); without limits it equals pages_per_s",
@@ -102,8 +105,8 @@ def percentiles(values: list[float]) -> dict[str, float]:
 def step_figures(run: Run, index: int, limits: Limits) -> dict[str, Any]:
     """One step's steady-state figures."""
     window = run.steps[index]
-    end = window.end or run.ended
-    steady = end > window.steady  # False: the step ended inside its settle time, nothing steady to measure
+    end = window.end or run.ended or time.monotonic()  # a step still running (the live table): so far
+    steady = end - window.steady >= MIN_WINDOW_S  # False: cut short in or just after its settle time (or settling)
     seconds = max(end - window.steady, 1e-9)
     finished = [s for s in run.samples if window.steady <= s.end <= end]  # whatever step sent them
     started = [s for s in run.samples if s.step == index and s.start >= window.steady]
@@ -143,7 +146,11 @@ def knee(steps: list[dict[str, Any]], limits: Limits) -> dict[str, Any] | None:
 
 
 def keep_sweeping(steps: list[dict[str, Any]], limits: Limits) -> str:
-    """Why a sweep stops after these steps ('' to go on)."""
+    """Why a sweep stops after these steps ('' to go on). Only steps with a steady-state window count: a step cut
+    short says nothing about its level."""
+    steps = [s for s in steps if s["steady"]]
+    if not steps:
+        return ""
     last = steps[-1]
     if last["error_share"] > limits.max_error_share:
         return f"errors: {last['error_share']:.0%} of the requests at level {last['level']:g}"

@@ -55,7 +55,10 @@ def test_knee_and_when_a_sweep_stops() -> None:
     assert "stopped rising" in keep_sweeping(steps, limits)  # two levels without +5 % over 3.9
     assert "errors" in keep_sweeping([_step(1, 2.0), _step(2, 1.0, error_share=0.2)], limits)
     assert knee([_step(1, 0.0)], limits) is None
-    assert knee([_step(1, 2.0), _step(2, 3.0, steady=False)], limits) == knee([_step(1, 2.0)], limits)
+    # a last level cut short (steady false, its figures zero) is no evidence that goodput stopped rising
+    assert "stopped rising" in keep_sweeping([_step(1, 4.0), _step(2, 3.0), _step(4, 3.1)], limits)
+    assert keep_sweeping([_step(1, 4.0), _step(2, 3.0), _step(4, 0.0, steady=False)], limits) == ""
+    assert knee([_step(1, 2.0), _step(2, 0.0, steady=False)], limits) == knee([_step(1, 2.0)], limits)
 
 
 def test_steady_state_window_and_goodput() -> None:
@@ -79,16 +82,19 @@ def test_steady_state_window_and_goodput() -> None:
 
 
 def test_a_step_cut_short_inside_its_settle_time_has_no_steady_state() -> None:
-    """The request count ran out 0.5 s into a step that settles for 1 s: no window, not a zero throughput."""
+    """The request count ran out 0.5 s into a step that settles for 1 s: no window, not a zero throughput; nor is
+    a window of 0.2 s one."""
     run = Run(started=0.0, ended=9.0)
     run.steps = [
         StepWindow(level=1, start=0.0, steady=1.0, end=4.0),
         StepWindow(level=2, start=4.0, steady=5.0, end=4.5),  # the request count ran out at 4.5
+        StepWindow(level=4, start=4.5, steady=5.5, end=5.7),  # 0.2 s past its settle time: one document's worth
     ]
     run.samples = [Sample(start=s, end=s + 0.4, status=200, pages=2, step=0 if s < 4 else 1) for s in range(9)]
     first, second = step_figures(run, 0, Limits()), step_figures(run, 1, Limits())
     assert first["steady"] and first["window_s"] == 3.0 and first["documents"] == 3
     assert not second["steady"] and second["window_s"] == 0.0 and second["documents"] == 0
+    assert not step_figures(run, 2, Limits())["steady"]
 
 
 def test_stage_split_from_prometheus_text() -> None:
