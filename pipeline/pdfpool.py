@@ -218,6 +218,8 @@ class PdfPool:
         while (call := self._take()) is not None:
             t0 = time.monotonic()
             try:
+                self._ensure(worker)  # a replaced worker's start: neither this call's deadline nor its served time
+                t0 = time.monotonic()
                 result = self._execute(worker, call)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 with contextlib.suppress(concurrent.futures.InvalidStateError):  # the caller gave up
@@ -248,8 +250,6 @@ class PdfPool:
             self._error = None
 
     def _execute(self, worker: WorkerProcess, call: _Call) -> Any:
-        # a worker replaced after another document's overrun is started first: its start is not this call's time
-        self._ensure(worker)
         deadline = time.monotonic() + call.timeout_s  # from the start of the call, not from its queueing
         try:
             for request in self._preamble(worker, call):
