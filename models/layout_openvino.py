@@ -15,6 +15,7 @@ takes an infer request of its own from a free list (an infer request is not thre
 
 from __future__ import annotations
 
+import functools
 import threading
 from importlib.metadata import version
 from typing import Any
@@ -25,8 +26,11 @@ from models.config import LAYOUT_CONCURRENT_BATCHES as CONCURRENT_CALLS
 from models.config import CpuPrecision
 
 
+@functools.cache
 def native_bf16() -> bool:
-    """Whether this machine's CPU computes bf16 itself (OpenVINO lists it among the CPU's capabilities)."""
+    """Whether this machine's CPU computes bf16 itself (OpenVINO lists it among the CPU's capabilities). Asked once
+    a process: every session (``rect`` compiles one per input size) would otherwise make an OpenVINO core of its
+    own just to ask."""
     import openvino as ov
 
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")

@@ -206,8 +206,8 @@ def _blocks_with_layout(
     assigned: list[list[TextLine]] = [[] for _ in regions]
     region_boxes = _boxes([region.bbox for region, _ in regions])
     leftovers: list[TextBlock] = []
-    text_groups = [g for g in groups if not g.is_image]
-    best_of = iter(_regions_of(tuple(ln for g in text_groups for ln in g.lines), region_boxes))  # the page at once
+    page_lines = tuple(ln for g in groups if not g.is_image for ln in g.lines)
+    best_of = iter(_regions_of(page_lines, region_boxes))  # every text line of the page at once, in the loop's order
     for group in groups:
         if group.is_image:
             if not any(r.type is BlockType.FIGURE and r.bbox.intersection(group.bbox) > 0 for r, _ in regions):
